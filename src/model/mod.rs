@@ -1,0 +1,229 @@
+//! Models: every recommender implements [`Recommender`], so autoencoders and
+//! baselines are interchangeable in evaluation, recommendation, persistence
+//! and serving.
+//!
+//! Hyperparameters and fitted models are different types (as in linfa): a
+//! validated [`ModelSpec`] fits into a `Box<dyn Recommender>`; a
+//! [`TrainedModel`] wraps it with the id maps, the training matrix (the input
+//! an autoencoder encodes, and the items to exclude from recommendations) and
+//! the cold-start fallback.
+
+pub mod autoencoder;
+pub mod baseline;
+pub mod spec;
+pub mod trained;
+
+pub use spec::ModelSpec;
+pub use trained::TrainedModel;
+
+use serde::{Deserialize, Serialize};
+
+use crate::data::{Csr, Ratings};
+use crate::error::Result;
+
+/// One sparse row: sorted column indices and their values.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SparseRow<'a> {
+    /// Sorted column indices.
+    pub indices: &'a [u32],
+    /// Values, one per index.
+    pub values: &'a [f32],
+}
+
+impl<'a> SparseRow<'a> {
+    /// Row `r` of a [`Csr`].
+    pub fn of(csr: &'a Csr, r: usize) -> Self {
+        let (indices, values) = csr.row(r);
+        SparseRow { indices, values }
+    }
+
+    /// Number of stored entries.
+    pub fn len(&self) -> usize {
+        self.indices.len()
+    }
+
+    /// True when the row stores nothing.
+    pub fn is_empty(&self) -> bool {
+        self.indices.is_empty()
+    }
+}
+
+/// Why a prediction did not come from the model itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Fallback {
+    /// The user had no rating in training.
+    UnknownUser,
+    /// The item had no rating in training.
+    UnknownItem,
+    /// Neither was seen in training.
+    UnknownUserAndItem,
+}
+
+impl Fallback {
+    /// A short human-readable reason.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Fallback::UnknownUser => "user not seen in training: item bias used",
+            Fallback::UnknownItem => "item not seen in training: user bias used",
+            Fallback::UnknownUserAndItem => "user and item not seen in training: global mean used",
+        }
+    }
+}
+
+/// A predicted rating, and whether it had to fall back (as Surprise's
+/// `was_impossible`).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Prediction {
+    /// The predicted rating (unclipped).
+    pub value: f32,
+    /// `Some` when the model could not predict and a fallback was used.
+    pub fallback: Option<Fallback>,
+}
+
+/// The data a model fits on.
+#[derive(Debug, Clone, Copy)]
+pub struct FitData<'a> {
+    /// Training ratings (their id maps define the index space).
+    pub train: &'a Ratings,
+    /// The same ratings by user (rows = users).
+    pub train_by_user: &'a Csr,
+    /// Optional validation ratings in the same index space (early stopping).
+    pub valid: Option<&'a Ratings>,
+    /// Optional side features for hybrid models.
+    pub side: Option<&'a crate::data::side::SideFeatures>,
+}
+
+/// Settings that are about the run, not the model.
+#[derive(Debug, Clone)]
+pub struct FitOptions {
+    /// Seed for every random choice; the same seed repeats the run.
+    pub seed: u64,
+    /// Show a progress bar on stderr.
+    pub progress: bool,
+}
+
+impl Default for FitOptions {
+    fn default() -> Self {
+        FitOptions {
+            seed: 42,
+            progress: false,
+        }
+    }
+}
+
+/// One epoch of training history.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EpochStats {
+    /// 1-based epoch number.
+    pub epoch: usize,
+    /// Mean training loss (masked MSE plus regularisation where the model has it).
+    pub train_loss: f64,
+    /// Training RMSE on observed cells.
+    pub train_rmse: f64,
+    /// Validation RMSE, when a validation set was given.
+    pub valid_rmse: Option<f64>,
+    /// Learning rate used in this epoch.
+    pub lr: f64,
+    /// Wall-clock seconds for the epoch.
+    pub seconds: f64,
+}
+
+/// What a fit did.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct FitReport {
+    /// Epochs run (0 for closed-form models).
+    pub epochs: usize,
+    /// Epoch whose weights were kept (early stopping), if any.
+    pub best_epoch: Option<usize>,
+    /// Per-epoch history.
+    pub history: Vec<EpochStats>,
+    /// Wall-clock seconds for the whole fit.
+    pub train_seconds: f64,
+    /// Decisions worth telling the user (e.g. which optimiser `auto` picked).
+    pub notes: Vec<String>,
+}
+
+/// A named tensor for the model file: `f32` data in row-major order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Tensor {
+    /// Shape, outermost first.
+    pub shape: Vec<usize>,
+    /// Row-major data; `data.len()` is the product of `shape`.
+    pub data: Vec<f32>,
+}
+
+/// A fitted model taken apart for saving: its kind, its config as JSON and
+/// its named tensors. [`spec::load_model`] puts it back together.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelParts {
+    /// The model kind, as [`Recommender::kind`].
+    pub kind: String,
+    /// The full model config.
+    pub config: serde_json::Value,
+    /// Named tensors; names are stable and documented in README.
+    pub tensors: Vec<(String, Tensor)>,
+}
+
+impl ModelParts {
+    /// The tensor called `name`, with its shape checked against `shape`.
+    pub fn tensor(&self, name: &str, shape: &[usize]) -> Result<&Tensor> {
+        let t = self
+            .tensors
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, t)| t)
+            .ok_or_else(|| crate::Error::model_file(format!("tensor {name:?} is missing")))?;
+        if t.shape != shape {
+            return Err(crate::Error::model_file(format!(
+                "tensor {name:?} has shape {:?}, expected {shape:?}",
+                t.shape
+            )));
+        }
+        Ok(t)
+    }
+}
+
+/// A fitted recommender. Users and items are dense indices of the training
+/// id space; [`TrainedModel`] speaks original ids.
+pub trait Recommender: Send + Sync {
+    /// Model kind: `"autoencoder"`, `"mean"`, `"biases"`, `"svd"`, `"mf"`, `"svdpp"`.
+    fn kind(&self) -> &'static str;
+
+    /// Number of users in the training id space.
+    fn n_users(&self) -> usize;
+
+    /// Number of items in the training id space.
+    fn n_items(&self) -> usize;
+
+    /// Number of fitted parameters.
+    fn n_params(&self) -> usize;
+
+    /// Raw (unclipped) predicted ratings of one user for `items`, into `out`
+    /// (`out.len() == items.len()`).
+    ///
+    /// `user` is `Some(u)` for a user seen in training, whose training row is
+    /// `row`; `None` for a user the model never saw, described only by `row`
+    /// (fold-in: no retraining). Autoencoders encode `row` either way.
+    fn score_items(
+        &self,
+        user: Option<u32>,
+        row: SparseRow<'_>,
+        items: &[u32],
+        out: &mut [f32],
+    ) -> Result<()>;
+
+    /// Raw predicted ratings of one user for every item (`out.len() == n_items`).
+    /// Models override this with a dense GEMV path where that is faster.
+    fn score_all(&self, user: Option<u32>, row: SparseRow<'_>, out: &mut [f32]) -> Result<()> {
+        let items: Vec<u32> = (0..self.n_items() as u32).collect();
+        self.score_items(user, row, &items, out)
+    }
+
+    /// Item vectors for similarity (row-major, `n_items × dim`), as `(dim, data)`;
+    /// `None` when the model has none.
+    fn item_vectors(&self) -> Option<(usize, Vec<f32>)>;
+
+    /// The model taken apart for the model file.
+    fn to_parts(&self) -> ModelParts;
+}

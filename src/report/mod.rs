@@ -1,0 +1,50 @@
+//! Reports: tables, training history files and plots (PNG and SVG).
+//!
+//! Plots render text with the DejaVu Sans font embedded in the binary
+//! (`assets/DejaVuSans.ttf`, Bitstream Vera licence), so they look the same on
+//! every machine and need no system fonts.
+
+use std::sync::Once;
+
+static FONT: Once = Once::new();
+
+/// Registers the embedded font with plotters as `sans-serif`; cheap after the first call.
+pub fn init_fonts() {
+    FONT.call_once(|| {
+        let bytes: &'static [u8] = include_bytes!("../../assets/DejaVuSans.ttf");
+        // Registration only fails on a malformed font, and this one is fixed at build time.
+        let _ = plotters::style::register_font(
+            "sans-serif",
+            plotters::style::FontStyle::Normal,
+            bytes,
+        );
+    });
+}
+
+/// The image format of a plot, chosen from the file extension.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PlotFormat {
+    /// `.png`
+    Png,
+    /// `.svg`
+    Svg,
+}
+
+impl PlotFormat {
+    /// From a path's extension (`png` or `svg`, any case).
+    pub fn from_path(path: &std::path::Path) -> crate::Result<Self> {
+        match path
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(|e| e.to_ascii_lowercase())
+            .as_deref()
+        {
+            Some("png") => Ok(PlotFormat::Png),
+            Some("svg") => Ok(PlotFormat::Svg),
+            _ => Err(crate::Error::config(format!(
+                "{}: plot files must end in .png or .svg",
+                path.display()
+            ))),
+        }
+    }
+}
