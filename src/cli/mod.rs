@@ -11,6 +11,7 @@ pub mod data_args;
 pub mod demo;
 pub mod eval;
 pub mod info;
+pub mod model_args;
 pub mod predict;
 pub mod recommend;
 pub mod serve;

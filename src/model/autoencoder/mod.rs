@@ -7,6 +7,8 @@ use crate::model::{FitData, FitOptions, FitReport, ModelParts, Recommender, Spar
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct AutoencoderConfig {}
 impl AutoencoderConfig {
+    /// Preset.
+    pub fn preset(_name: &str) -> Result<Self> { Err(Error::other("x")) }
     /// Validate.
     pub fn validate(&self) -> Result<()> { Ok(()) }
     /// Fit.
