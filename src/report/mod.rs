@@ -4,6 +4,9 @@
 //! (`assets/DejaVuSans.ttf`, Bitstream Vera licence), so they look the same on
 //! every machine and need no system fonts.
 
+pub mod bars;
+pub mod table;
+
 use std::sync::Once;
 
 static FONT: Once = Once::new();
@@ -13,11 +16,8 @@ pub fn init_fonts() {
     FONT.call_once(|| {
         let bytes: &'static [u8] = include_bytes!("../../assets/DejaVuSans.ttf");
         // Registration only fails on a malformed font, and this one is fixed at build time.
-        let _ = plotters::style::register_font(
-            "sans-serif",
-            plotters::style::FontStyle::Normal,
-            bytes,
-        );
+        let _ =
+            plotters::style::register_font("sans-serif", plotters::style::FontStyle::Normal, bytes);
     });
 }
 
