@@ -29,7 +29,7 @@ fn main() -> anyhow::Result<()> {
         let report = evaluate(&model, &test, &EvalOptions::default())?;
         let rank = report.ranking.as_ref().expect("ranking on by default");
         println!(
-            "{:<40} test RMSE {:.4}  MAE {:.4}  NDCG@10 {:.4}  fit {:.3} s",
+            "{:<40} test RMSE {:.5}  MAE {:.4}  NDCG@10 {:.4}  fit {:.3} s",
             table.replace('\n', " "),
             report.rating.rmse,
             report.rating.mae,

@@ -103,9 +103,10 @@ impl BiasesConfig {
         let mu = data
             .train
             .mean()
-            .ok_or_else(|| Error::config("the training set is empty"))? as f32;
-        let mut user_bias = vec![0f32; by_user.n_rows];
-        let mut item_bias = vec![0f32; by_user.n_cols];
+            .ok_or_else(|| Error::config("the training set is empty"))?;
+        // Fitted in f64 (as Surprise's numpy arrays), stored as f32.
+        let mut user_bias = vec![0f64; by_user.n_rows];
+        let mut item_bias = vec![0f64; by_user.n_cols];
         match self.method {
             BiasesMethod::Als => {
                 let by_item = by_user.transpose();
@@ -124,9 +125,9 @@ impl BiasesConfig {
         }
         let model = BiasesModel {
             config: self.clone(),
-            mu,
-            user_bias,
-            item_bias,
+            mu: mu as f32,
+            user_bias: user_bias.iter().map(|&b| b as f32).collect(),
+            item_bias: item_bias.iter().map(|&b| b as f32).collect(),
         };
         let report = FitReport {
             epochs: self.epochs,
@@ -139,25 +140,26 @@ impl BiasesConfig {
 
 /// One ALS half-step: for every row `r` of `m`,
 /// `out[r] = Σ_c (x − μ − other[c]) / (reg + n_r)`.
-fn damped_means(m: &Csr, mu: f32, other: &[f32], reg: f32, out: &mut [f32]) {
+fn damped_means(m: &Csr, mu: f64, other: &[f64], reg: f32, out: &mut [f64]) {
     for (r, o) in out.iter_mut().enumerate() {
         let (idx, val) = m.row(r);
         let dev: f64 = idx
             .iter()
             .zip(val)
-            .map(|(&c, &x)| (x - mu - other[c as usize]) as f64)
+            .map(|(&c, &x)| x as f64 - mu - other[c as usize])
             .sum();
-        *o = (dev / (reg as f64 + idx.len() as f64)) as f32;
+        *o = dev / (reg as f64 + idx.len() as f64);
     }
 }
 
 /// One SGD epoch with Surprise's update rule, ratings in user order.
-fn sgd_epoch(m: &Csr, mu: f32, lr: f32, l2: f32, bu: &mut [f32], bi: &mut [f32]) {
+fn sgd_epoch(m: &Csr, mu: f64, lr: f32, l2: f32, bu: &mut [f64], bi: &mut [f64]) {
+    let (lr, l2) = (lr as f64, l2 as f64);
     for (u, b_u) in bu.iter_mut().enumerate() {
         let (idx, val) = m.row(u);
         for (&i, &r) in idx.iter().zip(val) {
             let b_i = &mut bi[i as usize];
-            let err = r - (mu + *b_u + *b_i);
+            let err = r as f64 - (mu + *b_u + *b_i);
             *b_u += lr * (err - l2 * *b_u);
             *b_i += lr * (err - l2 * *b_i);
         }
