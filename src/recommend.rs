@@ -369,39 +369,34 @@ fn read_two_columns(path: &Path) -> Result<Vec<(Position, String, String)>> {
     let mut record = csv::StringRecord::new();
     loop {
         let read = reader.read_record(&mut record);
-        let pos = reader.position();
-        let at = Position {
-            line: pos.line(),
-            byte: pos.byte(),
-        };
         match read {
             Ok(false) => break,
-            Ok(true) if record.len() == 2 => {
-                out.push((at, record[0].to_string(), record[1].to_string()));
-            }
-            Ok(true) if record.iter().all(str::is_empty) => {}
             Ok(true) => {
-                let text = record.iter().collect::<Vec<_>>().join(",");
-                return Err(Error::parse(
-                    record.position().map_or(at, |p| Position {
-                        line: p.line(),
-                        byte: p.byte(),
-                    }),
-                    format!("expected 2 fields, found {}", record.len()),
-                    &text,
-                )
-                .with_path(path));
+                let at = record
+                    .position()
+                    .map_or_else(Position::default, csv_position);
+                if record.len() == 2 {
+                    out.push((at, record[0].to_string(), record[1].to_string()));
+                } else if !record.iter().all(str::is_empty) {
+                    let text = record.iter().collect::<Vec<_>>().join(",");
+                    let why = format!("expected 2 fields, found {}", record.len());
+                    return Err(Error::parse(at, why, &text).with_path(path));
+                }
             }
             Err(e) => {
-                let at = e.position().map_or(at, |p| Position {
-                    line: p.line(),
-                    byte: p.byte(),
-                });
-                return Err(Error::parse(at, format!("{e}"), "").with_path(path));
+                let at = e.position().map_or_else(Position::default, csv_position);
+                return Err(Error::parse(at, e.to_string(), "").with_path(path));
             }
         }
     }
     Ok(out)
+}
+
+fn csv_position(p: &csv::Position) -> Position {
+    Position {
+        line: p.line(),
+        byte: p.byte(),
+    }
 }
 
 /// Writes predictions as CSV: `user,item,prediction,fallback` where
