@@ -11,6 +11,7 @@ pub mod compare;
 pub mod data_args;
 pub mod demo;
 pub mod eval;
+pub mod filter_args;
 pub mod info;
 pub mod model_args;
 pub mod predict;
