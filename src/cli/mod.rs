@@ -6,6 +6,7 @@
 //! line on stdout is one JSON object with the command's results. Progress
 //! bars and logs go to stderr.
 
+pub mod ae_args;
 pub mod baseline_args;
 pub mod compare;
 pub mod data_args;
