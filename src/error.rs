@@ -111,9 +111,7 @@ impl Error {
     pub fn position(&self) -> Option<Position> {
         match &self.inner.kind {
             ErrorKind::Parse { position, .. } => Some(*position),
-            ErrorKind::Rating { position, .. } | ErrorKind::Duplicate { position, .. } => {
-                *position
-            }
+            ErrorKind::Rating { position, .. } | ErrorKind::Duplicate { position, .. } => *position,
             _ => None,
         }
     }

@@ -159,7 +159,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             anyhow::bail!("--threads must be at least 1");
         }
         // A second call fails when the pool was already built; that is harmless.
-        let _ = rayon::ThreadPoolBuilder::new().num_threads(n).build_global();
+        let _ = rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .build_global();
     }
     let ctx = Context {
         json: cli.json,

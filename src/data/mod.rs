@@ -42,7 +42,9 @@ impl IdMap {
         let mut index = HashMap::with_capacity(ids.len());
         for (i, id) in ids.iter().enumerate() {
             if index.insert(id.clone(), i as u32).is_some() {
-                return Err(Error::format(format!("id {id:?} appears twice in an id map")));
+                return Err(Error::format(format!(
+                    "id {id:?} appears twice in an id map"
+                )));
             }
         }
         Ok(IdMap { ids, index })
@@ -204,11 +206,23 @@ impl Ratings {
 
     /// Compressed rows by user (rows = users, columns = items).
     pub fn by_user(&self) -> Csr {
-        Csr::from_triplets(self.n_users(), self.n_items(), &self.users, &self.items, &self.values)
+        Csr::from_triplets(
+            self.n_users(),
+            self.n_items(),
+            &self.users,
+            &self.items,
+            &self.values,
+        )
     }
 
     /// Compressed rows by item (rows = items, columns = users).
     pub fn by_item(&self) -> Csr {
-        Csr::from_triplets(self.n_items(), self.n_users(), &self.items, &self.users, &self.values)
+        Csr::from_triplets(
+            self.n_items(),
+            self.n_users(),
+            &self.items,
+            &self.users,
+            &self.values,
+        )
     }
 }

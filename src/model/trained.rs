@@ -7,7 +7,7 @@ use std::sync::Arc;
 use rayon::prelude::*;
 
 use super::{
-    FitData, FitOptions, FitReport, Fallback, ModelSpec, Prediction, Recommender, SparseRow,
+    Fallback, FitData, FitOptions, FitReport, ModelSpec, Prediction, Recommender, SparseRow,
 };
 use crate::data::{Csr, IdMap, RatingScale, Ratings};
 use crate::error::{Error, Result};

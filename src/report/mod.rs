@@ -13,11 +13,8 @@ pub fn init_fonts() {
     FONT.call_once(|| {
         let bytes: &'static [u8] = include_bytes!("../../assets/DejaVuSans.ttf");
         // Registration only fails on a malformed font, and this one is fixed at build time.
-        let _ = plotters::style::register_font(
-            "sans-serif",
-            plotters::style::FontStyle::Normal,
-            bytes,
-        );
+        let _ =
+            plotters::style::register_font("sans-serif", plotters::style::FontStyle::Normal, bytes);
     });
 }
 
