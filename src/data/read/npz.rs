@@ -58,14 +58,12 @@ fn parse_npy(bytes: &[u8], name: &str) -> Result<Array> {
         .ok_or_else(|| bad("truncated header"))?;
     let header = std::str::from_utf8(header).map_err(|_| bad("header is not text"))?;
     let descr = dict_value(header, "descr").ok_or_else(|| bad("header has no descr"))?;
-    let descr = descr.trim_matches(|c| c == '\'' || c == '"');
-    if dict_value(header, "fortran_order").is_some_and(|v| v.starts_with("True")) {
-        let shape = parse_shape(header).ok_or_else(|| bad("bad shape"))?;
-        if shape.iter().filter(|&&d| d > 1).count() > 1 {
-            return Err(bad("Fortran-ordered arrays are not supported"));
-        }
-    }
+    let descr = quoted(descr).ok_or_else(|| bad("descr is not a quoted dtype"))?;
     let shape = parse_shape(header).ok_or_else(|| bad("bad shape"))?;
+    let fortran = dict_value(header, "fortran_order").is_some_and(|v| v.starts_with("True"));
+    if fortran && shape.iter().filter(|&&d| d > 1).count() > 1 {
+        return Err(bad("Fortran-ordered arrays are not supported"));
+    }
     let count = shape
         .iter()
         .try_fold(1usize, |acc, &d| acc.checked_mul(d))
@@ -146,6 +144,13 @@ fn split_descr(descr: &str) -> Option<(char, char, usize)> {
 fn dict_value<'a>(header: &'a str, key: &str) -> Option<&'a str> {
     let at = header.find(&format!("'{key}':"))? + key.len() + 3;
     Some(header[at..].trim_start())
+}
+
+/// The text inside the quotes that `value` starts with.
+fn quoted(value: &str) -> Option<&str> {
+    let q = value.chars().next().filter(|c| *c == '\'' || *c == '"')?;
+    let rest = &value[1..];
+    Some(&rest[..rest.find(q)?])
 }
 
 fn parse_shape(header: &str) -> Option<Vec<usize>> {
