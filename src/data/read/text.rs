@@ -162,6 +162,17 @@ impl Layout {
                 (ships_time && n_fields >= 4 && (user, item, rating) == (0, 1, 2)).then_some(3)
             }
         };
+        let widest = [user, item, rating, time.unwrap_or(0)]
+            .into_iter()
+            .max()
+            .unwrap_or(0);
+        if widest >= n_fields {
+            return Err(Error::parse(
+                Position { line: 1, byte: 0 },
+                format!("expected at least {} fields, found {n_fields}", widest + 1),
+                &String::from_utf8_lossy(first),
+            ));
+        }
         let distinct = [Some(user), Some(item), Some(rating), time];
         for (k, a) in distinct.iter().enumerate() {
             if a.is_some() && distinct[k + 1..].contains(a) {
