@@ -338,6 +338,7 @@ fn lazy_rows<T: Real>(
         .zip(m_rows)
         .zip(v_rows)
         .enumerate()
+        .with_min_len(32)
         .for_each(|(t, ((w, m), v))| {
             rule.catch_up(w, m, missed[t], pows, is_weight);
             rule.apply(w, m, v, &grad[t * cols..(t + 1) * cols], is_weight);

@@ -84,7 +84,20 @@ pub fn choose_sparse_updates(cfg: &AutoencoderConfig, rows: &Csr, notes: &mut Ve
 }
 
 /// Trains `net` in place; returns the report.
+///
+/// The loop runs on a rayon worker thread: a parallel region opened from
+/// outside the pool is injected and waited for (a cross-thread hand-off per
+/// region, thousands per epoch), while from inside it is a cheap fork-join.
 pub fn train<T: Real>(
+    net: &mut Network<T>,
+    enc: &InputEncoder,
+    data: &TrainSet<'_>,
+    settings: &LoopSettings,
+) -> Result<FitReport> {
+    rayon::scope(|_| train_on_worker(net, enc, data, settings))
+}
+
+fn train_on_worker<T: Real>(
     net: &mut Network<T>,
     enc: &InputEncoder,
     data: &TrainSet<'_>,
@@ -124,10 +137,13 @@ pub fn train<T: Real>(
     let mut batch = Batch::default();
     let mut refeed = Refeed::default();
     let mut best: Option<(f64, usize, Vec<Param<T>>)> = None;
+    let mut flushed = true;
     for epoch in 1..=cfg.epochs {
         let t0 = Instant::now();
         let lr = cfg.lr_schedule.lr_at(cfg.lr, epoch);
-        opt.begin_epoch(lr);
+        if flushed {
+            opt.begin_epoch(lr);
+        }
         order.shuffle(&mut SmallRng::seed_from_u64(mix(settings.seed, epoch as u64)));
         let (mut sum_sq, mut count) = (0.0, 0usize);
         for (bi, chunk) in order.chunks(cfg.batch_size).enumerate() {
@@ -168,7 +184,14 @@ pub fn train<T: Real>(
                 }
             }
         }
-        opt.flush(&mut net.params);
+        // Lazy rows catch up only when the weights are read or the rate
+        // changes: a full pass over the item tables costs as much as many batches.
+        flushed = data.valid.is_some()
+            || epoch == cfg.epochs
+            || cfg.lr_schedule.lr_at(cfg.lr, epoch + 1) != lr;
+        if flushed {
+            opt.flush(&mut net.params);
+        }
         let mse = sum_sq / count.max(1) as f64;
         let valid_rmse = data
             .valid
