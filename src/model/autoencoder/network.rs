@@ -106,6 +106,9 @@ pub struct Workspace<T> {
     pub grads: Vec<Vec<T>>,
     colsum: Vec<T>,
     gsum: Vec<T>,
+    /// Per touched column: the input weight's row got no gradient (a target
+    /// column with no input entry, untied, zero default).
+    pub inactive: Vec<bool>,
 }
 
 /// What a forward/backward pass measured.
@@ -290,6 +293,14 @@ impl<T: Real> Network<T> {
         let has_default = batch.default.iter().any(|&d| d != T::ZERO);
         ws.index
             .build(batch, self.n_in(), self.n_cols, has_default);
+        let tied = self.output_weight == INPUT_WEIGHT;
+        let ix = &ws.index;
+        ws.inactive.clear();
+        ws.inactive.extend((0..ix.touched.len()).map(|t| {
+            let rating = (ix.touched[t] as usize) < self.n_cols;
+            ix.inputs_of(t).is_empty()
+                && !(rating && (has_default || (tied && !ix.targets_of(t).is_empty())))
+        }));
         let loss = self.output_error(batch, ws);
         let scale = T::of(2.0 / n.max(1) as f64);
         for e in ws.err.iter_mut() {

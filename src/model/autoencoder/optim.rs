@@ -151,8 +151,11 @@ impl<T: Real> Optimizer<T> {
     }
 
     /// One step. `grads[p]` is compact (rows `touched[..len/cols]`) for
-    /// row-sparse parameters and full for the others.
-    pub fn step(&mut self, params: &mut [Param<T>], grads: &[Vec<T>], touched: &[u32]) {
+    /// row-sparse parameters and full for the others. `inactive[t]` marks
+    /// touched rows of parameter 0 (the input weight) that got no gradient:
+    /// the lazy update leaves them to catch up later, which is exact for SGD
+    /// and what LazyAdam does (pass `&[]` when every row is active).
+    pub fn step(&mut self, params: &mut [Param<T>], grads: &[Vec<T>], touched: &[u32], inactive: &[bool]) {
         self.t += 1;
         self.local += 1;
         if !self.settings.adam && self.settings.lazy {
@@ -169,8 +172,13 @@ impl<T: Real> Optimizer<T> {
             };
             let cols = p.cols;
             if p.row_sparse && self.settings.lazy {
-                let rows = &touched[..grad.len() / cols];
-                lazy_rows(p, state, grad, rows, &rule, pows, self.local);
+                let n = grad.len() / cols;
+                let slots: Vec<usize> = if pi == 0 && !inactive.is_empty() {
+                    (0..n).filter(|&t| !inactive[t]).collect()
+                } else {
+                    (0..n).collect()
+                };
+                lazy_rows(p, state, grad, touched, &slots, &rule, pows, self.local);
             } else if p.row_sparse {
                 let rows = &touched[..grad.len() / cols];
                 let is_weight = p.is_weight;
@@ -310,15 +318,21 @@ impl Rule {
     }
 }
 
+/// Lazy update of the rows `touched[slots[k]]`, whose gradients are the
+/// compact rows `slots[k]` of `grad`.
+#[allow(clippy::too_many_arguments)]
 fn lazy_rows<T: Real>(
     p: &mut Param<T>,
     state: &mut State<T>,
     grad: &[T],
-    rows: &[u32],
+    touched: &[u32],
+    slots: &[usize],
     rule: &Rule,
     pows: &[Map2],
     now: u32,
 ) {
+    let rows: Vec<u32> = slots.iter().map(|&t| touched[t]).collect();
+    let rows = &rows[..];
     let cols = p.cols;
     let is_weight = p.is_weight;
     let w_rows = pick_rows(&mut p.data, cols, rows);
@@ -339,8 +353,9 @@ fn lazy_rows<T: Real>(
         .zip(v_rows)
         .enumerate()
         .with_min_len(32)
-        .for_each(|(t, ((w, m), v))| {
-            rule.catch_up(w, m, missed[t], pows, is_weight);
+        .for_each(|(k, ((w, m), v))| {
+            let t = slots[k];
+            rule.catch_up(w, m, missed[k], pows, is_weight);
             rule.apply(w, m, v, &grad[t * cols..(t + 1) * cols], is_weight);
         });
 }

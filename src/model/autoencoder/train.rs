@@ -258,7 +258,7 @@ pub fn train_step<T: Real>(
             ws.grads.iter_mut().flatten().for_each(|g| *g *= f);
         }
     }
-    opt.step(&mut net.params, &ws.grads, &ws.index.touched);
+    opt.step(&mut net.params, &ws.grads, &ws.index.touched, &ws.inactive);
     loss
 }
 
