@@ -57,14 +57,22 @@ fn dataset(name: &str) -> (Ratings, Ratings, RatingScale) {
             let all = read(&format!("{DATA}/ml-100k/u.data"), '\t', false);
             let test: Vec<usize> = (0..20_000).collect();
             let base: Vec<usize> = (20_000..all.len()).collect();
-            (all.select(&base), all.select(&test), RatingScale::new(1.0, 5.0).unwrap())
+            (
+                all.select(&base),
+                all.select(&test),
+                RatingScale::new(1.0, 5.0).unwrap(),
+            )
         }
         "mlsmall" => {
             let all = read(&format!("{DATA}/ml-latest-small/ratings.csv"), ',', true);
             let mut idx: Vec<usize> = (0..all.len()).collect();
             idx.shuffle(&mut SmallRng::seed_from_u64(1));
             let cut = all.len() / 10;
-            (all.select(&idx[cut..]), all.select(&idx[..cut]), RatingScale::new(0.5, 5.0).unwrap())
+            (
+                all.select(&idx[cut..]),
+                all.select(&idx[..cut]),
+                RatingScale::new(0.5, 5.0).unwrap(),
+            )
         }
         other => panic!("unknown dataset {other:?}: ml100k-u1 or mlsmall"),
     }
@@ -108,8 +116,12 @@ fn main() {
     for path in &args[3..] {
         let cfg = load(path);
         let spec = ModelSpec::Autoencoder(cfg);
-        let opts = FitOptions { seed: 1, progress: false };
-        let model = TrainedModel::fit(&spec, &fit_part, Some(&valid), None, scale, &opts).expect("fit");
+        let opts = FitOptions {
+            seed: 1,
+            progress: false,
+        };
+        let model =
+            TrainedModel::fit(&spec, &fit_part, Some(&valid), None, scale, &opts).expect("fit");
         let r = &model.report;
         let best = r.best_epoch.unwrap_or(r.epochs);
         let (vr, _, _) = rmse_mae(&model, &valid, scale);
@@ -121,7 +133,10 @@ fn main() {
                 r.epochs, r.notes
             );
         } else {
-            println!("{name} {path}: valid_rmse={vr:.4} best_epoch={best} epochs={} epoch_s={secs:.3}", r.epochs);
+            println!(
+                "{name} {path}: valid_rmse={vr:.4} best_epoch={best} epochs={} epoch_s={secs:.3}",
+                r.epochs
+            );
         }
     }
 }

@@ -22,7 +22,11 @@ use rand::{Rng, SeedableRng};
 fn power_law(n_users: usize, n_items: usize, nnz: usize, seed: u64) -> Ratings {
     let mut rng = SmallRng::seed_from_u64(seed);
     let mut seen: HashSet<u64> = HashSet::with_capacity(nnz * 2);
-    let (mut us, mut is, mut vs) = (Vec::with_capacity(nnz), Vec::with_capacity(nnz), Vec::with_capacity(nnz));
+    let (mut us, mut is, mut vs) = (
+        Vec::with_capacity(nnz),
+        Vec::with_capacity(nnz),
+        Vec::with_capacity(nnz),
+    );
     let mut push = |u: usize, i: usize, rng: &mut SmallRng| -> usize {
         if seen.insert((u as u64) << 32 | i as u64) {
             us.push(u as u32);
@@ -42,7 +46,9 @@ fn power_law(n_users: usize, n_items: usize, nnz: usize, seed: u64) -> Ratings {
         let i = (n_items as f64 * rng.random::<f64>().powi(3)) as usize;
         have = push(u.min(n_users - 1), i.min(n_items - 1), &mut rng);
     }
-    let ids = |n: usize, p: &str| Arc::new(IdMap::from_ids((0..n).map(|k| format!("{p}{k}")).collect()).unwrap());
+    let ids = |n: usize, p: &str| {
+        Arc::new(IdMap::from_ids((0..n).map(|k| format!("{p}{k}")).collect()).unwrap())
+    };
     Ratings {
         users: us,
         items: is,
@@ -75,13 +81,32 @@ fn ml100k() -> Option<Ratings> {
     })
 }
 
+/// CPU seconds (user + system) this process has used, from /proc/self/stat:
+/// on a shared machine it measures the work, where wall time measures the queue.
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let after_name = stat.rsplit(')').next().unwrap_or("");
+    let f: Vec<f64> = after_name
+        .split_whitespace()
+        .filter_map(|x| x.parse().ok())
+        .collect();
+    // Fields 14 and 15 of the file (utime, stime), in 1/100 s; the state
+    // letter (field 3) is not a number, so after the name they are at 10 and 11.
+    f.get(10)
+        .zip(f.get(11))
+        .map_or(0.0, |(u, s)| (u + s) / 100.0)
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let shape = args.get(1).map_or("beauty", |s| s.as_str());
     let epochs: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(2);
     let t0 = Instant::now();
     let (all, mut cfg) = match shape {
-        "beauty" => (power_law(321_367, 133_212, 1_069_875, 1), AutoencoderConfig::preset("tutorial").unwrap()),
+        "beauty" => (
+            power_law(321_367, 133_212, 1_069_875, 1),
+            AutoencoderConfig::preset("tutorial").unwrap(),
+        ),
         "ml100k" => {
             let cfg = AutoencoderConfig {
                 based: Based::Item,
@@ -102,7 +127,9 @@ fn main() {
     cfg.epochs = epochs;
     // 80/20 random split (as the tutorial); only the training part is timed.
     let mut rng = SmallRng::seed_from_u64(2);
-    let keep: Vec<usize> = (0..all.len()).filter(|_| rng.random::<f64>() < 0.8).collect();
+    let keep: Vec<usize> = (0..all.len())
+        .filter(|_| rng.random::<f64>() < 0.8)
+        .collect();
     let train = all.select(&keep);
     eprintln!("{shape}: data ready in {:.1} s", t0.elapsed().as_secs_f64());
     let by_user = train.by_user();
@@ -112,11 +139,26 @@ fn main() {
         valid: None,
         side: None,
     };
-    let (model, report) = cfg.fit(&data, &FitOptions { seed: 1, progress: false }).unwrap();
-    let rows = if cfg.based == Based::User { train.n_users() } else { train.n_items() };
+    let cpu0 = cpu_seconds();
+    let (model, report) = cfg
+        .fit(
+            &data,
+            &FitOptions {
+                seed: 1,
+                progress: false,
+            },
+        )
+        .unwrap();
+    let cpu_per_epoch = (cpu_seconds() - cpu0) / report.epochs as f64;
+    let rows = if cfg.based == Based::User {
+        train.n_users()
+    } else {
+        train.n_items()
+    };
     let widths = cfg.hidden_widths();
     let dense: f64 = widths.windows(2).map(|w| (w[0] * w[1]) as f64).sum();
-    let sparse_flops = 10.0 * train.len() as f64 * (widths[0] + widths[widths.len() - 1]) as f64 / 2.0;
+    let sparse_flops =
+        10.0 * train.len() as f64 * (widths[0] + widths[widths.len() - 1]) as f64 / 2.0;
     let flops = sparse_flops + 6.0 * rows as f64 * dense;
     for e in &report.history {
         eprintln!(
@@ -130,7 +172,7 @@ fn main() {
     let mut secs: Vec<f64> = report.history.iter().map(|e| e.seconds).collect();
     secs.sort_by(f64::total_cmp);
     println!(
-        "shape={shape} rows={rows} nnz_train={} params={} threads={} flops_per_epoch={:.3e} epoch_seconds_median={:.3} notes={:?}",
+        "shape={shape} rows={rows} nnz_train={} params={} threads={} flops_per_epoch={:.3e} epoch_seconds_median={:.3} cpu_seconds_per_epoch={cpu_per_epoch:.3} notes={:?}",
         train.len(),
         aerec::Recommender::n_params(&model),
         rayon::current_num_threads(),

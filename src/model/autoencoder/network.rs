@@ -128,7 +128,10 @@ impl<T: Real> Network<T> {
 
     /// Width of the last hidden layer.
     pub fn last_width(&self) -> usize {
-        *self.widths.last().expect("validated: at least one hidden layer")
+        *self
+            .widths
+            .last()
+            .expect("validated: at least one hidden layer")
     }
 
     /// Number of scalar parameters.
@@ -291,8 +294,7 @@ impl<T: Real> Network<T> {
         let rows = batch.rows();
         let n = batch.tg_idx.len();
         let has_default = batch.default.iter().any(|&d| d != T::ZERO);
-        ws.index
-            .build(batch, self.n_in(), self.n_cols, has_default);
+        ws.index.build(batch, self.n_in(), self.n_cols, has_default);
         let tied = self.output_weight == INPUT_WEIGHT;
         let ix = &ws.index;
         ws.inactive.clear();
