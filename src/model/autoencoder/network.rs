@@ -295,14 +295,7 @@ impl<T: Real> Network<T> {
         let n = batch.tg_idx.len();
         let has_default = batch.default.iter().any(|&d| d != T::ZERO);
         ws.index.build(batch, self.n_in(), self.n_cols, has_default);
-        let tied = self.output_weight == INPUT_WEIGHT;
-        let ix = &ws.index;
-        ws.inactive.clear();
-        ws.inactive.extend((0..ix.touched.len()).map(|t| {
-            let rating = (ix.touched[t] as usize) < self.n_cols;
-            ix.inputs_of(t).is_empty()
-                && !(rating && (has_default || (tied && !ix.targets_of(t).is_empty())))
-        }));
+        self.index_batch(batch, ws);
         let loss = self.output_error(batch, ws);
         let scale = T::of(2.0 / n.max(1) as f64);
         for e in ws.err.iter_mut() {
@@ -376,6 +369,23 @@ impl<T: Real> Network<T> {
         }
         self.input_and_output_grads(batch, ws, has_default);
         loss
+    }
+
+    /// Groups `batch` by column into `ws.index` and marks the touched input
+    /// rows that get no gradient (`ws.inactive`). The trainer calls it
+    /// before the forward pass too, to bring lazily updated rows up to date
+    /// before they are read.
+    pub fn index_batch(&self, batch: &Batch<T>, ws: &mut Workspace<T>) {
+        let has_default = batch.default.iter().any(|&d| d != T::ZERO);
+        ws.index.build(batch, self.n_in(), self.n_cols, has_default);
+        let tied = self.output_weight == INPUT_WEIGHT;
+        let ix = &ws.index;
+        ws.inactive.clear();
+        ws.inactive.extend((0..ix.touched.len()).map(|t| {
+            let rating = (ix.touched[t] as usize) < self.n_cols;
+            ix.inputs_of(t).is_empty()
+                && !(rating && (has_default || (tied && !ix.targets_of(t).is_empty())))
+        }));
     }
 
     /// Errors at the target entries: fills `ws.err` with (ŷ−y)·f′(pre) and

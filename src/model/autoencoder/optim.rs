@@ -209,6 +209,61 @@ impl<T: Real> Optimizer<T> {
         }
     }
 
+    /// Brings the rows a batch is about to read up to the current step, so
+    /// the forward pass never sees a stale row: for each row-sparse
+    /// parameter, the rows `touched[..n]` where `n` is its compact gradient
+    /// length (`rows_of[p]`), skipping `inactive` rows of parameter 0.
+    pub fn catch_up_rows(
+        &mut self,
+        params: &mut [Param<T>],
+        touched: &[u32],
+        n_rating: usize,
+        inactive: &[bool],
+    ) {
+        if !self.settings.lazy {
+            return;
+        }
+        if !self.settings.adam {
+            self.ensure_pows(self.local as usize);
+        }
+        let rule = self.rule();
+        let now = self.local;
+        for (pi, p) in params.iter_mut().enumerate() {
+            if !p.row_sparse {
+                continue;
+            }
+            let n = if pi == 0 { touched.len() } else { n_rating };
+            let rows: Vec<u32> = (0..n)
+                .filter(|&t| !(pi == 0 && inactive.get(t).copied().unwrap_or(false)))
+                .map(|t| touched[t])
+                .collect();
+            let cols = p.cols;
+            let is_weight = p.is_weight;
+            let state = &mut self.states[pi];
+            let pows = if is_weight {
+                &self.pow_weight
+            } else {
+                &self.pow_bias
+            };
+            let missed: Vec<usize> = rows
+                .iter()
+                .map(|&r| {
+                    let k = (now - state.last[r as usize]) as usize;
+                    state.last[r as usize] = now;
+                    k
+                })
+                .collect();
+            let w_rows = pick_rows(&mut p.data, cols, &rows);
+            let m_rows = pick_rows(&mut state.m, cols, &rows);
+            w_rows
+                .into_par_iter()
+                .zip(m_rows)
+                .enumerate()
+                .with_min_len(32)
+                .for_each(|(k, (w, m))| rule.catch_up(w, m, missed[k], pows, is_weight));
+        }
+    }
+
     /// Brings every lazily updated row up to the current step (call at each
     /// epoch end, before reading the weights).
     pub fn flush(&mut self, params: &mut [Param<T>]) {

@@ -249,6 +249,10 @@ pub fn train_step<T: Real>(
     ws: &mut Workspace<T>,
     clip_norm: Option<f64>,
 ) -> super::network::StepLoss {
+    // Lazily updated rows are caught up before the forward pass reads them.
+    net.index_batch(batch, ws);
+    let ix = &ws.index;
+    opt.catch_up_rows(&mut net.params, &ix.touched, ix.n_rating, &ws.inactive);
     net.forward(batch, ws, true);
     let loss = net.backward(batch, ws, true);
     if let Some(max) = clip_norm {
