@@ -110,9 +110,10 @@ impl InputEncoder {
                         0.0
                     };
                     batch.in_idx.push(j);
+                    // Survivors are rescaled as inverted dropout; the noise keeps its std.
                     batch
                         .in_val
-                        .push(T::of((x as f64 - self.shift - d + eps) / keep));
+                        .push(T::of((x as f64 - self.shift - d) / keep + eps));
                 }
                 if noise.all && noise.std > 0.0 {
                     // Unobserved cells hold `d + ε`: coefficient ε on their rows.
