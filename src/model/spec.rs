@@ -14,6 +14,8 @@ use crate::error::{Error, Result};
 /// reads `model = "mf"` followed by that model's settings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "model", rename_all = "lowercase")]
+// A spec is built once per fit; boxing the autoencoder's config would only add noise.
+#[allow(clippy::large_enum_variant)]
 pub enum ModelSpec {
     /// AutoRec, deep autoencoders and the tutorial model.
     Autoencoder(AutoencoderConfig),

@@ -143,6 +143,19 @@ impl Activation {
         }
     }
 
+    /// f′ from the pre-activation `x` and the output `y = f(x)`: reuses `y`
+    /// where that saves a transcendental (tanh, sigmoid, elu, selu).
+    #[inline]
+    pub fn derivative_from<T: Real>(self, x: T, y: T) -> T {
+        match self {
+            Activation::Tanh => T::ONE - y * y,
+            Activation::Sigmoid => y * (T::ONE - y),
+            Activation::Elu if x <= T::ZERO => y + T::ONE,
+            Activation::Selu if x <= T::ZERO => y + T::of(SELU_SCALE * SELU_ALPHA),
+            _ => self.derivative(x),
+        }
+    }
+
     /// The pre-activation that gives output `y`, where f is invertible on
     /// the value (used to fit a new user's output vector by ridge regression
     /// in pre-activation space). `y` is clamped into f's range first;
@@ -220,6 +233,16 @@ mod tests {
                 let fd = (act.apply(x + h) - act.apply(x - h)) / (2.0 * h);
                 let d = act.derivative(x);
                 assert!((fd - d).abs() < 1e-6, "{act:?} at {x}: {fd} vs {d}");
+            }
+        }
+    }
+
+    #[test]
+    fn derivative_from_output_agrees() {
+        for act in Activation::ALL {
+            for &x in &[-2.3f64, -0.4, 0.3, 1.7] {
+                let d = act.derivative_from(x, act.apply(x));
+                assert!((d - act.derivative(x)).abs() < 1e-12, "{act:?} at {x}");
             }
         }
     }

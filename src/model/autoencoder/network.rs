@@ -70,6 +70,11 @@ pub struct Network<T> {
     pub output_bias: usize,
 }
 
+/// Fewest batch rows per parallel task: below this a split costs more than it saves.
+const ROWS_PER_TASK: usize = 16;
+/// Fewest touched columns per parallel task of the gradient scatter.
+const COLUMNS_PER_TASK: usize = 32;
+
 /// Index of the input weight (`(n_cols + n_side) × h_0`).
 pub const INPUT_WEIGHT: usize = 0;
 /// Index of the input bias.
@@ -101,6 +106,9 @@ pub struct Workspace<T> {
     pub grads: Vec<Vec<T>>,
     colsum: Vec<T>,
     gsum: Vec<T>,
+    /// Per touched column: the input weight's row got no gradient (a target
+    /// column with no input entry, untied, zero default).
+    pub inactive: Vec<bool>,
 }
 
 /// What a forward/backward pass measured.
@@ -120,7 +128,10 @@ impl<T: Real> Network<T> {
 
     /// Width of the last hidden layer.
     pub fn last_width(&self) -> usize {
-        *self.widths.last().expect("validated: at least one hidden layer")
+        *self
+            .widths
+            .last()
+            .expect("validated: at least one hidden layer")
     }
 
     /// Number of scalar parameters.
@@ -154,10 +165,13 @@ impl<T: Real> Network<T> {
         let w_in = &self.params[INPUT_WEIGHT].data;
         let b_in = &self.params[INPUT_BIAS].data;
         let colsum = &ws.colsum;
-        ws.z[0]
-            .par_chunks_mut(h0)
+        let act = self.activation;
+        let (z0, a0) = (&mut ws.z[0], &mut ws.a[0]);
+        z0.par_chunks_mut(h0)
+            .zip(a0.par_chunks_mut(h0))
             .enumerate()
-            .for_each(|(b, z)| {
+            .with_min_len(ROWS_PER_TASK)
+            .for_each(|(b, (z, a))| {
                 z.copy_from_slice(b_in);
                 if has_default {
                     axpy(batch.default[b], colsum, z);
@@ -165,6 +179,9 @@ impl<T: Real> Network<T> {
                 let (idx, val) = batch.input(b);
                 for (&j, &v) in idx.iter().zip(val) {
                     axpy(v, &w_in[j as usize * h0..(j as usize + 1) * h0], z);
+                }
+                for (a, &z) in a.iter_mut().zip(z.iter()) {
+                    *a = act.apply(z);
                 }
             });
         let use_dropout = train && self.dropout > 0.0;
@@ -188,16 +205,17 @@ impl<T: Real> Network<T> {
                     false,
                 );
                 let bias = &self.params[layer.bias].data;
-                for z in ws.z[i].chunks_mut(h_out) {
-                    axpy(T::ONE, bias, z);
-                }
+                let (z, a) = (&mut ws.z[i], &mut ws.a[i]);
+                z.par_chunks_mut(h_out)
+                    .zip(a.par_chunks_mut(h_out))
+                    .with_min_len(ROWS_PER_TASK)
+                    .for_each(|(z, a)| {
+                        axpy(T::ONE, bias, z);
+                        for (a, &z) in a.iter_mut().zip(z.iter()) {
+                            *a = act.apply(z);
+                        }
+                    });
             }
-            let act = self.activation;
-            let (z, a) = (&ws.z[i], &mut ws.a[i]);
-            a.par_iter_mut()
-                .zip(z.par_iter())
-                .with_min_len(4096)
-                .for_each(|(a, &z)| *a = act.apply(z));
             if use_dropout && i == self.code_layer {
                 for (a, &m) in ws.a[i].iter_mut().zip(&ws.mask) {
                     *a *= m;
@@ -229,6 +247,7 @@ impl<T: Real> Network<T> {
         pre_rows
             .into_par_iter()
             .enumerate()
+            .with_min_len(ROWS_PER_TASK)
             .for_each(|(b, (pre, pred))| {
                 let h = &a_last[b * hl..(b + 1) * hl];
                 let (idx, _) = batch.targets(b);
@@ -275,8 +294,8 @@ impl<T: Real> Network<T> {
         let rows = batch.rows();
         let n = batch.tg_idx.len();
         let has_default = batch.default.iter().any(|&d| d != T::ZERO);
-        ws.index
-            .build(batch, self.n_in(), self.n_cols, has_default);
+        ws.index.build(batch, self.n_in(), self.n_cols, has_default);
+        self.index_batch(batch, ws);
         let loss = self.output_error(batch, ws);
         let scale = T::of(2.0 / n.max(1) as f64);
         for e in ws.err.iter_mut() {
@@ -287,34 +306,37 @@ impl<T: Real> Network<T> {
         let hl = self.last_width();
         // ∂/∂a_last = Σ_j e_j V[j,:], row by row.
         ws.delta.resize(rows * hl, T::ZERO);
-        {
+        let use_dropout = train && self.dropout > 0.0;
+        let act = self.activation;
+        for i in (0..l).rev() {
+            // With dropout on this layer a = f(z)·mask, so f′ comes from z alone.
+            let masked = use_dropout && i == self.code_layer;
+            let (z, a, mask) = (&ws.z[i], &ws.a[i], &ws.mask);
+            let h = self.widths[i];
             let err = &ws.err;
-            ws.delta.par_chunks_mut(hl).enumerate().for_each(|(b, d)| {
-                d.iter_mut().for_each(|x| *x = T::ZERO);
-                let (idx, _) = batch.targets(b);
-                let off = batch.tg_ptr[b];
-                for (k, &j) in idx.iter().enumerate() {
-                    axpy(err[off + k], self.out_row(j), d);
+            let tasks = ws.delta.par_chunks_mut(h).enumerate();
+            tasks.with_min_len(ROWS_PER_TASK).for_each(|(b, d)| {
+                if i == l - 1 {
+                    // ∂/∂a_last = Σ_j e_j V[j,:].
+                    d.iter_mut().for_each(|x| *x = T::ZERO);
+                    let (idx, _) = batch.targets(b);
+                    let off = batch.tg_ptr[b];
+                    for (k, &j) in idx.iter().enumerate() {
+                        axpy(err[off + k], self.out_row(j), d);
+                    }
+                }
+                // ∂/∂a_i → ∂/∂z_i.
+                let r = b * h..(b + 1) * h;
+                if masked {
+                    for ((d, &z), &m) in d.iter_mut().zip(&z[r.clone()]).zip(&mask[r]) {
+                        *d *= act.derivative(z) * m;
+                    }
+                } else {
+                    for ((d, &z), &a) in d.iter_mut().zip(&z[r.clone()]).zip(&a[r]) {
+                        *d *= act.derivative_from(z, a);
+                    }
                 }
             });
-        }
-        let use_dropout = train && self.dropout > 0.0;
-        for i in (0..l).rev() {
-            // delta: ∂/∂a_i → ∂/∂z_i.
-            let act = self.activation;
-            {
-                let z = &ws.z[i];
-                ws.delta
-                    .par_iter_mut()
-                    .zip(z.par_iter())
-                    .with_min_len(4096)
-                    .for_each(|(d, &z)| *d *= act.derivative(z));
-            }
-            if use_dropout && i == self.code_layer {
-                for (d, &m) in ws.delta.iter_mut().zip(&ws.mask) {
-                    *d *= m;
-                }
-            }
             if i == 0 {
                 break;
             }
@@ -347,6 +369,23 @@ impl<T: Real> Network<T> {
         }
         self.input_and_output_grads(batch, ws, has_default);
         loss
+    }
+
+    /// Groups `batch` by column into `ws.index` and marks the touched input
+    /// rows that get no gradient (`ws.inactive`). The trainer calls it
+    /// before the forward pass too, to bring lazily updated rows up to date
+    /// before they are read.
+    pub fn index_batch(&self, batch: &Batch<T>, ws: &mut Workspace<T>) {
+        let has_default = batch.default.iter().any(|&d| d != T::ZERO);
+        ws.index.build(batch, self.n_in(), self.n_cols, has_default);
+        let tied = self.output_weight == INPUT_WEIGHT;
+        let ix = &ws.index;
+        ws.inactive.clear();
+        ws.inactive.extend((0..ix.touched.len()).map(|t| {
+            let rating = (ix.touched[t] as usize) < self.n_cols;
+            ix.inputs_of(t).is_empty()
+                && !(rating && (has_default || (tied && !ix.targets_of(t).is_empty())))
+        }));
     }
 
     /// Errors at the target entries: fills `ws.err` with (ŷ−y)·f′(pre) and
@@ -405,7 +444,8 @@ impl<T: Real> Network<T> {
         {
             let (head, tail) = grads.split_at_mut(INPUT_BIAS);
             let g_in = &mut head[INPUT_WEIGHT];
-            g_in.par_chunks_mut(h0).enumerate().for_each(|(t, g)| {
+            let tasks = g_in.par_chunks_mut(h0).enumerate();
+            tasks.with_min_len(COLUMNS_PER_TASK).for_each(|(t, g)| {
                 for &(b, k) in ix.inputs_of(t) {
                     let b = b as usize;
                     axpy(batch.in_val[k as usize], &dz0[b * h0..(b + 1) * h0], g);
@@ -430,7 +470,8 @@ impl<T: Real> Network<T> {
         if !tied {
             let gv = std::mem::take(&mut grads[self.output_weight]);
             let mut gv = gv;
-            gv.par_chunks_mut(hl).enumerate().for_each(|(t, g)| {
+            let tasks = gv.par_chunks_mut(hl).enumerate();
+            tasks.with_min_len(COLUMNS_PER_TASK).for_each(|(t, g)| {
                 for &(b, k) in ix.targets_of(t) {
                     let b = b as usize;
                     axpy(err[k as usize], &a_last[b * hl..(b + 1) * hl], g);

@@ -79,7 +79,11 @@ impl<T: Real> Optimizer<T> {
                 let has_m = settings.adam || settings.momentum > 0.0;
                 State {
                     m: if has_m { vec![T::ZERO; n] } else { Vec::new() },
-                    v: if settings.adam { vec![T::ZERO; n] } else { Vec::new() },
+                    v: if settings.adam {
+                        vec![T::ZERO; n]
+                    } else {
+                        Vec::new()
+                    },
                     last: if settings.lazy && p.row_sparse {
                         vec![0; p.rows]
                     } else {
@@ -151,8 +155,17 @@ impl<T: Real> Optimizer<T> {
     }
 
     /// One step. `grads[p]` is compact (rows `touched[..len/cols]`) for
-    /// row-sparse parameters and full for the others.
-    pub fn step(&mut self, params: &mut [Param<T>], grads: &[Vec<T>], touched: &[u32]) {
+    /// row-sparse parameters and full for the others. `inactive[t]` marks
+    /// touched rows of parameter 0 (the input weight) that got no gradient:
+    /// the lazy update leaves them to catch up later, which is exact for SGD
+    /// and what LazyAdam does (pass `&[]` when every row is active).
+    pub fn step(
+        &mut self,
+        params: &mut [Param<T>],
+        grads: &[Vec<T>],
+        touched: &[u32],
+        inactive: &[bool],
+    ) {
         self.t += 1;
         self.local += 1;
         if !self.settings.adam && self.settings.lazy {
@@ -169,8 +182,13 @@ impl<T: Real> Optimizer<T> {
             };
             let cols = p.cols;
             if p.row_sparse && self.settings.lazy {
-                let rows = &touched[..grad.len() / cols];
-                lazy_rows(p, state, grad, rows, &rule, pows, self.local);
+                let n = grad.len() / cols;
+                let slots: Vec<usize> = if pi == 0 && !inactive.is_empty() {
+                    (0..n).filter(|&t| !inactive[t]).collect()
+                } else {
+                    (0..n).collect()
+                };
+                lazy_rows(p, state, grad, touched, &slots, &rule, pows, self.local);
             } else if p.row_sparse {
                 let rows = &touched[..grad.len() / cols];
                 let is_weight = p.is_weight;
@@ -188,6 +206,61 @@ impl<T: Real> Optimizer<T> {
                 let is_weight = p.is_weight;
                 rule.apply(&mut p.data, &mut state.m, &mut state.v, grad, is_weight);
             }
+        }
+    }
+
+    /// Brings the rows a batch is about to read up to the current step, so
+    /// the forward pass never sees a stale row: for each row-sparse
+    /// parameter, the rows `touched[..n]` where `n` is its compact gradient
+    /// length (`rows_of[p]`), skipping `inactive` rows of parameter 0.
+    pub fn catch_up_rows(
+        &mut self,
+        params: &mut [Param<T>],
+        touched: &[u32],
+        n_rating: usize,
+        inactive: &[bool],
+    ) {
+        if !self.settings.lazy {
+            return;
+        }
+        if !self.settings.adam {
+            self.ensure_pows(self.local as usize);
+        }
+        let rule = self.rule();
+        let now = self.local;
+        for (pi, p) in params.iter_mut().enumerate() {
+            if !p.row_sparse {
+                continue;
+            }
+            let n = if pi == 0 { touched.len() } else { n_rating };
+            let rows: Vec<u32> = (0..n)
+                .filter(|&t| !(pi == 0 && inactive.get(t).copied().unwrap_or(false)))
+                .map(|t| touched[t])
+                .collect();
+            let cols = p.cols;
+            let is_weight = p.is_weight;
+            let state = &mut self.states[pi];
+            let pows = if is_weight {
+                &self.pow_weight
+            } else {
+                &self.pow_bias
+            };
+            let missed: Vec<usize> = rows
+                .iter()
+                .map(|&r| {
+                    let k = (now - state.last[r as usize]) as usize;
+                    state.last[r as usize] = now;
+                    k
+                })
+                .collect();
+            let w_rows = pick_rows(&mut p.data, cols, &rows);
+            let m_rows = pick_rows(&mut state.m, cols, &rows);
+            w_rows
+                .into_par_iter()
+                .zip(m_rows)
+                .enumerate()
+                .with_min_len(32)
+                .for_each(|(k, (w, m))| rule.catch_up(w, m, missed[k], pows, is_weight));
         }
     }
 
@@ -284,7 +357,14 @@ impl Rule {
 
     /// `k` steps in which the row got no data gradient.
     #[inline]
-    fn catch_up<T: Real>(&self, w: &mut [T], m: &mut [T], k: usize, pows: &[Map2], is_weight: bool) {
+    fn catch_up<T: Real>(
+        &self,
+        w: &mut [T],
+        m: &mut [T],
+        k: usize,
+        pows: &[Map2],
+        is_weight: bool,
+    ) {
         if k == 0 {
             return;
         }
@@ -310,15 +390,21 @@ impl Rule {
     }
 }
 
+/// Lazy update of the rows `touched[slots[k]]`, whose gradients are the
+/// compact rows `slots[k]` of `grad`.
+#[allow(clippy::too_many_arguments)]
 fn lazy_rows<T: Real>(
     p: &mut Param<T>,
     state: &mut State<T>,
     grad: &[T],
-    rows: &[u32],
+    touched: &[u32],
+    slots: &[usize],
     rule: &Rule,
     pows: &[Map2],
     now: u32,
 ) {
+    let rows: Vec<u32> = slots.iter().map(|&t| touched[t]).collect();
+    let rows = &rows[..];
     let cols = p.cols;
     let is_weight = p.is_weight;
     let w_rows = pick_rows(&mut p.data, cols, rows);
@@ -338,8 +424,10 @@ fn lazy_rows<T: Real>(
         .zip(m_rows)
         .zip(v_rows)
         .enumerate()
-        .for_each(|(t, ((w, m), v))| {
-            rule.catch_up(w, m, missed[t], pows, is_weight);
+        .with_min_len(32)
+        .for_each(|(k, ((w, m), v))| {
+            let t = slots[k];
+            rule.catch_up(w, m, missed[k], pows, is_weight);
             rule.apply(w, m, v, &grad[t * cols..(t + 1) * cols], is_weight);
         });
 }
@@ -387,7 +475,10 @@ fn chunks_or_empty<T: Send>(
     rows: usize,
 ) -> rayon::vec::IntoIter<&mut [T]> {
     if cols == 0 {
-        (0..rows).map(|_| &mut [][..]).collect::<Vec<_>>().into_par_iter()
+        (0..rows)
+            .map(|_| &mut [][..])
+            .collect::<Vec<_>>()
+            .into_par_iter()
     } else {
         data.chunks_mut(cols).collect::<Vec<_>>().into_par_iter()
     }

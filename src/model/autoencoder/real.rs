@@ -63,7 +63,7 @@ pub trait Real:
 }
 
 macro_rules! impl_real {
-    ($t:ty) => {
+    ($t:ty, $tanh:path) => {
         impl Real for $t {
             const ZERO: Self = 0.0;
             const ONE: Self = 1.0;
@@ -81,7 +81,7 @@ macro_rules! impl_real {
             }
             #[inline]
             fn tanh(self) -> Self {
-                <$t>::tanh(self)
+                $tanh(self)
             }
             #[inline]
             fn sqrt(self) -> Self {
@@ -134,8 +134,42 @@ macro_rules! impl_real {
     };
 }
 
-impl_real!(f32);
-impl_real!(f64);
+impl_real!(f32, fast_tanh);
+impl_real!(f64, f64::tanh);
+
+/// tanh for `f32` by the rational approximation of Eigen's
+/// `generic_fast_tanh_float` (13/6 odd/even polynomials, exact to a few ulp):
+/// branch-free, so the activation loops vectorise, and about 5× faster than
+/// libm's `tanhf`, which dominated the tutorial recipe's epoch.
+#[inline]
+pub fn fast_tanh(x: f32) -> f32 {
+    const CLAMP: f32 = 7.905_311;
+    const A: [f32; 7] = [
+        4.893_524_5e-3,
+        6.372_619_3e-4,
+        1.485_722_4e-5,
+        5.122_297e-8,
+        -8.604_672e-11,
+        2.000_188e-13,
+        -2.760_768_5e-16,
+    ];
+    const B: [f32; 4] = [4.893_525e-3, 2.268_434_6e-3, 1.185_347_1e-4, 1.198_258_4e-6];
+    let x = x.clamp(-CLAMP, CLAMP);
+    let x2 = x * x;
+    let p = A[6];
+    let p = p * x2 + A[5];
+    let p = p * x2 + A[4];
+    let p = p * x2 + A[3];
+    let p = p * x2 + A[2];
+    let p = p * x2 + A[1];
+    let p = p * x2 + A[0];
+    let p = p * x;
+    let q = B[3];
+    let q = q * x2 + B[2];
+    let q = q * x2 + B[1];
+    let q = q * x2 + B[0];
+    p / q
+}
 
 /// `Σ a_i·b_i`, four accumulators so the compiler vectorises it.
 #[inline]
@@ -162,5 +196,22 @@ pub fn dot<T: Real>(a: &[T], b: &[T]) -> T {
 pub fn axpy<T: Real>(alpha: T, x: &[T], y: &mut [T]) {
     for (yi, &xi) in y.iter_mut().zip(x) {
         *yi += alpha * xi;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fast_tanh_matches_libm() {
+        let mut worst = 0f32;
+        for k in -20_000..=20_000 {
+            let x = k as f32 * 1e-3;
+            worst = worst.max((fast_tanh(x) - x.tanh()).abs());
+        }
+        // A few ulp of 1.0 (1.19e-7 each).
+        assert!(worst < 5e-7, "max error {worst}");
+        assert_eq!(fast_tanh(50.0), fast_tanh(8.0));
     }
 }

@@ -75,7 +75,10 @@ pub fn choose_sparse_updates(cfg: &AutoencoderConfig, rows: &Csr, notes: &mut Ve
                 "every row gets a gradient (non-zero default, noise on all cells or re-feeding)"
                     .to_string()
             } else {
-                format!("a batch touches about {:.1} % of the item rows", 100.0 * touched)
+                format!(
+                    "a batch touches about {:.1} % of the item rows",
+                    100.0 * touched
+                )
             };
             notes.push(format!("sparse_updates = auto: {what}, because {why}"));
             lazy
@@ -84,7 +87,20 @@ pub fn choose_sparse_updates(cfg: &AutoencoderConfig, rows: &Csr, notes: &mut Ve
 }
 
 /// Trains `net` in place; returns the report.
+///
+/// The loop runs on a rayon worker thread: a parallel region opened from
+/// outside the pool is injected and waited for (a cross-thread hand-off per
+/// region, thousands per epoch), while from inside it is a cheap fork-join.
 pub fn train<T: Real>(
+    net: &mut Network<T>,
+    enc: &InputEncoder,
+    data: &TrainSet<'_>,
+    settings: &LoopSettings,
+) -> Result<FitReport> {
+    rayon::scope(|_| train_on_worker(net, enc, data, settings))
+}
+
+fn train_on_worker<T: Real>(
     net: &mut Network<T>,
     enc: &InputEncoder,
     data: &TrainSet<'_>,
@@ -124,11 +140,17 @@ pub fn train<T: Real>(
     let mut batch = Batch::default();
     let mut refeed = Refeed::default();
     let mut best: Option<(f64, usize, Vec<Param<T>>)> = None;
+    let mut flushed = true;
     for epoch in 1..=cfg.epochs {
         let t0 = Instant::now();
         let lr = cfg.lr_schedule.lr_at(cfg.lr, epoch);
-        opt.begin_epoch(lr);
-        order.shuffle(&mut SmallRng::seed_from_u64(mix(settings.seed, epoch as u64)));
+        if flushed {
+            opt.begin_epoch(lr);
+        }
+        order.shuffle(&mut SmallRng::seed_from_u64(mix(
+            settings.seed,
+            epoch as u64,
+        )));
         let (mut sum_sq, mut count) = (0.0, 0usize);
         for (bi, chunk) in order.chunks(cfg.batch_size).enumerate() {
             batch.clear();
@@ -168,7 +190,14 @@ pub fn train<T: Real>(
                 }
             }
         }
-        opt.flush(&mut net.params);
+        // Lazy rows catch up only when the weights are read or the rate
+        // changes: a full pass over the item tables costs as much as many batches.
+        flushed = data.valid.is_some()
+            || epoch == cfg.epochs
+            || cfg.lr_schedule.lr_at(cfg.lr, epoch + 1) != lr;
+        if flushed {
+            opt.flush(&mut net.params);
+        }
         let mse = sum_sq / count.max(1) as f64;
         let valid_rmse = data
             .valid
@@ -220,6 +249,10 @@ pub fn train_step<T: Real>(
     ws: &mut Workspace<T>,
     clip_norm: Option<f64>,
 ) -> super::network::StepLoss {
+    // Lazily updated rows are caught up before the forward pass reads them.
+    net.index_batch(batch, ws);
+    let ix = &ws.index;
+    opt.catch_up_rows(&mut net.params, &ix.touched, ix.n_rating, &ws.inactive);
     net.forward(batch, ws, true);
     let loss = net.backward(batch, ws, true);
     if let Some(max) = clip_norm {
@@ -235,7 +268,7 @@ pub fn train_step<T: Real>(
             ws.grads.iter_mut().flatten().for_each(|g| *g *= f);
         }
     }
-    opt.step(&mut net.params, &ws.grads, &ws.index.touched);
+    opt.step(&mut net.params, &ws.grads, &ws.index.touched, &ws.inactive);
     loss
 }
 
@@ -305,7 +338,9 @@ pub fn predict_cells<T: Real>(
     cells: &Csr,
 ) -> Vec<f32> {
     let mut out = vec![0f32; cells.nnz()];
-    let rows: Vec<usize> = (0..cells.n_rows).filter(|&r| cells.row_len(r) > 0).collect();
+    let rows: Vec<usize> = (0..cells.n_rows)
+        .filter(|&r| cells.row_len(r) > 0)
+        .collect();
     let mut ws = Workspace::default();
     let mut batch = Batch::default();
     for chunk in rows.chunks(PREDICT_BATCH) {
