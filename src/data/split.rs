@@ -313,12 +313,15 @@ pub fn split_all(input: &Input, config: &SplitConfig) -> Result<Vec<Split>> {
     }
 }
 
+/// Mixed into the seed of the validation carve-out's random stream.
+const VALID_STREAM: u64 = 0x7a11_d5ee_d0f7_a11d;
+
 /// Carves validation out of train, then applies the cold-start policy.
 fn finish(train: Ratings, test: Ratings, config: &SplitConfig) -> Split {
     let (train, valid) = match config.valid_fraction {
         Some(fraction) => {
             // Its own stream, so that asking for validation leaves test unchanged.
-            let mut rng = SmallRng::seed_from_u64(config.seed ^ 0x5eed_0f_7a11d_u64);
+            let mut rng = SmallRng::seed_from_u64(config.seed ^ VALID_STREAM);
             let is_valid = match config.valid_method {
                 ValidMethod::Random => random_mask(train.len(), fraction, &mut rng),
                 ValidMethod::User => per_user_mask(&train, fraction, &mut rng, None),
