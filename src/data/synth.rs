@@ -545,31 +545,47 @@ pub fn write_csv(config: &SynthConfig, dir: &Path, test_fraction: f64) -> Result
     };
     let (train_path, mut train) = open("train.csv")?;
     let (test_path, mut test) = open("test.csv")?;
-    let mut counts = [0usize; 2];
-    let mut sum = 0.0f64;
-    let window = 4 * rayon::current_num_threads();
-    for first in (0..plan.n_chunks()).step_by(window) {
-        let last = (first + window).min(plan.n_chunks());
-        let texts: Vec<ChunkText> = (first..last)
-            .into_par_iter()
-            .map(|c| chunk_text(&plan, c, &item_ids, &labels, test_fraction))
-            .collect();
-        for t in texts {
+    // Generation (rayon, a window of chunks at a time) overlaps with writing
+    // (one thread, chunks in order); the channel holds one window, so memory
+    // stays at about three windows of text.
+    let (windows, received) = std::sync::mpsc::sync_channel::<Vec<ChunkText>>(1);
+    let (counts, sum) = std::thread::scope(|scope| {
+        let writer = scope.spawn(|| -> Result<([usize; 2], f64)> {
+            let mut counts = [0usize; 2];
+            let mut sum = 0.0f64;
+            for texts in received {
+                for t in texts {
+                    train
+                        .write_all(&t.train)
+                        .map_err(|e| Error::from(e).with_path(&train_path))?;
+                    test.write_all(&t.test)
+                        .map_err(|e| Error::from(e).with_path(&test_path))?;
+                    counts[0] += t.counts[0];
+                    counts[1] += t.counts[1];
+                    sum += t.sum;
+                }
+            }
             train
-                .write_all(&t.train)
+                .flush()
                 .map_err(|e| Error::from(e).with_path(&train_path))?;
-            test.write_all(&t.test)
+            test.flush()
                 .map_err(|e| Error::from(e).with_path(&test_path))?;
-            counts[0] += t.counts[0];
-            counts[1] += t.counts[1];
-            sum += t.sum;
+            Ok((counts, sum))
+        });
+        let window = 4 * rayon::current_num_threads();
+        for first in (0..plan.n_chunks()).step_by(window) {
+            let last = (first + window).min(plan.n_chunks());
+            let texts: Vec<ChunkText> = (first..last)
+                .into_par_iter()
+                .map(|c| chunk_text(&plan, c, &item_ids, &labels, test_fraction))
+                .collect();
+            if windows.send(texts).is_err() {
+                break; // the writer stopped on an error, returned below
+            }
         }
-    }
-    train
-        .flush()
-        .map_err(|e| Error::from(e).with_path(&train_path))?;
-    test.flush()
-        .map_err(|e| Error::from(e).with_path(&test_path))?;
+        drop(windows);
+        writer.join().expect("the CSV writer thread does not panic")
+    })?;
     Ok(SynthOutput {
         users: config.users,
         items: config.items,
@@ -598,9 +614,14 @@ fn chunk_text(
     test_fraction: f64,
 ) -> ChunkText {
     let mut split_rng = SmallRng::seed_from_u64(stream_seed(plan.seed, c as u64, 2));
+    // Reserving the whole chunk up front saves the copies of a growing buffer.
+    const LINE_BYTES: f64 = 48.0;
+    let users = c * CHUNK_USERS..((c + 1) * CHUNK_USERS).min(plan.degree.len());
+    let n = plan.degree[users].iter().map(|&d| d as f64).sum::<f64>();
+    let reserve = |share: f64| ((n * share + 64.0) * LINE_BYTES) as usize;
     let mut text = ChunkText {
-        train: Vec::new(),
-        test: Vec::new(),
+        train: Vec::with_capacity(reserve(1.0 - test_fraction)),
+        test: Vec::with_capacity(reserve(test_fraction)),
         counts: [0; 2],
         sum: 0.0,
     };
