@@ -933,6 +933,50 @@ mod tests {
     }
 
     #[test]
+    fn folds_are_written_in_numbered_directories_and_summarised() {
+        let rows: Vec<(String, String, f32, i64)> = (0..9)
+            .map(|k| (format!("u{}", k % 3), format!("i{k}"), 2.0, k))
+            .collect();
+        let rows: Vec<_> = rows
+            .iter()
+            .map(|(u, i, v, t)| (&u[..], &i[..], *v, *t))
+            .collect();
+        let cfg = SplitConfig {
+            method: SplitMethod::KFold,
+            folds: 3,
+            ..Default::default()
+        };
+        let folds = split_all(&Input::Whole(ratings(&rows)), &cfg).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let files = write_folds(&folds, dir.path()).unwrap();
+        assert_eq!(files[2].test, dir.path().join("fold_3").join("test.csv"));
+        let lines = std::fs::read_to_string(&files[0].train)
+            .unwrap()
+            .lines()
+            .count();
+        assert_eq!(lines, 1 + 6);
+        let summary = SplitSummary::of(&folds[0]);
+        assert_eq!((summary.users, summary.items), (3, 9));
+        assert_eq!(
+            summary.train,
+            PartCounts {
+                ratings: 6,
+                users: 3,
+                items: 6
+            }
+        );
+        assert_eq!(summary.test.ratings, 3);
+        // Every test item is unseen in train: 3 cold items, 3 cold ratings.
+        assert_eq!(
+            (summary.cold_start.items, summary.cold_start.ratings),
+            (3, 3)
+        );
+        let json = serde_json::to_value(&summary).unwrap();
+        assert_eq!(json["cold_start"]["ratings"], 3);
+        assert!(json["valid"].is_null());
+    }
+
+    #[test]
     fn writes_csv_with_original_ids() {
         let dir = tempfile::tempdir().unwrap();
         let r = ratings(&[("A1", "0205616461", 4.5, 7), ("B2", "x", 3.0, 8)]);
