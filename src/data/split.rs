@@ -284,11 +284,6 @@ pub fn split(input: &Input, config: &SplitConfig) -> Result<Split> {
     config.validate()?;
     let (train, test) = match (input, config.method) {
         (Input::PreSplit { train, test }, _) => align(train, test),
-        (Input::Whole(r), SplitMethod::KFold) => {
-            let fold_of = kfold_assignment(r.len(), config.folds, config.seed);
-            let fold = (config.fold - 1) as u32;
-            parts(r, &fold_of.iter().map(|&f| f == fold).collect::<Vec<_>>())
-        }
         (Input::Whole(r), method) => holdout(r, method, config)?,
     };
     Ok(finish(train, test, config))
@@ -348,7 +343,7 @@ fn finish(train: Ratings, test: Ratings, config: &SplitConfig) -> Split {
     }
 }
 
-/// Train and test of a single-split method on a whole table.
+/// Train and test of a whole table (fold `config.fold` for k-fold).
 fn holdout(r: &Ratings, method: SplitMethod, config: &SplitConfig) -> Result<(Ratings, Ratings)> {
     let mut rng = SmallRng::seed_from_u64(config.seed);
     let is_test = match method {
@@ -368,8 +363,12 @@ fn holdout(r: &Ratings, method: SplitMethod, config: &SplitConfig) -> Result<(Ra
             let (train, test) = parts(r, &ml100k_mask(r.len(), n)?);
             return Ok((sort_by_original_ids(&train), sort_by_original_ids(&test)));
         }
+        SplitMethod::KFold => {
+            let fold = (config.fold - 1) as u32;
+            let fold_of = kfold_assignment(r.len(), config.folds, config.seed);
+            fold_of.iter().map(|&f| f == fold).collect()
+        }
         SplitMethod::None => vec![false; r.len()],
-        SplitMethod::KFold => unreachable!("k-fold is split by `split`"),
     };
     Ok(parts(r, &is_test))
 }

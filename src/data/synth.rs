@@ -301,12 +301,12 @@ impl Plan {
             .map(|&d| (d - profile.item_min) as f64 + 0.5)
             .collect();
         let alias = Alias::new(&popularity);
-        let factor_sd = (VAR_INTERACTION / RANK as f64).sqrt().sqrt();
+        let factor_sd = factor_sd();
         let item_bias = (0..n_items)
             .map(|_| normal(&mut rng) * VAR_ITEM_BIAS.sqrt() as f32)
             .collect();
         let item_factors = (0..n_items * RANK)
-            .map(|_| normal(&mut rng) * factor_sd as f32)
+            .map(|_| normal(&mut rng) * factor_sd)
             .collect();
         let mut cumulative = 0.0;
         let total: f64 = profile.levels.iter().map(|l| l.1).sum();
@@ -365,8 +365,7 @@ impl Plan {
                 self.draw_by_keys(need, stamp, &mark, &mut keys, &mut items, &mut rng);
             }
             let bias = normal(&mut rng) * VAR_USER_BIAS.sqrt() as f32;
-            let factor_sd = (VAR_INTERACTION / RANK as f64).sqrt().sqrt() as f32;
-            let factors: [f32; RANK] = std::array::from_fn(|_| normal(&mut rng) * factor_sd);
+            let factors: [f32; RANK] = std::array::from_fn(|_| normal(&mut rng) * factor_sd());
             let start = rng.random_range(t0..t1);
             let span = (t1 - start).min(rng.random_range(86_400..4 * 365 * 86_400));
             for &i in &items {
@@ -791,6 +790,12 @@ impl Alias {
             self.alias[i]
         }
     }
+}
+
+/// Standard deviation of each latent factor entry: a dot product of two
+/// such vectors has variance `RANK · sd⁴ = VAR_INTERACTION`.
+fn factor_sd() -> f32 {
+    (VAR_INTERACTION / RANK as f64).sqrt().sqrt() as f32
 }
 
 fn normal(rng: &mut SmallRng) -> f32 {
