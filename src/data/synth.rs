@@ -9,9 +9,9 @@
 //! 10-character product ids with significant leading zeros, integers
 //! otherwise); the time range. No (user, item) pair repeats.
 //!
-//! How: user degrees follow `(rank+1)^-α`, α chosen by bisection so that
-//! the most active user has the real set's maximum; item popularity the
-//! same. Each item first gets its minimum number of ratings from a
+//! How: user degrees above the minimum follow `(rank+1)^-α − (n+1)^-α`,
+//! α chosen by bisection so that the most active user has the real set's
+//! maximum (the least active has the minimum); item popularity the same. Each item first gets its minimum number of ratings from a
 //! "coverage" sequence dealt to users in proportion to their degree; the
 //! rest of each user's items are drawn by popularity without replacement.
 //! A rating is an ordinal probit on a low-rank model: `s = b_u + b_i +
@@ -652,26 +652,34 @@ fn chunk_text(
     text
 }
 
-/// Degrees of `n` ranked entities summing to `total`, each in `min..=max`,
-/// following `(rank+1)^-α` above the minimum, with α set by bisection so
-/// that the top one is about `max` (uniform when `max` is under the mean).
-/// The caller checks `n·min ≤ total`; `max` is raised to the mean if under it.
+/// Degrees of `n` ranked entities summing to `total`, each in `min..=max`:
+/// `min` plus shares of the rest proportional to `(rank+1)^-α − (n+1)^-α`
+/// (a power law lowered so that the least active entity sits at the
+/// minimum, as in real catalogues where many users have only the minimum),
+/// with α set by bisection so that the top one is about `max`. The caller
+/// checks `n·min ≤ total`; `max` is raised to the mean if under it.
 fn power_law_degrees(n: usize, total: u64, min: u32, max: u32) -> Vec<u32> {
     // Popularity targets may ask for less than the mean; the mean must fit.
     let max = max.max(total.div_ceil(n as u64) as u32);
     let extra = total as f64 - n as f64 * min as f64;
     let room = (max - min) as f64;
-    let weight_sum = |alpha: f64| power_sum(n, alpha);
-    let (mut lo, mut hi) = (0.0f64, 4.0f64);
+    let floor = |alpha: f64| (n as f64 + 1.0).powf(-alpha);
+    let top_share =
+        |alpha: f64| extra * (1.0 - floor(alpha)) / (power_sum(n, alpha) - n as f64 * floor(alpha));
+    // At α = 0 every weight is 0; a small α is nearly flat (the water fill
+    // below then caps what is over `max`).
+    let (mut lo, mut hi) = (1e-3f64, 4.0f64);
     for _ in 0..40 {
         let mid = 0.5 * (lo + hi);
-        if extra / weight_sum(mid) < room {
+        if top_share(mid) < room {
             lo = mid;
         } else {
             hi = mid;
         }
     }
-    let weights: Vec<f64> = (0..n).map(|r| (r as f64 + 1.0).powf(-lo)).collect();
+    let weights: Vec<f64> = (0..n)
+        .map(|r| (r as f64 + 1.0).powf(-lo) - floor(lo))
+        .collect();
     let shares = water_fill(&weights, extra, room);
     let mut degrees: Vec<u32> = shares.iter().map(|&s| min + s.floor() as u32).collect();
     let mut missing = total - degrees.iter().map(|&d| d as u64).sum::<u64>();
