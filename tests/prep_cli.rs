@@ -173,3 +173,24 @@ fn an_out_path_that_is_a_file_names_it() {
         .code(1)
         .stderr(contains(file.path().to_str().unwrap()));
 }
+
+#[test]
+fn files_do_not_depend_on_the_thread_count() {
+    let run = |threads: &str| {
+        let dir = tempfile::tempdir().unwrap();
+        aerec()
+            .args([
+                "synth", "--shape", "custom", "--users", "5000", "--items", "300",
+            ])
+            .args(["--ratings", "40000", "-q", "--threads", threads, "--out"])
+            .arg(dir.path())
+            .assert()
+            .success();
+        let read = |name| std::fs::read(dir.path().join(name)).unwrap();
+        (read("train.csv"), read("test.csv"))
+    };
+    assert!(
+        run("1") == run("2"),
+        "1 and 2 threads wrote different files"
+    );
+}

@@ -1,6 +1,9 @@
-//! `aerec split`: read → filter → split → train/test (valid, folds) CSV files.
+//! `aerec split`: splits ratings and writes the parts as CSV.
+//!
+//! The loading flags come from the readers (`DataArgs`); [`split_and_write`]
+//! is everything after loading, so `run` is load + this.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde_json::json;
 
@@ -8,7 +11,7 @@ use super::data_args::FileArgs;
 use super::filter_args::FilterArgs;
 use super::split_args::SplitArgs;
 use super::Context;
-use crate::data::split::{write_folds, write_split, SplitSummary};
+use crate::data::split::{write_folds, write_split, Input, SplitMethod, SplitSummary};
 
 /// `aerec split` arguments.
 #[derive(Debug, clap::Args)]
@@ -27,63 +30,123 @@ pub struct Args {
     pub out: PathBuf,
 }
 
-/// Runs `aerec split`.
+/// Runs `aerec split`: load, filter, then [`split_and_write`].
 pub fn run(args: &Args, ctx: &Context) -> anyhow::Result<()> {
     let loaded = args.data.load()?;
     ctx.note(&loaded.note());
     let (input, filtered) = args.filter.apply(loaded.input);
-    let splits = args.split.split_all(&input, ctx)?;
-    let kfold = splits.len() > 1;
-    let files = if kfold {
-        write_folds(&splits, &args.out)?
-    } else {
-        vec![write_split(&splits[0], &args.out)?]
-    };
-    let summaries: Vec<SplitSummary> = splits.iter().map(SplitSummary::of).collect();
-    let mut human = String::new();
-    for (k, (s, f)) in summaries.iter().zip(&files).enumerate() {
-        if kfold {
-            human.push_str(&format!("fold {}:\n", k + 1));
-        }
-        human.push_str(&format!(
-            "  train {:>9} ratings  {:>7} users  {:>7} items  → {}\n",
-            s.train.ratings,
-            s.train.users,
-            s.train.items,
-            f.train.display()
-        ));
-        human.push_str(&format!(
-            "  test  {:>9} ratings  {:>7} users  {:>7} items  → {}\n",
-            s.test.ratings,
-            s.test.users,
-            s.test.items,
-            f.test.display()
-        ));
-        if let (Some(v), Some(vf)) = (&s.valid, &f.valid) {
-            human.push_str(&format!(
-                "  valid {:>9} ratings  {:>7} users  {:>7} items  → {}\n",
-                v.ratings,
-                v.users,
-                v.items,
-                vf.display()
-            ));
-        }
-        human.push_str(&format!(
-            "  cold start: {} test ratings ({} users, {} items unseen in train){}\n",
-            s.cold_start.ratings,
-            s.cold_start.users,
-            s.cold_start.items,
-            if s.cold_start.dropped { ", dropped" } else { ", kept" }
+    if let Some(f) = filtered {
+        ctx.note(&format!(
+            "filter: removed {} users, {} items, {} ratings in {} round(s)",
+            f.users_removed, f.items_removed, f.ratings_removed, f.rounds
         ));
     }
-    let result = if kfold {
-        json!({ "method": args.split.config().method.to_string(), "folds": summaries, "files": files, "filter": filtered })
+    split_and_write(&args.split, &input, &args.out, ctx)
+}
+
+/// Splits `input` as the flags say and writes the parts under `out`
+/// (`train.csv`, `test.csv`, `valid.csv`; k-fold as `fold_1/…` …), then
+/// reports counts and cold-start counts per split (JSON: `method`, `seed`,
+/// `out`, `splits: [{files, summary}]`).
+pub fn split_and_write(
+    flags: &SplitArgs,
+    input: &Input,
+    out: &Path,
+    ctx: &Context,
+) -> anyhow::Result<()> {
+    let config = flags.config();
+    let splits = flags.split_all(input, ctx)?;
+    let files = if config.method == SplitMethod::KFold && matches!(input, Input::Whole(_)) {
+        write_folds(&splits, out)?
     } else {
-        let mut v = serde_json::to_value(&summaries[0])?;
-        v["method"] = json!(args.split.config().method.to_string());
-        v["files"] = serde_json::to_value(&files[0])?;
-        v["filter"] = serde_json::to_value(&filtered)?;
-        v
+        vec![write_split(&splits[0], out)?]
     };
-    ctx.emit(&human, &result)
+    let mut human = String::new();
+    let mut reports = Vec::new();
+    for (k, (split, files)) in splits.iter().zip(&files).enumerate() {
+        let s = SplitSummary::of(split);
+        if splits.len() > 1 {
+            human.push_str(&format!("fold {}\n", k + 1));
+        }
+        human.push_str(&format!(
+            "  train {:>10} ratings  → {}\n  test  {:>10} ratings  → {}\n",
+            s.train.ratings,
+            files.train.display(),
+            s.test.ratings,
+            files.test.display()
+        ));
+        if let (Some(v), Some(path)) = (&s.valid, &files.valid) {
+            human.push_str(&format!(
+                "  valid {:>10} ratings  → {}\n",
+                v.ratings,
+                path.display()
+            ));
+        }
+        let verb = if s.cold_start.dropped {
+            "dropped"
+        } else {
+            "kept"
+        };
+        human.push_str(&format!(
+            "  cold start: {} test ratings ({} users, {} items) without training data, {verb}\n",
+            s.cold_start.ratings, s.cold_start.users, s.cold_start.items
+        ));
+        reports.push(json!({ "files": files, "summary": s }));
+    }
+    let json = json!({
+        "method": config.method,
+        "seed": config.seed,
+        "out": out,
+        "splits": reports,
+    });
+    ctx.emit(&human, &json)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use clap::Parser;
+
+    use super::*;
+    use crate::{IdMap, Ratings};
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        split: SplitArgs,
+    }
+
+    #[test]
+    fn kfold_writes_one_directory_per_fold() {
+        let mut users = IdMap::new();
+        let mut items = IdMap::new();
+        let (u, i) = (0..30)
+            .map(|k| {
+                (
+                    users.intern(&format!("u{}", k % 4)),
+                    items.intern(&format!("i{k}")),
+                )
+            })
+            .unzip();
+        let ratings = Ratings {
+            users: u,
+            items: i,
+            values: vec![3.0; 30],
+            timestamps: None,
+            user_ids: Arc::new(users),
+            item_ids: Arc::new(items),
+        };
+        let flags = Cli::parse_from(["aerec", "--method", "kfold", "--folds", "3"]).split;
+        let dir = tempfile::tempdir().unwrap();
+        let ctx = Context {
+            json: true,
+            quiet: true,
+        };
+        split_and_write(&flags, &Input::Whole(ratings), dir.path(), &ctx).unwrap();
+        for f in 1..=3 {
+            let test = std::fs::read_to_string(dir.path().join(format!("fold_{f}/test.csv")));
+            assert_eq!(test.unwrap().lines().count(), 1 + 10);
+        }
+    }
 }

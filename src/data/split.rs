@@ -284,11 +284,6 @@ pub fn split(input: &Input, config: &SplitConfig) -> Result<Split> {
     config.validate()?;
     let (train, test) = match (input, config.method) {
         (Input::PreSplit { train, test }, _) => align(train, test),
-        (Input::Whole(r), SplitMethod::KFold) => {
-            let fold_of = kfold_assignment(r.len(), config.folds, config.seed);
-            let fold = (config.fold - 1) as u32;
-            parts(r, &fold_of.iter().map(|&f| f == fold).collect::<Vec<_>>())
-        }
         (Input::Whole(r), method) => holdout(r, method, config)?,
     };
     Ok(finish(train, test, config))
@@ -313,12 +308,15 @@ pub fn split_all(input: &Input, config: &SplitConfig) -> Result<Vec<Split>> {
     }
 }
 
+/// Mixed into the seed of the validation carve-out's random stream.
+const VALID_STREAM: u64 = 0x7a11_d5ee_d0f7_a11d;
+
 /// Carves validation out of train, then applies the cold-start policy.
 fn finish(train: Ratings, test: Ratings, config: &SplitConfig) -> Split {
     let (train, valid) = match config.valid_fraction {
         Some(fraction) => {
             // Its own stream, so that asking for validation leaves test unchanged.
-            let mut rng = SmallRng::seed_from_u64(config.seed ^ 0x5eed_0f_7a11d_u64);
+            let mut rng = SmallRng::seed_from_u64(config.seed ^ VALID_STREAM);
             let is_valid = match config.valid_method {
                 ValidMethod::Random => random_mask(train.len(), fraction, &mut rng),
                 ValidMethod::User => per_user_mask(&train, fraction, &mut rng, None),
@@ -345,7 +343,7 @@ fn finish(train: Ratings, test: Ratings, config: &SplitConfig) -> Split {
     }
 }
 
-/// Train and test of a single-split method on a whole table.
+/// Train and test of a whole table (fold `config.fold` for k-fold).
 fn holdout(r: &Ratings, method: SplitMethod, config: &SplitConfig) -> Result<(Ratings, Ratings)> {
     let mut rng = SmallRng::seed_from_u64(config.seed);
     let is_test = match method {
@@ -365,8 +363,12 @@ fn holdout(r: &Ratings, method: SplitMethod, config: &SplitConfig) -> Result<(Ra
             let (train, test) = parts(r, &ml100k_mask(r.len(), n)?);
             return Ok((sort_by_original_ids(&train), sort_by_original_ids(&test)));
         }
+        SplitMethod::KFold => {
+            let fold = (config.fold - 1) as u32;
+            let fold_of = kfold_assignment(r.len(), config.folds, config.seed);
+            fold_of.iter().map(|&f| f == fold).collect()
+        }
         SplitMethod::None => vec![false; r.len()],
-        SplitMethod::KFold => unreachable!("k-fold is split by `split`"),
     };
     Ok(parts(r, &is_test))
 }
@@ -927,6 +929,50 @@ mod tests {
     fn sorts_numeric_ids_numerically() {
         let r = ratings(&[("10", "2", 1.0, 1), ("9", "10", 2.0, 2), ("9", "9", 3.0, 3)]);
         assert_eq!(sort_by_original_ids(&r).values, [3.0, 2.0, 1.0]);
+    }
+
+    #[test]
+    fn folds_are_written_in_numbered_directories_and_summarised() {
+        let rows: Vec<(String, String, f32, i64)> = (0..9)
+            .map(|k| (format!("u{}", k % 3), format!("i{k}"), 2.0, k))
+            .collect();
+        let rows: Vec<_> = rows
+            .iter()
+            .map(|(u, i, v, t)| (&u[..], &i[..], *v, *t))
+            .collect();
+        let cfg = SplitConfig {
+            method: SplitMethod::KFold,
+            folds: 3,
+            ..Default::default()
+        };
+        let folds = split_all(&Input::Whole(ratings(&rows)), &cfg).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let files = write_folds(&folds, dir.path()).unwrap();
+        assert_eq!(files[2].test, dir.path().join("fold_3").join("test.csv"));
+        let lines = std::fs::read_to_string(&files[0].train)
+            .unwrap()
+            .lines()
+            .count();
+        assert_eq!(lines, 1 + 6);
+        let summary = SplitSummary::of(&folds[0]);
+        assert_eq!((summary.users, summary.items), (3, 9));
+        assert_eq!(
+            summary.train,
+            PartCounts {
+                ratings: 6,
+                users: 3,
+                items: 6
+            }
+        );
+        assert_eq!(summary.test.ratings, 3);
+        // Every test item is unseen in train: 3 cold items, 3 cold ratings.
+        assert_eq!(
+            (summary.cold_start.items, summary.cold_start.ratings),
+            (3, 3)
+        );
+        let json = serde_json::to_value(&summary).unwrap();
+        assert_eq!(json["cold_start"]["ratings"], 3);
+        assert!(json["valid"].is_null());
     }
 
     #[test]

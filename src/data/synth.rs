@@ -9,9 +9,9 @@
 //! 10-character product ids with significant leading zeros, integers
 //! otherwise); the time range. No (user, item) pair repeats.
 //!
-//! How: user degrees follow `(rank+1)^-α`, α chosen by bisection so that
-//! the most active user has the real set's maximum; item popularity the
-//! same. Each item first gets its minimum number of ratings from a
+//! How: user degrees above the minimum follow `(rank+1)^-α − (n+1)^-α`,
+//! α chosen by bisection so that the most active user has the real set's
+//! maximum (the least active has the minimum); item popularity the same. Each item first gets its minimum number of ratings from a
 //! "coverage" sequence dealt to users in proportion to their degree; the
 //! rest of each user's items are drawn by popularity without replacement.
 //! A rating is an ordinal probit on a low-rank model: `s = b_u + b_i +
@@ -301,12 +301,12 @@ impl Plan {
             .map(|&d| (d - profile.item_min) as f64 + 0.5)
             .collect();
         let alias = Alias::new(&popularity);
-        let factor_sd = (VAR_INTERACTION / RANK as f64).sqrt().sqrt();
+        let factor_sd = factor_sd();
         let item_bias = (0..n_items)
             .map(|_| normal(&mut rng) * VAR_ITEM_BIAS.sqrt() as f32)
             .collect();
         let item_factors = (0..n_items * RANK)
-            .map(|_| normal(&mut rng) * factor_sd as f32)
+            .map(|_| normal(&mut rng) * factor_sd)
             .collect();
         let mut cumulative = 0.0;
         let total: f64 = profile.levels.iter().map(|l| l.1).sum();
@@ -365,8 +365,7 @@ impl Plan {
                 self.draw_by_keys(need, stamp, &mark, &mut keys, &mut items, &mut rng);
             }
             let bias = normal(&mut rng) * VAR_USER_BIAS.sqrt() as f32;
-            let factor_sd = (VAR_INTERACTION / RANK as f64).sqrt().sqrt() as f32;
-            let factors: [f32; RANK] = std::array::from_fn(|_| normal(&mut rng) * factor_sd);
+            let factors: [f32; RANK] = std::array::from_fn(|_| normal(&mut rng) * factor_sd());
             let start = rng.random_range(t0..t1);
             let span = (t1 - start).min(rng.random_range(86_400..4 * 365 * 86_400));
             for &i in &items {
@@ -438,36 +437,36 @@ impl Plan {
     }
 }
 
-/// Generates the whole set in memory: ratings grouped by user, user ids in
-/// index order, with timestamps.
+/// Generates the whole set in memory (20 bytes a rating: 2 GB for the
+/// Netflix shape; [`write_csv`] streams instead): ratings grouped by user,
+/// user ids in index order, with timestamps. The same ratings as
+/// [`write_csv`] writes for the same config.
 pub fn generate(config: &SynthConfig) -> Result<Ratings> {
     let plan = Plan::new(config)?;
-    let chunks: Vec<(Vec<u32>, Vec<u32>, Vec<f32>, Vec<i64>)> = (0..plan.n_chunks())
+    let chunks: Vec<Coordinates> = (0..plan.n_chunks())
         .into_par_iter()
         .map(|c| {
-            let mut part = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+            let mut part = Coordinates::default();
             plan.chunk(c, |u, i, level, t| {
-                part.0.push(u);
-                part.1.push(i);
-                part.2.push(plan.profile.levels[level as usize].0);
-                part.3.push(t);
+                part.users.push(u);
+                part.items.push(i);
+                part.values.push(plan.profile.levels[level as usize].0);
+                part.timestamps.push(t);
             });
             part
         })
         .collect();
-    let mut ratings = Ratings {
+    let mut all = Coordinates {
         users: Vec::with_capacity(config.ratings),
         items: Vec::with_capacity(config.ratings),
         values: Vec::with_capacity(config.ratings),
-        timestamps: Some(Vec::with_capacity(config.ratings)),
-        user_ids: Arc::default(),
-        item_ids: Arc::default(),
+        timestamps: Vec::with_capacity(config.ratings),
     };
-    for (u, i, v, t) in chunks {
-        ratings.users.extend(u);
-        ratings.items.extend(i);
-        ratings.values.extend(v);
-        ratings.timestamps.as_mut().expect("set above").extend(t);
+    for part in chunks {
+        all.users.extend(part.users);
+        all.items.extend(part.items);
+        all.values.extend(part.values);
+        all.timestamps.extend(part.timestamps);
     }
     let user_ids = (0..config.users as u32)
         .map(|u| {
@@ -476,9 +475,23 @@ pub fn generate(config: &SynthConfig) -> Result<Ratings> {
             String::from_utf8(out).expect("ASCII")
         })
         .collect();
-    ratings.user_ids = Arc::new(IdMap::from_ids(user_ids)?);
-    ratings.item_ids = Arc::new(IdMap::from_ids(plan.item_ids())?);
-    Ok(ratings)
+    Ok(Ratings {
+        users: all.users,
+        items: all.items,
+        values: all.values,
+        timestamps: Some(all.timestamps),
+        user_ids: Arc::new(IdMap::from_ids(user_ids)?),
+        item_ids: Arc::new(IdMap::from_ids(plan.item_ids())?),
+    })
+}
+
+/// Ratings of one chunk in coordinate form.
+#[derive(Default)]
+struct Coordinates {
+    users: Vec<u32>,
+    items: Vec<u32>,
+    values: Vec<f32>,
+    timestamps: Vec<i64>,
 }
 
 /// What [`write_csv`] wrote.
@@ -531,31 +544,47 @@ pub fn write_csv(config: &SynthConfig, dir: &Path, test_fraction: f64) -> Result
     };
     let (train_path, mut train) = open("train.csv")?;
     let (test_path, mut test) = open("test.csv")?;
-    let mut counts = [0usize; 2];
-    let mut sum = 0.0f64;
-    let window = 4 * rayon::current_num_threads();
-    for first in (0..plan.n_chunks()).step_by(window) {
-        let last = (first + window).min(plan.n_chunks());
-        let texts: Vec<ChunkText> = (first..last)
-            .into_par_iter()
-            .map(|c| chunk_text(&plan, c, &item_ids, &labels, test_fraction))
-            .collect();
-        for t in texts {
+    // Generation (rayon, a window of chunks at a time) overlaps with writing
+    // (one thread, chunks in order); the channel holds one window, so memory
+    // stays at about three windows of text.
+    let (windows, received) = std::sync::mpsc::sync_channel::<Vec<ChunkText>>(1);
+    let (counts, sum) = std::thread::scope(|scope| {
+        let writer = scope.spawn(|| -> Result<([usize; 2], f64)> {
+            let mut counts = [0usize; 2];
+            let mut sum = 0.0f64;
+            for texts in received {
+                for t in texts {
+                    train
+                        .write_all(&t.train)
+                        .map_err(|e| Error::from(e).with_path(&train_path))?;
+                    test.write_all(&t.test)
+                        .map_err(|e| Error::from(e).with_path(&test_path))?;
+                    counts[0] += t.counts[0];
+                    counts[1] += t.counts[1];
+                    sum += t.sum;
+                }
+            }
             train
-                .write_all(&t.train)
+                .flush()
                 .map_err(|e| Error::from(e).with_path(&train_path))?;
-            test.write_all(&t.test)
+            test.flush()
                 .map_err(|e| Error::from(e).with_path(&test_path))?;
-            counts[0] += t.counts[0];
-            counts[1] += t.counts[1];
-            sum += t.sum;
+            Ok((counts, sum))
+        });
+        let window = 4 * rayon::current_num_threads();
+        for first in (0..plan.n_chunks()).step_by(window) {
+            let last = (first + window).min(plan.n_chunks());
+            let texts: Vec<ChunkText> = (first..last)
+                .into_par_iter()
+                .map(|c| chunk_text(&plan, c, &item_ids, &labels, test_fraction))
+                .collect();
+            if windows.send(texts).is_err() {
+                break; // the writer stopped on an error, returned below
+            }
         }
-    }
-    train
-        .flush()
-        .map_err(|e| Error::from(e).with_path(&train_path))?;
-    test.flush()
-        .map_err(|e| Error::from(e).with_path(&test_path))?;
+        drop(windows);
+        writer.join().expect("the CSV writer thread does not panic")
+    })?;
     Ok(SynthOutput {
         users: config.users,
         items: config.items,
@@ -584,9 +613,14 @@ fn chunk_text(
     test_fraction: f64,
 ) -> ChunkText {
     let mut split_rng = SmallRng::seed_from_u64(stream_seed(plan.seed, c as u64, 2));
+    // Reserving the whole chunk up front saves the copies of a growing buffer.
+    const LINE_BYTES: f64 = 48.0;
+    let users = c * CHUNK_USERS..((c + 1) * CHUNK_USERS).min(plan.degree.len());
+    let n = plan.degree[users].iter().map(|&d| d as f64).sum::<f64>();
+    let reserve = |share: f64| ((n * share + 64.0) * LINE_BYTES) as usize;
     let mut text = ChunkText {
-        train: Vec::new(),
-        test: Vec::new(),
+        train: Vec::with_capacity(reserve(1.0 - test_fraction)),
+        test: Vec::with_capacity(reserve(test_fraction)),
         counts: [0; 2],
         sum: 0.0,
     };
@@ -618,26 +652,34 @@ fn chunk_text(
     text
 }
 
-/// Degrees of `n` ranked entities summing to `total`, each in `min..=max`,
-/// following `(rank+1)^-α` above the minimum, with α set by bisection so
-/// that the top one is about `max` (uniform when `max` is under the mean).
-/// The caller checks `n·min ≤ total`; `max` is raised to the mean if under it.
+/// Degrees of `n` ranked entities summing to `total`, each in `min..=max`:
+/// `min` plus shares of the rest proportional to `(rank+1)^-α − (n+1)^-α`
+/// (a power law lowered so that the least active entity sits at the
+/// minimum, as in real catalogues where many users have only the minimum),
+/// with α set by bisection so that the top one is about `max`. The caller
+/// checks `n·min ≤ total`; `max` is raised to the mean if under it.
 fn power_law_degrees(n: usize, total: u64, min: u32, max: u32) -> Vec<u32> {
     // Popularity targets may ask for less than the mean; the mean must fit.
     let max = max.max(total.div_ceil(n as u64) as u32);
     let extra = total as f64 - n as f64 * min as f64;
     let room = (max - min) as f64;
-    let weight_sum = |alpha: f64| power_sum(n, alpha);
-    let (mut lo, mut hi) = (0.0f64, 4.0f64);
+    let floor = |alpha: f64| (n as f64 + 1.0).powf(-alpha);
+    let top_share =
+        |alpha: f64| extra * (1.0 - floor(alpha)) / (power_sum(n, alpha) - n as f64 * floor(alpha));
+    // At α = 0 every weight is 0; a small α is nearly flat (the water fill
+    // below then caps what is over `max`).
+    let (mut lo, mut hi) = (1e-3f64, 4.0f64);
     for _ in 0..40 {
         let mid = 0.5 * (lo + hi);
-        if extra / weight_sum(mid) < room {
+        if top_share(mid) < room {
             lo = mid;
         } else {
             hi = mid;
         }
     }
-    let weights: Vec<f64> = (0..n).map(|r| (r as f64 + 1.0).powf(-lo)).collect();
+    let weights: Vec<f64> = (0..n)
+        .map(|r| (r as f64 + 1.0).powf(-lo) - floor(lo))
+        .collect();
     let shares = water_fill(&weights, extra, room);
     let mut degrees: Vec<u32> = shares.iter().map(|&s| min + s.floor() as u32).collect();
     let mut missing = total - degrees.iter().map(|&d| d as u64).sum::<u64>();
@@ -758,6 +800,12 @@ impl Alias {
     }
 }
 
+/// Standard deviation of each latent factor entry: a dot product of two
+/// such vectors has variance `RANK · sd⁴ = VAR_INTERACTION`.
+fn factor_sd() -> f32 {
+    (VAR_INTERACTION / RANK as f64).sqrt().sqrt() as f32
+}
+
 fn normal(rng: &mut SmallRng) -> f32 {
     StandardNormal.sample(rng)
 }
@@ -769,7 +817,7 @@ fn normal_quantile(p: f64) -> f64 {
         -3.969683028665376e1,
         2.209460984245205e2,
         -2.759285104469687e2,
-        1.383577518672690e2,
+        1.38357751867269e2,
         -3.066479806614716e1,
         2.506628277459239,
     ];
