@@ -1,1 +1,64 @@
-//! (being written)
+//! Evaluation: how good a model is, on ratings and on rankings, and
+//! experiments that compare and tune models on the same splits.
+//!
+//! - [`evaluate`]: RMSE/MAE (clipped to the scale by default), the
+//!   cold-start part apart, per-user RMSE quantiles, and ranking metrics at K.
+//! - [`compare`]: several models on the same folds, mean ± std per metric.
+//! - [`tune`]: grid or random search on a validation split.
+
+pub mod compare;
+pub mod ranking;
+pub mod rating;
+pub mod tune;
+
+pub use compare::{compare, CompareReport, Fold, MeanStd, NamedSpec};
+pub use ranking::{ranking_metrics, RankingMetrics, RankingOptions};
+pub use rating::{rating_metrics, ColdStart, Quantiles, RatingMetrics};
+pub use tune::{tune, SearchMode, TuneReport};
+
+use serde::{Deserialize, Serialize};
+
+use crate::data::Ratings;
+use crate::error::Result;
+use crate::model::TrainedModel;
+
+/// What [`evaluate`] measures.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct EvalOptions {
+    /// Clip predictions to the model's rating scale before RMSE/MAE (the
+    /// experiment report's protocol). Off: raw predictions.
+    pub clip: bool,
+    /// Ranking metrics at K; `None` skips them (they rank the whole catalogue
+    /// for every test user, the costly part).
+    pub ranking: Option<RankingOptions>,
+}
+
+impl Default for EvalOptions {
+    fn default() -> Self {
+        EvalOptions {
+            clip: true,
+            ranking: Some(RankingOptions::default()),
+        }
+    }
+}
+
+/// Everything [`evaluate`] measured.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EvalReport {
+    /// Rating accuracy.
+    pub rating: RatingMetrics,
+    /// Ranking quality, when asked for.
+    pub ranking: Option<RankingMetrics>,
+}
+
+/// Evaluates a trained model on test ratings in its index space (the test
+/// part of a split shares the training id maps).
+pub fn evaluate(model: &TrainedModel, test: &Ratings, opts: &EvalOptions) -> Result<EvalReport> {
+    let preds = model.predict_ratings(test)?;
+    let rating = rating_metrics(test, &preds, opts.clip.then_some(model.scale));
+    let ranking = opts
+        .ranking
+        .map(|r| ranking_metrics(model, test, &r))
+        .transpose()?;
+    Ok(EvalReport { rating, ranking })
+}

@@ -4,6 +4,9 @@
 //! (`assets/DejaVuSans.ttf`, Bitstream Vera licence), so they look the same on
 //! every machine and need no system fonts.
 
+pub mod bars;
+pub mod table;
+
 use std::sync::Once;
 
 static FONT: Once = Once::new();

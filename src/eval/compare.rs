@@ -1,0 +1,240 @@
+//! Experiments: several models fitted and evaluated on the same folds, each
+//! metric summarised as mean ± standard deviation over the folds.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::{evaluate, EvalOptions, EvalReport};
+use crate::data::{RatingScale, Ratings};
+use crate::error::{Error, Result};
+use crate::model::{FitOptions, ModelSpec, TrainedModel};
+use crate::report::table::Table;
+
+/// One train/test split (a cross-validation fold or a single hold-out),
+/// all parts in one index space.
+#[derive(Debug, Clone)]
+pub struct Fold {
+    /// Training ratings.
+    pub train: Ratings,
+    /// Test ratings.
+    pub test: Ratings,
+    /// Validation ratings for early stopping, if any.
+    pub valid: Option<Ratings>,
+}
+
+/// A named model to compare.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NamedSpec {
+    /// Row label in the table.
+    pub name: String,
+    /// The model.
+    pub spec: ModelSpec,
+}
+
+/// What one model did on one fold.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FoldResult {
+    /// RMSE on the training ratings (clipped as the test RMSE is).
+    pub train_rmse: f64,
+    /// Evaluation on the fold's test ratings.
+    pub test: EvalReport,
+    /// Fit wall-clock seconds.
+    pub fit_seconds: f64,
+    /// Fitted parameters.
+    pub params: usize,
+}
+
+/// Mean and sample standard deviation (n − 1; 0 for a single fold).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct MeanStd {
+    /// Mean over folds.
+    pub mean: f64,
+    /// Sample standard deviation over folds.
+    pub std: f64,
+}
+
+impl MeanStd {
+    /// Summarises `values` (NaN when empty).
+    pub fn of(values: &[f64]) -> MeanStd {
+        let n = values.len() as f64;
+        let mean = values.iter().sum::<f64>() / n;
+        let std = if values.len() > 1 {
+            (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt()
+        } else {
+            0.0
+        };
+        MeanStd { mean, std }
+    }
+}
+
+/// One model's results over every fold.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelResult {
+    /// Row label.
+    pub name: String,
+    /// The model spec.
+    pub spec: ModelSpec,
+    /// Settings that differ from the model's defaults, `key=value` joined by spaces.
+    pub params: String,
+    /// Per-fold results, in fold order.
+    pub folds: Vec<FoldResult>,
+    /// Each metric over the folds (keys as the table's columns).
+    pub summary: BTreeMap<String, MeanStd>,
+}
+
+/// The result of [`compare`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CompareReport {
+    /// Number of folds.
+    pub folds: usize,
+    /// One entry per model, in the order given.
+    pub models: Vec<ModelResult>,
+}
+
+/// The metric columns of the table, in order.
+pub const METRICS: [&str; 10] = [
+    "train_rmse",
+    "test_rmse",
+    "test_mae",
+    "precision",
+    "recall",
+    "ndcg",
+    "map",
+    "hit_rate",
+    "coverage",
+    "fit_seconds",
+];
+
+fn metric(r: &FoldResult, name: &str) -> Option<f64> {
+    let rank = r.test.ranking.as_ref();
+    match name {
+        "train_rmse" => Some(r.train_rmse),
+        "test_rmse" => Some(r.test.rating.rmse),
+        "test_mae" => Some(r.test.rating.mae),
+        "precision" => rank.map(|m| m.precision),
+        "recall" => rank.map(|m| m.recall),
+        "ndcg" => rank.map(|m| m.ndcg),
+        "map" => rank.map(|m| m.map),
+        "hit_rate" => rank.map(|m| m.hit_rate),
+        "coverage" => rank.map(|m| m.coverage),
+        "fit_seconds" => Some(r.fit_seconds),
+        _ => None,
+    }
+}
+
+/// The settings of `spec` that differ from its kind's defaults, as
+/// `key=value` pairs (empty when everything is default).
+pub fn non_default_params(spec: &ModelSpec) -> String {
+    let value = serde_json::to_value(spec).unwrap_or_default();
+    let default = serde_json::from_value::<ModelSpec>(serde_json::json!({ "model": spec.kind() }))
+        .ok()
+        .and_then(|d| serde_json::to_value(d).ok())
+        .unwrap_or_default();
+    let Some(obj) = value.as_object() else {
+        return String::new();
+    };
+    obj.iter()
+        .filter(|(k, v)| *k != "model" && default.get(k.as_str()) != Some(v))
+        .map(|(k, v)| match v {
+            serde_json::Value::String(s) => format!("{k}={s}"),
+            other => format!("{k}={other}"),
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Fits every model on every fold and evaluates it on the fold's test part.
+/// Every spec is validated before any fit starts.
+pub fn compare(
+    models: &[NamedSpec],
+    folds: &[Fold],
+    scale: RatingScale,
+    eval: &EvalOptions,
+    fit: &FitOptions,
+) -> Result<CompareReport> {
+    if models.is_empty() || folds.is_empty() {
+        return Err(Error::config(
+            "compare needs at least one model and one fold",
+        ));
+    }
+    for m in models {
+        m.spec
+            .validate()
+            .map_err(|e| Error::config(format!("model {:?}: {e}", m.name)))?;
+    }
+    let mut results = Vec::with_capacity(models.len());
+    for m in models {
+        let mut per_fold = Vec::with_capacity(folds.len());
+        for fold in folds {
+            per_fold.push(run_fold(&m.spec, fold, scale, eval, fit)?);
+        }
+        let summary = METRICS
+            .iter()
+            .filter_map(|&name| {
+                let values: Option<Vec<f64>> = per_fold.iter().map(|r| metric(r, name)).collect();
+                values.map(|v| (name.to_string(), MeanStd::of(&v)))
+            })
+            .collect();
+        results.push(ModelResult {
+            name: m.name.clone(),
+            spec: m.spec.clone(),
+            params: non_default_params(&m.spec),
+            folds: per_fold,
+            summary,
+        });
+    }
+    Ok(CompareReport {
+        folds: folds.len(),
+        models: results,
+    })
+}
+
+fn run_fold(
+    spec: &ModelSpec,
+    fold: &Fold,
+    scale: RatingScale,
+    eval: &EvalOptions,
+    fit: &FitOptions,
+) -> Result<FoldResult> {
+    let trained = TrainedModel::fit(spec, &fold.train, fold.valid.as_ref(), None, scale, fit)?;
+    let train_eval = EvalOptions {
+        ranking: None,
+        ..*eval
+    };
+    let train_rmse = evaluate(&trained, &fold.train, &train_eval)?.rating.rmse;
+    let test = evaluate(&trained, &fold.test, eval)?;
+    Ok(FoldResult {
+        train_rmse,
+        test,
+        fit_seconds: trained.report.train_seconds,
+        params: trained.model.n_params(),
+    })
+}
+
+impl CompareReport {
+    /// The experiment table: model, parameters, then each metric as
+    /// `mean ± std` (just the mean for a single fold).
+    pub fn table(&self) -> Table {
+        let present: Vec<&str> = METRICS
+            .iter()
+            .copied()
+            .filter(|m| self.models.iter().any(|r| r.summary.contains_key(*m)))
+            .collect();
+        let mut headers = vec!["model".to_string(), "parameters".to_string()];
+        headers.extend(present.iter().map(|m| m.to_string()));
+        let mut table = Table::new(headers);
+        for r in &self.models {
+            let mut row = vec![r.name.clone(), r.params.clone()];
+            for m in &present {
+                row.push(match r.summary.get(*m) {
+                    Some(s) if self.folds > 1 => format!("{:.4} ± {:.4}", s.mean, s.std),
+                    Some(s) => format!("{:.4}", s.mean),
+                    None => "-".to_string(),
+                });
+            }
+            table.push(row);
+        }
+        table
+    }
+}

@@ -1,0 +1,300 @@
+//! Regularised user and item biases: `r̂ = μ + b_u + b_i`, fitted as
+//! Surprise's `BaselineOnly` does (Koren 2010, section 2.1).
+
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+
+use super::{check_all, check_items, check_user, config_of, scalar, vector};
+use crate::data::Csr;
+use crate::error::{Error, Result};
+use crate::model::{FitData, FitOptions, FitReport, ModelParts, Recommender, SparseRow};
+
+/// How the biases are fitted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BiasesMethod {
+    /// Alternating least squares: exact damped means, items then users, each epoch.
+    #[default]
+    Als,
+    /// Stochastic gradient descent over the ratings in user order.
+    Sgd,
+}
+
+/// Settings of [`BiasesModel`]. Defaults are Surprise's `BaselineOnly`
+/// (`surprise/prediction_algorithms/baseline_only.py` and
+/// `optimize_baselines.pyx`): ALS, `reg_u = 15`, `reg_i = 10`, 10 epochs;
+/// for SGD `learning_rate = 0.005`, `reg = 0.02`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BiasesConfig {
+    /// `als` (default) or `sgd`.
+    pub method: BiasesMethod,
+    /// Passes over the data (Surprise: 10 for both methods).
+    pub epochs: usize,
+    /// ALS: damping of the user biases, `b_u = Σ(r − μ − b_i) / (reg_u + n_u)`.
+    pub reg_u: f32,
+    /// ALS: damping of the item biases, `b_i = Σ(r − μ − b_u) / (reg_i + n_i)`.
+    pub reg_i: f32,
+    /// SGD only: learning rate (default 0.005).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lr: Option<f32>,
+    /// SGD only: L2 strength on both biases (Surprise's `reg`, default 0.02).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub l2: Option<f32>,
+}
+
+impl Default for BiasesConfig {
+    fn default() -> Self {
+        BiasesConfig {
+            method: BiasesMethod::Als,
+            epochs: 10,
+            reg_u: 15.0,
+            reg_i: 10.0,
+            lr: None,
+            l2: None,
+        }
+    }
+}
+
+const SGD_LR: f32 = 0.005;
+const SGD_L2: f32 = 0.02;
+
+impl BiasesConfig {
+    /// Checks every setting; `lr` and `l2` belong to SGD and are refused with ALS
+    /// (ALS is damped by `reg_u` and `reg_i`), so no setting is silently ignored.
+    pub fn validate(&self) -> Result<()> {
+        if self.epochs == 0 {
+            return Err(Error::config("biases: epochs must be at least 1"));
+        }
+        for (name, v) in [("reg_u", self.reg_u), ("reg_i", self.reg_i)] {
+            if !(v.is_finite() && v >= 0.0) {
+                return Err(Error::config(format!("biases: {name} = {v} must be ≥ 0")));
+            }
+        }
+        match self.method {
+            BiasesMethod::Als => {
+                if self.lr.is_some() || self.l2.is_some() {
+                    return Err(Error::config(
+                        "biases: lr and l2 apply to method = \"sgd\"; ALS is regularised by \
+                         reg_u and reg_i",
+                    ));
+                }
+            }
+            BiasesMethod::Sgd => {
+                let lr = self.lr.unwrap_or(SGD_LR);
+                let l2 = self.l2.unwrap_or(SGD_L2);
+                if !(lr.is_finite() && lr > 0.0) {
+                    return Err(Error::config(format!("biases: lr = {lr} must be > 0")));
+                }
+                if !(l2.is_finite() && l2 >= 0.0) {
+                    return Err(Error::config(format!("biases: l2 = {l2} must be ≥ 0")));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Fits the biases.
+    pub fn fit(&self, data: &FitData<'_>, _opts: &FitOptions) -> Result<(BiasesModel, FitReport)> {
+        self.validate()?;
+        let start = Instant::now();
+        let by_user = data.train_by_user;
+        let mu = data
+            .train
+            .mean()
+            .ok_or_else(|| Error::config("the training set is empty"))?;
+        // Fitted in f64 (as Surprise's numpy arrays), stored as f32.
+        let mut user_bias = vec![0f64; by_user.n_rows];
+        let mut item_bias = vec![0f64; by_user.n_cols];
+        match self.method {
+            BiasesMethod::Als => {
+                let by_item = by_user.transpose();
+                for _ in 0..self.epochs {
+                    damped_means(&by_item, mu, &user_bias, self.reg_i, &mut item_bias);
+                    damped_means(by_user, mu, &item_bias, self.reg_u, &mut user_bias);
+                }
+            }
+            BiasesMethod::Sgd => {
+                let lr = self.lr.unwrap_or(SGD_LR);
+                let l2 = self.l2.unwrap_or(SGD_L2);
+                for _ in 0..self.epochs {
+                    sgd_epoch(by_user, mu, lr, l2, &mut user_bias, &mut item_bias);
+                }
+            }
+        }
+        let model = BiasesModel {
+            config: self.clone(),
+            mu: mu as f32,
+            user_bias: user_bias.iter().map(|&b| b as f32).collect(),
+            item_bias: item_bias.iter().map(|&b| b as f32).collect(),
+        };
+        let report = FitReport {
+            epochs: self.epochs,
+            train_seconds: start.elapsed().as_secs_f64(),
+            ..FitReport::default()
+        };
+        Ok((model, report))
+    }
+}
+
+/// One ALS half-step: for every row `r` of `m`,
+/// `out[r] = Σ_c (x − μ − other[c]) / (reg + n_r)`.
+fn damped_means(m: &Csr, mu: f64, other: &[f64], reg: f32, out: &mut [f64]) {
+    for (r, o) in out.iter_mut().enumerate() {
+        let (idx, val) = m.row(r);
+        let dev: f64 = idx
+            .iter()
+            .zip(val)
+            .map(|(&c, &x)| x as f64 - mu - other[c as usize])
+            .sum();
+        *o = dev / (reg as f64 + idx.len() as f64);
+    }
+}
+
+/// One SGD epoch with Surprise's update rule, ratings in user order.
+fn sgd_epoch(m: &Csr, mu: f64, lr: f32, l2: f32, bu: &mut [f64], bi: &mut [f64]) {
+    let (lr, l2) = (lr as f64, l2 as f64);
+    for (u, b_u) in bu.iter_mut().enumerate() {
+        let (idx, val) = m.row(u);
+        for (&i, &r) in idx.iter().zip(val) {
+            let b_i = &mut bi[i as usize];
+            let err = r as f64 - (mu + *b_u + *b_i);
+            *b_u += lr * (err - l2 * *b_u);
+            *b_i += lr * (err - l2 * *b_i);
+        }
+    }
+}
+
+/// `r̂(u, i) = μ + b_u + b_i`.
+///
+/// Fold-in of a user never seen in training: `b_u` is the ALS user step on
+/// the given row, `Σ(r − μ − b_i) / (reg_u + n)`, with the fitted `b_i`.
+///
+/// Model file tensors: `mu` `[1]`, `user_bias` `[users]`, `item_bias` `[items]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BiasesModel {
+    config: BiasesConfig,
+    mu: f32,
+    user_bias: Vec<f32>,
+    item_bias: Vec<f32>,
+}
+
+impl BiasesModel {
+    /// The global mean.
+    pub fn mu(&self) -> f32 {
+        self.mu
+    }
+
+    /// Per-user biases.
+    pub fn user_bias(&self) -> &[f32] {
+        &self.user_bias
+    }
+
+    /// Per-item biases.
+    pub fn item_bias(&self) -> &[f32] {
+        &self.item_bias
+    }
+
+    /// Rebuilds the model from its parts.
+    pub fn from_parts(parts: &ModelParts) -> Result<Self> {
+        let config: BiasesConfig = config_of(parts)?;
+        let n_users = parts
+            .tensors
+            .iter()
+            .find(|(n, _)| n == "user_bias")
+            .map(|(_, t)| t.data.len());
+        let n_items = parts
+            .tensors
+            .iter()
+            .find(|(n, _)| n == "item_bias")
+            .map(|(_, t)| t.data.len());
+        let (Some(nu), Some(ni)) = (n_users, n_items) else {
+            return Err(Error::model_file(
+                "biases: tensors user_bias and item_bias are required",
+            ));
+        };
+        Ok(BiasesModel {
+            config,
+            mu: scalar(parts, "mu")?,
+            user_bias: parts.tensor("user_bias", &[nu])?.data.clone(),
+            item_bias: parts.tensor("item_bias", &[ni])?.data.clone(),
+        })
+    }
+
+    /// The user bias for `user`, or folded in from `row` when `None`.
+    fn user_term(&self, user: Option<u32>, row: SparseRow<'_>) -> Result<f32> {
+        check_user(user, self.user_bias.len())?;
+        if let Some(u) = user {
+            return Ok(self.user_bias[u as usize]);
+        }
+        let mut dev = 0f64;
+        for (&i, &r) in row.indices.iter().zip(row.values) {
+            let b_i = self.item_bias.get(i as usize).copied().unwrap_or(0.0);
+            dev += (r - self.mu - b_i) as f64;
+        }
+        let reg = match self.config.method {
+            BiasesMethod::Als => self.config.reg_u,
+            BiasesMethod::Sgd => BiasesConfig::default().reg_u,
+        };
+        Ok((dev / (reg as f64 + row.len() as f64)) as f32)
+    }
+}
+
+impl Recommender for BiasesModel {
+    fn kind(&self) -> &'static str {
+        "biases"
+    }
+
+    fn n_users(&self) -> usize {
+        self.user_bias.len()
+    }
+
+    fn n_items(&self) -> usize {
+        self.item_bias.len()
+    }
+
+    fn n_params(&self) -> usize {
+        1 + self.user_bias.len() + self.item_bias.len()
+    }
+
+    fn score_items(
+        &self,
+        user: Option<u32>,
+        row: SparseRow<'_>,
+        items: &[u32],
+        out: &mut [f32],
+    ) -> Result<()> {
+        check_items(items, out, self.item_bias.len())?;
+        let base = self.mu + self.user_term(user, row)?;
+        for (o, &i) in out.iter_mut().zip(items) {
+            *o = base + self.item_bias[i as usize];
+        }
+        Ok(())
+    }
+
+    fn score_all(&self, user: Option<u32>, row: SparseRow<'_>, out: &mut [f32]) -> Result<()> {
+        check_all(out, self.item_bias.len())?;
+        let base = self.mu + self.user_term(user, row)?;
+        for (o, &b) in out.iter_mut().zip(&self.item_bias) {
+            *o = base + b;
+        }
+        Ok(())
+    }
+
+    fn item_vectors(&self) -> Option<(usize, Vec<f32>)> {
+        None
+    }
+
+    fn to_parts(&self) -> ModelParts {
+        ModelParts {
+            kind: "biases".into(),
+            config: serde_json::to_value(&self.config).unwrap_or_default(),
+            tensors: vec![
+                ("mu".into(), vector(vec![self.mu])),
+                ("user_bias".into(), vector(self.user_bias.clone())),
+                ("item_bias".into(), vector(self.item_bias.clone())),
+            ],
+        }
+    }
+}
