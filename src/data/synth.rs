@@ -219,9 +219,9 @@ impl SynthConfig {
                 let per_item = self.ratings.div_ceil(self.items.max(1)) as u64;
                 Profile {
                     user_min: 1,
-                    user_max: (20 * per_user).clamp(per_user, self.items as u64) as u32,
+                    user_max: (20 * per_user).min(self.items as u64).min(u32::MAX as u64) as u32,
                     item_min: 1,
-                    item_max: (20 * per_item).clamp(per_item, self.users as u64) as u32,
+                    item_max: (20 * per_item).min(self.users as u64).min(u32::MAX as u64) as u32,
                     levels: ml1m_levels,
                     amazon_ids: false,
                     time: (956_703_932, 1_046_454_590),
