@@ -564,7 +564,7 @@ fn f32_tensor(shape: Vec<usize>, data: &[f32]) -> (Dtype, Vec<usize>, Vec<u8>) {
 
 /// A one-dimensional little-endian integer tensor.
 fn le_tensor<T: LeBytes>(dtype: Dtype, data: &[T]) -> (Dtype, Vec<usize>, Vec<u8>) {
-    let mut bytes = Vec::with_capacity(data.len() * std::mem::size_of::<T>());
+    let mut bytes = Vec::with_capacity(std::mem::size_of_val(data));
     for v in data {
         v.extend_le(&mut bytes);
     }
