@@ -26,7 +26,8 @@ fn main() {
     let keep_time = std::env::var("AEREC_BENCH_TIMESTAMPS").map_or(true, |v| v != "0");
     let bytes = std::fs::metadata(&path).expect("bench input exists").len();
     let start = Instant::now();
-    let out = read_ratings(&path, &ReadOptions::new().timestamps(keep_time)).expect("bench input reads");
+    let out =
+        read_ratings(&path, &ReadOptions::new().timestamps(keep_time)).expect("bench input reads");
     let read_s = start.elapsed().as_secs_f64();
     let csr = out.ratings.by_user();
     let seconds = start.elapsed().as_secs_f64();
