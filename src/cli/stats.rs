@@ -10,9 +10,10 @@ use crate::data::stats::{CountQuantiles, Stats};
 /// Arguments of `aerec stats`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The file and how to read it.
+    /// The file and how to read it (boxed: the read flags are large next to
+    /// other commands' arguments).
     #[command(flatten)]
-    pub data: FileArgs,
+    pub data: Box<FileArgs>,
 }
 
 /// Prints the statistics of the file (or of train and test of a pre-split pair).

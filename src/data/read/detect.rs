@@ -36,10 +36,9 @@ pub(super) fn detect(name: &str, head: &[u8]) -> Format {
     if memchr::memmem::find(first, b"::").is_some() {
         return Format::MlDat;
     }
-    if base == "u.data" || base.ends_with(".base") || base.ends_with(".test") {
-        if memchr::memchr(b'\t', first).is_some() {
-            return Format::Ml100k;
-        }
+    let ml100k_name = base == "u.data" || base.ends_with(".base") || base.ends_with(".test");
+    if ml100k_name && memchr::memchr(b'\t', first).is_some() {
+        return Format::Ml100k;
     }
     if first.split(|&b| b == b'\t').count() == 4
         && first

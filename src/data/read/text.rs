@@ -455,12 +455,21 @@ fn parse_rating(field: &[u8]) -> std::result::Result<f32, Fault> {
     Ok(f)
 }
 
+/// Parses a whole-second timestamp: an optional `-` and up to 18 digits (so
+/// no overflow is possible), without the UTF-8 check of `str::parse`.
 fn parse_time(field: &[u8]) -> std::result::Result<i64, Fault> {
     let s = field.trim_ascii();
-    std::str::from_utf8(s)
-        .ok()
-        .and_then(|t| t.parse::<i64>().ok())
-        .ok_or_else(|| Fault::Parse("timestamp is not an integer".into()))
+    let (negative, digits) = match s.strip_prefix(b"-") {
+        Some(rest) => (true, rest),
+        None => (false, s),
+    };
+    if digits.is_empty() || digits.len() > 18 || !digits.iter().all(u8::is_ascii_digit) {
+        return Err(Fault::Parse("timestamp is not an integer".into()));
+    }
+    let v = digits
+        .iter()
+        .fold(0i64, |acc, &b| acc * 10 + (b - b'0') as i64);
+    Ok(if negative { -v } else { v })
 }
 
 /// What one piece parsed to.
@@ -877,6 +886,15 @@ mod tests {
         assert!(matches!(parse_rating(b"four"), Err(Fault::Parse(_))));
         assert!(matches!(parse_rating(b"."), Err(Fault::Parse(_))));
         assert!(matches!(parse_rating(b""), Err(Fault::Parse(_))));
+    }
+
+    #[test]
+    fn timestamps_parse_as_whole_seconds() {
+        assert_eq!(parse_time(b"881250949").ok(), Some(881_250_949));
+        assert_eq!(parse_time(b" -5 ").ok(), Some(-5));
+        for bad in [&b""[..], b"-", b"1.5", b"12a", b"1234567890123456789"] {
+            assert!(parse_time(bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]
