@@ -50,6 +50,8 @@ pub struct Cli {
 }
 
 /// Subcommands, in the order of the data's path.
+// Parsed once per process: the size of the largest variant does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Show counts, density, mean, rating histogram and activity quantiles.
