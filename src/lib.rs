@@ -5,7 +5,33 @@
 //! baselines, without ever materialising the dense matrix.
 //!
 //! The modules follow the data's path: [`data`] (read → prepare) →
-//! [`model`] (train) → [`eval`] (evaluate) → [`recommend`] → [`serve`].
+//! [`model`] (train) → [`eval`] (evaluate) → [`recommend`] → [`serve`];
+//! [`persist`] writes and reads model files and [`report`] makes tables and
+//! plots.
+//!
+//! # Example: load, split, train, evaluate, recommend
+//!
+//! ```
+//! use aerec::data::read::embedded;
+//! use aerec::data::split::{split, Input, SplitConfig};
+//! use aerec::eval::{evaluate, EvalOptions};
+//! use aerec::model::{FitOptions, ModelSpec, TrainedModel};
+//!
+//! // MovieLens latest-small ships inside the binary; `read::read_ratings` reads files.
+//! let ratings = embedded::ratings();
+//! let parts = split(&Input::Whole(ratings), &SplitConfig::default())?; // random 90/10, seed 1
+//! // The I-AutoRec recipe, with a short run for the example.
+//! let spec = ModelSpec::from_json(&serde_json::json!({
+//!     "preset": "autorec", "layers": [200], "lr": 1e-3, "epochs": 3
+//! }))?;
+//! let model = TrainedModel::fit(&spec, &parts.train, None, None, embedded::scale(), &FitOptions::default())?;
+//! let report = evaluate(&model, &parts.test, &EvalOptions::default())?;
+//! assert!(report.rating.rmse < 1.2);
+//! for (item, score) in model.recommend("1", 5)? {
+//!     println!("{} {score:.2}", model.item_ids.id(item));
+//! }
+//! # Ok::<(), aerec::Error>(())
+//! ```
 
 #![warn(missing_docs)]
 
