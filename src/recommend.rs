@@ -1,4 +1,19 @@
-//! Top-N selection and recommendation helpers.
+//! Recommendations in original ids: top-N for a known user, fold-in for a
+//! new user, batch prediction of (user, item) pairs, similar items, and
+//! top-N for every user streamed to a file.
+//!
+//! Everything here goes through [`TrainedModel`] and the [`crate::Recommender`]
+//! trait, never a concrete model. Displayed ratings are clipped to the
+//! model's scale; raw scores are kept next to them.
+
+use std::io::Write;
+use std::path::Path;
+
+use rayon::prelude::*;
+use serde::Serialize;
+
+use crate::error::{Error, ErrorKind, Position, Result};
+use crate::model::{Fallback, TrainedModel};
 
 /// The `n` highest scores, skipping the sorted indices in `exclude`, best
 /// first, as (index, score). Partial selection: O(len + n log n). NaN scores
@@ -20,6 +35,392 @@ pub fn top_n(scores: &[f32], n: usize, exclude: &[u32]) -> Vec<(u32, f32)> {
     }
     cand.sort_unstable_by(by_score_desc);
     cand
+}
+
+/// One recommended item.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Recommendation {
+    /// Original item id.
+    pub item: String,
+    /// Predicted rating, clipped to the scale.
+    pub rating: f32,
+    /// The model's raw score (unclipped), which the ranking used.
+    pub score: f32,
+    /// Title, where the data set has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+}
+
+/// Recommendations for a user never seen in training.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct NewUserRecommendations {
+    /// Best first.
+    pub items: Vec<Recommendation>,
+    /// Rated items the model does not know (not in training): ignored.
+    pub unknown_items: Vec<String>,
+    /// Ratings that were folded in.
+    pub used_ratings: usize,
+}
+
+/// A predicted rating for one (user, item) pair.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PairPrediction {
+    /// Original user id.
+    pub user: String,
+    /// Original item id.
+    pub item: String,
+    /// Predicted rating, clipped to the scale.
+    pub rating: f32,
+    /// Raw prediction (unclipped).
+    pub score: f32,
+    /// Why the cold-start fallback answered, when it did.
+    pub fallback: Option<Fallback>,
+}
+
+/// An item similar to a query item.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SimilarItem {
+    /// Original item id.
+    pub item: String,
+    /// Cosine similarity of the item vectors, in [-1, 1].
+    pub similarity: f32,
+    /// Title, where the data set has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+}
+
+/// Turns (item index, raw score) pairs into [`Recommendation`]s.
+pub fn describe(model: &TrainedModel, ranked: &[(u32, f32)]) -> Vec<Recommendation> {
+    ranked
+        .iter()
+        .map(|&(i, score)| {
+            let item = model.item_ids.id(i).to_string();
+            Recommendation {
+                title: model.titles.get(&item).cloned(),
+                item,
+                rating: model.scale.clip(score),
+                score,
+            }
+        })
+        .collect()
+}
+
+/// The `n` best items that `user` (original id) has not rated in training.
+/// An id the model does not know is [`ErrorKind::UnknownId`].
+pub fn for_user(model: &TrainedModel, user: &str, n: usize) -> Result<Vec<Recommendation>> {
+    Ok(describe(model, &model.recommend(user, n)?))
+}
+
+/// The `n` best items for a new user described by `(item id, rating)` pairs:
+/// the model folds the row in without retraining. Ratings must be finite and
+/// on the scale, and no item may be rated twice; items the model does not
+/// know are reported and ignored.
+pub fn for_new_user(
+    model: &TrainedModel,
+    ratings: &[(String, f32)],
+    n: usize,
+) -> Result<NewUserRecommendations> {
+    let mut known: Vec<(u32, f32)> = Vec::with_capacity(ratings.len());
+    let mut unknown_items = Vec::new();
+    let mut seen = std::collections::HashSet::with_capacity(ratings.len());
+    for (k, (item, rating)) in ratings.iter().enumerate() {
+        check_rating(
+            model,
+            *rating,
+            None,
+            &format!("rating {} (item {item:?})", k + 1),
+        )?;
+        if !seen.insert(item.as_str()) {
+            return Err(Error::config(format!("item {item:?} is rated twice")));
+        }
+        match model.item_ids.get(item).filter(|&i| model.item_is_known(i)) {
+            Some(i) => known.push((i, *rating)),
+            None => unknown_items.push(item.clone()),
+        }
+    }
+    let ranked = model.recommend_new(&known, n)?;
+    Ok(NewUserRecommendations {
+        items: describe(model, &ranked),
+        unknown_items,
+        used_ratings: known.len(),
+    })
+}
+
+fn check_rating(model: &TrainedModel, value: f32, at: Option<Position>, what: &str) -> Result<()> {
+    if value.is_finite() && model.scale.contains(value) {
+        return Ok(());
+    }
+    Err(Error::new(ErrorKind::Rating {
+        position: at,
+        value: value as f64,
+        message: format!(
+            "{what} is outside the model's scale {}..{}",
+            model.scale.min, model.scale.max
+        ),
+    }))
+}
+
+/// Predictions for (user id, item id) pairs, in input order; ids unseen in
+/// training get the cold-start fallback, flagged.
+pub fn predict_pairs(
+    model: &TrainedModel,
+    pairs: &[(String, String)],
+) -> Result<Vec<PairPrediction>> {
+    let indexed: Vec<(Option<u32>, Option<u32>)> = pairs
+        .iter()
+        .map(|(u, i)| (model.user_ids.get(u), model.item_ids.get(i)))
+        .collect();
+    let predictions = model.predict_pairs(&indexed)?;
+    Ok(pairs
+        .iter()
+        .zip(predictions)
+        .map(|((user, item), p)| PairPrediction {
+            user: user.clone(),
+            item: item.clone(),
+            rating: model.scale.clip(p.value),
+            score: p.value,
+            fallback: p.fallback,
+        })
+        .collect())
+}
+
+/// Unit-normalised item vectors for cosine similarity: built once per
+/// model, then one GEMV (`n_items × dim` by `dim`) per query.
+#[derive(Debug, Clone)]
+pub struct SimilarityIndex {
+    dim: usize,
+    /// Row-major `n_items × dim`; rows of items without training ratings or
+    /// with a zero vector are all NaN, so they are never returned.
+    unit: Vec<f32>,
+}
+
+impl SimilarityIndex {
+    /// Normalises the model's item vectors; an error when the model has none.
+    pub fn new(model: &TrainedModel) -> Result<Self> {
+        let (dim, mut unit) = model.model.item_vectors().ok_or_else(|| {
+            Error::config(format!(
+                "the {} model has no item vectors, so it cannot find similar items",
+                model.model.kind()
+            ))
+        })?;
+        if dim == 0 || unit.len() != dim * model.n_items() {
+            return Err(Error::model_file(format!(
+                "item vectors of {} values do not make {} rows of width {dim}",
+                unit.len(),
+                model.n_items()
+            )));
+        }
+        for (i, row) in unit.chunks_exact_mut(dim).enumerate() {
+            let norm = row.iter().map(|x| x * x).sum::<f32>().sqrt();
+            if norm > 0.0 && norm.is_finite() && model.item_is_known(i as u32) {
+                row.iter_mut().for_each(|x| *x /= norm);
+            } else {
+                row.fill(f32::NAN);
+            }
+        }
+        Ok(SimilarityIndex { dim, unit })
+    }
+
+    /// The `n` items most similar to item index `item` (itself excluded),
+    /// best first, as (item index, cosine). Empty when `item` has no usable
+    /// vector.
+    pub fn similar(&self, item: u32, n: usize) -> Vec<(u32, f32)> {
+        let Some(query) = self.unit.chunks_exact(self.dim).nth(item as usize) else {
+            return Vec::new();
+        };
+        if query[0].is_nan() {
+            return Vec::new();
+        }
+        let cosines: Vec<f32> = self
+            .unit
+            .chunks_exact(self.dim)
+            .map(|row| row.iter().zip(query).map(|(a, b)| a * b).sum())
+            .collect();
+        top_n(&cosines, n, &[item])
+    }
+}
+
+/// The `n` items most similar to `item` (original id). An item the model
+/// does not know, or one without training ratings, is [`ErrorKind::UnknownId`].
+pub fn similar_items(
+    model: &TrainedModel,
+    index: &SimilarityIndex,
+    item: &str,
+    n: usize,
+) -> Result<Vec<SimilarItem>> {
+    let i = model
+        .item_ids
+        .get(item)
+        .filter(|&i| model.item_is_known(i))
+        .ok_or_else(|| Error::unknown_id("item", item))?;
+    Ok(index
+        .similar(i, n)
+        .into_iter()
+        .map(|(j, similarity)| {
+            let id = model.item_ids.id(j).to_string();
+            SimilarItem {
+                title: model.titles.get(&id).cloned(),
+                item: id,
+                similarity,
+            }
+        })
+        .collect())
+}
+
+/// Top-`n` for every user of the index space, written as CSV
+/// (`user,rank,item,rating`) in user order. Users are scored in parallel in
+/// blocks and each block is written as soon as it is done, so memory stays
+/// at one block of results. `progress` is called with the number of users
+/// done. Returns the number of rows written.
+pub fn recommend_all(
+    model: &TrainedModel,
+    n: usize,
+    out: impl Write,
+    progress: impl Fn(usize),
+) -> Result<usize> {
+    const BLOCK: usize = 256;
+    let mut w = csv::Writer::from_writer(out);
+    w.write_record(["user", "rank", "item", "rating"])
+        .map_err(csv_error)?;
+    let mut rows = 0;
+    let n_users = model.n_users() as u32;
+    for start in (0..n_users).step_by(BLOCK) {
+        let end = (start + BLOCK as u32).min(n_users);
+        let block: Vec<Result<Vec<(u32, f32)>>> = (start..end)
+            .into_par_iter()
+            .map(|u| model.recommend_index(u, n))
+            .collect();
+        for (u, recs) in (start..end).zip(block) {
+            let user = model.user_ids.id(u);
+            for (rank, (i, score)) in recs?.into_iter().enumerate() {
+                let rating = model.scale.clip(score).to_string();
+                let rank = (rank + 1).to_string();
+                w.write_record([user, &rank, model.item_ids.id(i), &rating])
+                    .map_err(csv_error)?;
+                rows += 1;
+            }
+        }
+        progress(end as usize);
+    }
+    w.flush()?;
+    Ok(rows)
+}
+
+fn csv_error(e: csv::Error) -> Error {
+    match e.into_kind() {
+        csv::ErrorKind::Io(io) => Error::from(io),
+        other => Error::other(format!("{other:?}")),
+    }
+}
+
+/// Reads a new user's ratings: `item,rating` lines, with an optional header
+/// (a first line whose rating does not parse as a number). A rating that is
+/// not a number, or is off `model`'s scale, is an error naming the line.
+pub fn read_new_user_ratings(model: &TrainedModel, path: &Path) -> Result<Vec<(String, f32)>> {
+    let records = read_two_columns(path)?;
+    let mut out = Vec::with_capacity(records.len());
+    for (k, (pos, item, rating)) in records.into_iter().enumerate() {
+        let value = match rating.trim().parse::<f32>() {
+            Ok(v) => v,
+            Err(_) if k == 0 => continue,
+            Err(_) => {
+                return Err(Error::parse(
+                    pos,
+                    "the rating is not a number",
+                    &format!("{item},{rating}"),
+                )
+                .with_path(path))
+            }
+        };
+        check_rating(
+            model,
+            value,
+            Some(pos),
+            &format!("the rating of item {item:?}"),
+        )
+        .map_err(|e| e.with_path(path))?;
+        out.push((item, value));
+    }
+    Ok(out)
+}
+
+/// Reads (user, item) pairs: `user,item` lines; a first line `user,item`
+/// (any case) is a header.
+pub fn read_pairs(path: &Path) -> Result<Vec<(String, String)>> {
+    let mut records = read_two_columns(path)?;
+    if records
+        .first()
+        .is_some_and(|(_, u, i)| u.eq_ignore_ascii_case("user") && i.eq_ignore_ascii_case("item"))
+    {
+        records.remove(0);
+    }
+    Ok(records.into_iter().map(|(_, u, i)| (u, i)).collect())
+}
+
+/// Reads a comma-separated file of exactly two trimmed fields a line.
+fn read_two_columns(path: &Path) -> Result<Vec<(Position, String, String)>> {
+    let file = std::fs::File::open(path).map_err(|e| Error::from(e).with_path(path))?;
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .trim(csv::Trim::All)
+        .from_reader(std::io::BufReader::new(file));
+    let mut out = Vec::new();
+    let mut record = csv::StringRecord::new();
+    loop {
+        let read = reader.read_record(&mut record);
+        match read {
+            Ok(false) => break,
+            Ok(true) => {
+                let at = record
+                    .position()
+                    .map_or_else(Position::default, csv_position);
+                if record.len() == 2 {
+                    out.push((at, record[0].to_string(), record[1].to_string()));
+                } else if !record.iter().all(str::is_empty) {
+                    let text = record.iter().collect::<Vec<_>>().join(",");
+                    let why = format!("expected 2 fields, found {}", record.len());
+                    return Err(Error::parse(at, why, &text).with_path(path));
+                }
+            }
+            Err(e) => {
+                let at = e.position().map_or_else(Position::default, csv_position);
+                return Err(Error::parse(at, e.to_string(), "").with_path(path));
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn csv_position(p: &csv::Position) -> Position {
+    Position {
+        line: p.line(),
+        byte: p.byte(),
+    }
+}
+
+/// Writes predictions as CSV: `user,item,prediction,fallback` where
+/// `fallback` is empty for model predictions and names the reason otherwise.
+pub fn write_predictions(out: impl Write, predictions: &[PairPrediction]) -> Result<()> {
+    let mut w = csv::Writer::from_writer(out);
+    w.write_record(["user", "item", "prediction", "fallback"])
+        .map_err(csv_error)?;
+    for p in predictions {
+        let fallback = p.fallback.map(fallback_name).unwrap_or("");
+        w.write_record([&p.user, &p.item, &p.rating.to_string(), fallback])
+            .map_err(csv_error)?;
+    }
+    w.flush()?;
+    Ok(())
+}
+
+/// The snake-case name of a fallback, as it appears in JSON and CSV.
+pub fn fallback_name(f: Fallback) -> &'static str {
+    match f {
+        Fallback::UnknownUser => "unknown_user",
+        Fallback::UnknownItem => "unknown_item",
+        Fallback::UnknownUserAndItem => "unknown_user_and_item",
+    }
 }
 
 #[cfg(test)]

@@ -6,12 +6,15 @@
 //! line on stdout is one JSON object with the command's results. Progress
 //! bars and logs go to stderr.
 
+pub mod ae_args;
 pub mod baseline_args;
 pub mod compare;
 pub mod data_args;
 pub mod demo;
 pub mod eval;
+pub mod filter_args;
 pub mod info;
+pub mod model_args;
 pub mod predict;
 pub mod recommend;
 pub mod serve;

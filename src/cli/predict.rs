@@ -1,11 +1,54 @@
-//! (being written)
+//! `aerec predict --model m.aerec --pairs pairs.csv --out preds.csv`: batch
+//! scoring of (user, item) pairs.
+
+use std::path::PathBuf;
+
 use super::Context;
+use crate::recommend::{predict_pairs, read_pairs, write_predictions};
 
-/// Arguments (being written).
+/// Predict ratings for (user, item) pairs.
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// The model file.
+    #[arg(long, value_name = "FILE")]
+    pub model: PathBuf,
+    /// `user,item` lines (a `user,item` header is optional).
+    #[arg(long, value_name = "FILE")]
+    pub pairs: PathBuf,
+    /// Output CSV (`user,item,prediction,fallback`); `-` for stdout.
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+}
 
-/// Runs the command (being written).
-pub fn run(_args: &Args, _ctx: &Context) -> anyhow::Result<()> {
-    anyhow::bail!("not built yet")
+/// Reads the pairs, predicts them in parallel and writes the CSV.
+pub fn run(args: &Args, ctx: &Context) -> anyhow::Result<()> {
+    let model = crate::persist::load(&args.model)?;
+    let pairs = read_pairs(&args.pairs)?;
+    let predictions = predict_pairs(&model, &pairs)?;
+    if args.out.as_os_str() == "-" {
+        write_predictions(std::io::stdout().lock(), &predictions)?;
+    } else {
+        let file = std::fs::File::create(&args.out)
+            .map_err(|e| crate::Error::from(e).with_path(&args.out))?;
+        write_predictions(std::io::BufWriter::new(file), &predictions)
+            .map_err(|e| e.with_path(&args.out))?;
+    }
+    let fallbacks = predictions.iter().filter(|p| p.fallback.is_some()).count();
+    let human = format!(
+        "{} predictions written to {} ({fallbacks} from the cold-start fallback)",
+        predictions.len(),
+        args.out.display()
+    );
+    if args.out.as_os_str() == "-" {
+        ctx.note(&human);
+        return Ok(());
+    }
+    ctx.emit(
+        &human,
+        &serde_json::json!({
+            "predictions": predictions.len(),
+            "fallbacks": fallbacks,
+            "out": args.out,
+        }),
+    )
 }

@@ -101,3 +101,55 @@ pub fn load_model(parts: &ModelParts) -> Result<Box<dyn Recommender>> {
         other => return Err(Error::model_file(format!("unknown model kind {other:?}"))),
     })
 }
+
+impl ModelSpec {
+    /// Builds a spec from a JSON object of settings, the form every config
+    /// source (TOML file, command-line flags, `tune` output) is turned into.
+    ///
+    /// Keys: `model` (kind; default `"autoencoder"`), optional `preset` (an
+    /// autoencoder recipe the other keys then override), and the kind's own
+    /// config keys. Unknown keys are errors naming the key.
+    pub fn from_json(settings: &serde_json::Value) -> Result<ModelSpec> {
+        let serde_json::Value::Object(map) = settings else {
+            return Err(Error::config("model settings must be a table of keys"));
+        };
+        let mut map = map.clone();
+        let kind = match map.remove("model") {
+            None => "autoencoder".to_string(),
+            Some(serde_json::Value::String(s)) => s,
+            Some(other) => {
+                return Err(Error::config(format!("`model` must be a string, got {other}")))
+            }
+        };
+        let mut base = serde_json::Map::new();
+        match map.remove("preset") {
+            None => {}
+            Some(serde_json::Value::String(name)) => {
+                if kind != "autoencoder" {
+                    return Err(Error::config(format!(
+                        "preset {name:?} is an autoencoder recipe, but the model is {kind:?}"
+                    )));
+                }
+                let preset = AutoencoderConfig::preset(&name)?;
+                match serde_json::to_value(preset) {
+                    Ok(serde_json::Value::Object(m)) => base = m,
+                    _ => return Err(Error::other("preset did not serialise to a table")),
+                }
+            }
+            Some(other) => {
+                return Err(Error::config(format!("`preset` must be a string, got {other}")))
+            }
+        }
+        base.extend(map);
+        base.insert("model".into(), serde_json::Value::String(kind.clone()));
+        let spec: ModelSpec = serde_json::from_value(serde_json::Value::Object(base))
+            .map_err(|e| Error::config(format!("model {kind:?}: {e}")))?;
+        spec.validate()?;
+        Ok(spec)
+    }
+
+    /// The spec as a JSON object of settings (the inverse of [`ModelSpec::from_json`]).
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::to_value(self).unwrap_or(serde_json::Value::Null)
+    }
+}

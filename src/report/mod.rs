@@ -5,6 +5,7 @@
 //! every machine and need no system fonts.
 
 pub mod bars;
+pub mod history;
 pub mod table;
 
 use std::sync::Once;

@@ -1,55 +1,492 @@
-//! (being written: the autoencoder engine)
-use crate::error::{Error, Result};
-use crate::model::{FitData, FitOptions, FitReport, ModelParts, Recommender, SparseRow};
+//! The autoencoder engine: AutoRec (user- and item-based), deep autoencoders
+//! (DeepRecommender), denoising and hybrid variants, trained sparse first.
+//!
+//! [`AutoencoderConfig`] (validated, serialisable, with named presets) fits
+//! into an [`Autoencoder`], which implements [`Recommender`]. The numeric
+//! core ([`network`], [`optim`], [`sparse`]) is generic over [`real::Real`]
+//! so the gradient checks run the very same code in `f64`; its modules are
+//! public for those tests and the benches.
+//!
+//! Scoring:
+//! - user-based (U-AutoRec): a user's row is encoded and decoded at the
+//!   requested items (sparse) or at every item; a new user is encoded the
+//!   same way from their ratings (fold-in, no retraining).
+//! - item-based (I-AutoRec): item codes (the last hidden layer of each item's
+//!   row) are cached after the fit, so a known user's scores are one GEMV
+//!   against their output row. A new user has no output row: it is fitted by
+//!   ridge regression (λ = [`NEW_USER_RIDGE`]) of their ratings, mapped
+//!   through the inverse output activation, on the codes of the items they
+//!   rated, with a free bias.
+
+pub mod activation;
+pub mod config;
+pub mod init;
+pub mod input;
+pub mod network;
+pub mod optim;
+pub mod real;
+pub mod sparse;
+pub mod train;
+
+pub use activation::Activation;
+pub use config::{
+    AutoencoderConfig, Based, DefaultKind, DefaultRating, Init, LrSchedule, OptimizerKind,
+    SparseUpdates, PRESETS,
+};
+
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-/// Placeholder config.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct AutoencoderConfig {}
+use crate::data::side::SideOf;
+use crate::data::Csr;
+use crate::error::{Error, Result};
+use crate::model::{FitData, FitOptions, FitReport, ModelParts, Recommender, SparseRow, Tensor};
+use input::InputEncoder;
+use network::{Network, Workspace};
+use real::dot;
+use sparse::Batch;
+use train::{LoopSettings, TrainSet};
+
+/// Ridge penalty of a new user's output row in item-based models.
+pub const NEW_USER_RIDGE: f64 = 1.0;
+
+/// A fitted autoencoder.
+#[derive(Debug, Clone)]
+pub struct Autoencoder {
+    config: AutoencoderConfig,
+    state: State,
+    net: Network<f32>,
+    /// Side features of each row (`n_rows × n_side`) for scoring known rows.
+    side: Vec<f32>,
+    /// Item-based: each item's code (`n_items × h_last`).
+    item_codes: Vec<f32>,
+}
+
+/// What a fitted model knows besides its weights (stored in the model file's config).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+struct State {
+    n_users: usize,
+    n_items: usize,
+    mu: f64,
+    n_side: usize,
+}
+
+#[derive(Serialize, Deserialize)]
+struct SavedConfig {
+    config: AutoencoderConfig,
+    state: State,
+}
+
 impl AutoencoderConfig {
-    /// Validate.
-    pub fn validate(&self) -> Result<()> {
+    /// Validates, trains and returns the model and what the fit did.
+    pub fn fit(&self, data: &FitData<'_>, opts: &FitOptions) -> Result<(Autoencoder, FitReport)> {
+        self.validate()?;
+        let train = data.train;
+        let (n_users, n_items) = (train.n_users(), train.n_items());
+        let rows: Csr = match self.based {
+            Based::User => data.train_by_user.clone(),
+            Based::Item => data.train_by_user.transpose(),
+        };
+        let side = match (data.side, self.based) {
+            (None, _) => None,
+            (Some(s), Based::User) if s.of == SideOf::Users => Some(s),
+            (Some(s), Based::Item) if s.of == SideOf::Items => Some(s),
+            (Some(s), b) => {
+                return Err(Error::config(format!(
+                    "side features describe {:?} but based = {b:?}: a row is a {}; \
+                     give side features of the rows",
+                    s.of,
+                    if b == Based::User { "user" } else { "item" }
+                )))
+            }
+        };
+        if let Some(s) = side {
+            if s.n_rows != rows.n_rows {
+                return Err(Error::config(format!(
+                    "side features have {} rows, the model has {} rows",
+                    s.n_rows, rows.n_rows
+                )));
+            }
+        }
+        let n_side = side.map_or(0, |s| s.dim);
+        let mu = train
+            .mean()
+            .ok_or_else(|| Error::config("the training set is empty"))?;
+        let valid = data.valid.map(|v| match self.based {
+            Based::User => v.by_user(),
+            Based::Item => v.by_item(),
+        });
+        let clip = train.min_max().unwrap_or((f32::MIN, f32::MAX));
+        let set = TrainSet {
+            rows: &rows,
+            side: side.map(|s| (&s.data[..], s.dim)),
+            valid: valid.as_ref(),
+            clip,
+        };
+        let mut net = init::build::<f32>(self, rows.n_cols, n_side, opts.seed);
+        let enc = InputEncoder::new(self, rows.n_cols, mu);
+        let settings = LoopSettings {
+            cfg: self.clone(),
+            seed: opts.seed,
+            progress: opts.progress,
+        };
+        let report = train::train(&mut net, &enc, &set, &settings)?;
+        let mut model = Autoencoder {
+            config: self.clone(),
+            state: State {
+                n_users,
+                n_items,
+                mu,
+                n_side,
+            },
+            net,
+            side: side.map(|s| s.data.clone()).unwrap_or_default(),
+            item_codes: Vec::new(),
+        };
+        if self.based == Based::Item {
+            model.item_codes = model.codes_of(&rows);
+        }
+        Ok((model, report))
+    }
+}
+
+impl Autoencoder {
+    /// The config it was trained with.
+    pub fn config(&self) -> &AutoencoderConfig {
+        &self.config
+    }
+
+    /// The network (f32 weights).
+    pub fn network(&self) -> &Network<f32> {
+        &self.net
+    }
+
+    fn encoder(&self) -> InputEncoder {
+        InputEncoder::new(&self.config, self.net.n_cols, self.state.mu)
+    }
+
+    fn side_row(&self, r: Option<usize>) -> Option<&[f32]> {
+        let dim = self.state.n_side;
+        match r {
+            Some(r) if dim > 0 && (r + 1) * dim <= self.side.len() => {
+                Some(&self.side[r * dim..(r + 1) * dim])
+            }
+            _ => None,
+        }
+    }
+
+    /// Last hidden layer of every row of `rows` (`n_rows × h_last`).
+    fn codes_of(&self, rows: &Csr) -> Vec<f32> {
+        let hl = self.net.last_width();
+        let enc = self.encoder();
+        let mut codes = vec![0f32; rows.n_rows * hl];
+        let mut ws = Workspace::default();
+        let mut batch = Batch::default();
+        let last = self.net.widths.len() - 1;
+        for (c, chunk) in codes.chunks_mut(train::PREDICT_BATCH * hl).enumerate() {
+            batch.clear();
+            let first = c * train::PREDICT_BATCH;
+            for r in first..first + chunk.len() / hl {
+                let (idx, val) = rows.row(r);
+                let d = enc.push_input(&mut batch, idx, val, self.side_row(Some(r)), None);
+                batch.end_row(d);
+            }
+            self.net.forward(&batch, &mut ws, false);
+            chunk.copy_from_slice(&ws.a[last]);
+        }
+        codes
+    }
+
+    /// The code of one row given as a sparse row (user-based scoring).
+    fn encode(&self, row: SparseRow<'_>, side: Option<&[f32]>, targets: &[u32]) -> Vec<f32> {
+        let enc = self.encoder();
+        let mut batch = Batch::default();
+        batch.clear();
+        let d = enc.push_input(&mut batch, row.indices, row.values, side, None);
+        batch.tg_idx.extend_from_slice(targets);
+        batch.tg_val.resize(targets.len(), 0.0);
+        batch.end_row(d);
+        let mut ws = Workspace::default();
+        self.net.forward(&batch, &mut ws, false);
+        ws.pred
+    }
+
+    /// Output row (weights, bias) of column `j` of the output layer.
+    fn output_row(&self, j: usize) -> (&[f32], f32) {
+        let p = &self.net.params[self.net.output_weight];
+        let c = self.net.params[self.net.output_bias].data[j];
+        (&p.data[j * p.cols..(j + 1) * p.cols], c)
+    }
+
+    /// A new user's output row for an item-based model: ridge regression in
+    /// pre-activation space on the codes of the items they rated.
+    fn fit_new_user(&self, row: SparseRow<'_>) -> Result<(Vec<f64>, f64)> {
+        let hl = self.net.last_width();
+        let n = hl + 1;
+        let mut ata = vec![0f64; n * n];
+        let mut atb = vec![0f64; n];
+        let act = self.net.output_activation;
+        let shift = self.encoder().shift;
+        for (&i, &r) in row.indices.iter().zip(row.values) {
+            let i = i as usize;
+            if i >= self.state.n_items {
+                return Err(Error::unknown_id("item", format!("index {i}")));
+            }
+            let code = &self.item_codes[i * hl..(i + 1) * hl];
+            let target = act.inverse(r as f64 - shift);
+            let x = |k: usize| if k < hl { code[k] as f64 } else { 1.0 };
+            for a in 0..n {
+                let xa = x(a);
+                atb[a] += xa * target;
+                for b in 0..n {
+                    ata[a * n + b] += xa * x(b);
+                }
+            }
+        }
+        for k in 0..hl {
+            ata[k * n + k] += NEW_USER_RIDGE;
+        }
+        // The bias is unpenalised; a tiny jitter keeps an empty row solvable.
+        ata[n * n - 1] += 1e-9;
+        let sol = cholesky_solve(&mut ata, &mut atb, n)?;
+        let bias = sol[hl];
+        Ok((sol[..hl].to_vec(), bias))
+    }
+
+    fn item_scores(&self, user: Option<u32>, row: SparseRow<'_>, items: &[u32], out: &mut [f32]) -> Result<()> {
+        let hl = self.net.last_width();
+        let act = self.net.output_activation;
+        let shift = self.encoder().shift as f32;
+        let check = |i: u32| -> Result<usize> {
+            if (i as usize) < self.state.n_items {
+                Ok(i as usize)
+            } else {
+                Err(Error::unknown_id("item", format!("index {i}")))
+            }
+        };
+        match user.filter(|&u| (u as usize) < self.state.n_users) {
+            Some(u) => {
+                let (v, c) = self.output_row(u as usize);
+                for (o, &i) in out.iter_mut().zip(items) {
+                    let i = check(i)?;
+                    *o = act.apply(dot(&self.item_codes[i * hl..(i + 1) * hl], v) + c) + shift;
+                }
+            }
+            None => {
+                let (v, c) = self.fit_new_user(row)?;
+                let v: Vec<f32> = v.iter().map(|&x| x as f32).collect();
+                for (o, &i) in out.iter_mut().zip(items) {
+                    let i = check(i)?;
+                    let pre = dot(&self.item_codes[i * hl..(i + 1) * hl], &v) + c as f32;
+                    *o = act.apply(pre) + shift;
+                }
+            }
+        }
         Ok(())
     }
-    /// Fit.
-    pub fn fit(&self, _d: &FitData<'_>, _o: &FitOptions) -> Result<(Autoencoder, FitReport)> {
-        Err(Error::other("autoencoder not built yet"))
+
+    /// Rebuilds a model from its parts.
+    pub fn from_parts(parts: &ModelParts) -> Result<Self> {
+        let saved: SavedConfig = serde_json::from_value(parts.config.clone())
+            .map_err(|e| Error::model_file(format!("autoencoder config: {e}")))?;
+        saved.config.validate()?;
+        let st = saved.state;
+        let n_cols = match saved.config.based {
+            Based::User => st.n_items,
+            Based::Item => st.n_users,
+        };
+        let n_rows = match saved.config.based {
+            Based::User => st.n_users,
+            Based::Item => st.n_items,
+        };
+        let mut net = init::build::<f32>(&saved.config, n_cols, st.n_side, 0);
+        for p in &mut net.params {
+            let t = parts.tensor(&p.name, &param_shape(p))?;
+            p.data.copy_from_slice(&t.data);
+        }
+        let side = if st.n_side > 0 {
+            parts.tensor("side.features", &[n_rows, st.n_side])?.data.clone()
+        } else {
+            Vec::new()
+        };
+        let item_codes = if saved.config.based == Based::Item {
+            parts
+                .tensor("item_codes", &[st.n_items, net.last_width()])?
+                .data
+                .clone()
+        } else {
+            Vec::new()
+        };
+        Ok(Autoencoder {
+            config: saved.config,
+            state: st,
+            net,
+            side,
+            item_codes,
+        })
     }
 }
-/// Placeholder model.
-pub struct Autoencoder;
-impl Autoencoder {
-    /// From parts.
-    pub fn from_parts(_p: &ModelParts) -> Result<Self> {
-        Err(Error::other("autoencoder not built yet"))
+
+fn param_shape(p: &network::Param<f32>) -> Vec<usize> {
+    if p.is_weight {
+        vec![p.rows, p.cols]
+    } else {
+        vec![p.rows * p.cols]
     }
 }
+
 impl Recommender for Autoencoder {
     fn kind(&self) -> &'static str {
         "autoencoder"
     }
+
     fn n_users(&self) -> usize {
-        0
+        self.state.n_users
     }
+
     fn n_items(&self) -> usize {
-        0
+        self.state.n_items
     }
+
     fn n_params(&self) -> usize {
-        0
+        self.net.n_params()
     }
-    fn score_items(
-        &self,
-        _u: Option<u32>,
-        _r: SparseRow<'_>,
-        _i: &[u32],
-        _o: &mut [f32],
-    ) -> Result<()> {
-        Err(Error::other("x"))
+
+    fn score_items(&self, user: Option<u32>, row: SparseRow<'_>, items: &[u32], out: &mut [f32]) -> Result<()> {
+        if out.len() != items.len() {
+            return Err(Error::other("score_items: out and items differ in length"));
+        }
+        match self.config.based {
+            Based::Item => self.item_scores(user, row, items, out),
+            Based::User => {
+                if let Some(&bad) = items.iter().find(|&&i| i as usize >= self.state.n_items) {
+                    return Err(Error::unknown_id("item", format!("index {bad}")));
+                }
+                if let Some(&bad) = row.indices.iter().find(|&&i| i as usize >= self.state.n_items) {
+                    return Err(Error::unknown_id("item", format!("index {bad}")));
+                }
+                let side = self.side_row(user.map(|u| u as usize));
+                let pred = self.encode(row, side, items);
+                let shift = self.encoder().shift as f32;
+                for (o, p) in out.iter_mut().zip(pred) {
+                    *o = p + shift;
+                }
+                Ok(())
+            }
+        }
     }
+
+    fn score_all(&self, user: Option<u32>, row: SparseRow<'_>, out: &mut [f32]) -> Result<()> {
+        let items: Vec<u32> = (0..self.state.n_items as u32).collect();
+        if self.config.based == Based::Item && user.is_some() {
+            // One GEMV of the item codes against the user's output row.
+            let u = user.unwrap_or_default() as usize;
+            if u < self.state.n_users {
+                let hl = self.net.last_width();
+                let (v, c) = self.output_row(u);
+                let act = self.net.output_activation;
+                let shift = self.encoder().shift as f32;
+                out.par_iter_mut()
+                    .zip(self.item_codes.par_chunks(hl))
+                    .for_each(|(o, code)| *o = act.apply(dot(code, v) + c) + shift);
+                return Ok(());
+            }
+        }
+        self.score_items(user, row, &items, out)
+    }
+
     fn item_vectors(&self) -> Option<(usize, Vec<f32>)> {
-        None
+        let hl = self.net.last_width();
+        match self.config.based {
+            Based::Item => Some((hl, self.item_codes.clone())),
+            Based::User => {
+                let p = &self.net.params[self.net.output_weight];
+                Some((p.cols, p.data[..self.state.n_items * p.cols].to_vec()))
+            }
+        }
     }
+
     fn to_parts(&self) -> ModelParts {
-        unreachable!()
+        let mut tensors: Vec<(String, Tensor)> = self
+            .net
+            .params
+            .iter()
+            .map(|p| {
+                (
+                    p.name.clone(),
+                    Tensor {
+                        shape: param_shape(p),
+                        data: p.data.clone(),
+                    },
+                )
+            })
+            .collect();
+        if self.state.n_side > 0 {
+            let rows = self.side.len() / self.state.n_side;
+            tensors.push((
+                "side.features".into(),
+                Tensor {
+                    shape: vec![rows, self.state.n_side],
+                    data: self.side.clone(),
+                },
+            ));
+        }
+        if self.config.based == Based::Item {
+            tensors.push((
+                "item_codes".into(),
+                Tensor {
+                    shape: vec![self.state.n_items, self.net.last_width()],
+                    data: self.item_codes.clone(),
+                },
+            ));
+        }
+        let config = serde_json::to_value(SavedConfig {
+            config: self.config.clone(),
+            state: self.state,
+        })
+        .unwrap_or(serde_json::Value::Null);
+        ModelParts {
+            kind: "autoencoder".into(),
+            config,
+            tensors,
+        }
     }
+}
+
+/// Solves the symmetric positive definite system `A x = b` in place (`A` is
+/// `n × n`, overwritten by its Cholesky factor).
+fn cholesky_solve(a: &mut [f64], b: &mut [f64], n: usize) -> Result<Vec<f64>> {
+    for j in 0..n {
+        let mut d = a[j * n + j];
+        for k in 0..j {
+            d -= a[j * n + k] * a[j * n + k];
+        }
+        if d <= 0.0 || !d.is_finite() {
+            return Err(Error::other("new-user regression is singular"));
+        }
+        let d = d.sqrt();
+        a[j * n + j] = d;
+        for i in j + 1..n {
+            let mut s = a[i * n + j];
+            for k in 0..j {
+                s -= a[i * n + k] * a[j * n + k];
+            }
+            a[i * n + j] = s / d;
+        }
+    }
+    for i in 0..n {
+        let mut s = b[i];
+        for k in 0..i {
+            s -= a[i * n + k] * b[k];
+        }
+        b[i] = s / a[i * n + i];
+    }
+    for i in (0..n).rev() {
+        let mut s = b[i];
+        for k in i + 1..n {
+            s -= a[k * n + i] * b[k];
+        }
+        b[i] = s / a[i * n + i];
+    }
+    Ok(b.to_vec())
 }

@@ -1,0 +1,474 @@
+//! The network: named parameters, a sparse input layer (gather rows of W for
+//! observed columns, plus the column-sum term for a non-zero default), dense
+//! hidden layers (faer GEMM), and an output layer evaluated only at the
+//! target cells. [`Network::forward`] and [`Network::backward`] make one
+//! training step's loss and gradient a pure function of (weights, batch).
+
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+use rayon::prelude::*;
+
+use super::activation::Activation;
+use super::real::{axpy, dot, Real};
+use super::sparse::{Batch, ColumnIndex};
+
+/// One named parameter tensor, row-major `rows × cols`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Param<T> {
+    /// Stable name (docs/engine-tensors.md).
+    pub name: String,
+    /// Rows.
+    pub rows: usize,
+    /// Columns.
+    pub cols: usize,
+    /// Values.
+    pub data: Vec<T>,
+    /// Rows are indexed by input/output columns and only touched rows get
+    /// gradients (the item tables).
+    pub row_sparse: bool,
+    /// A weight matrix (L2 and weight decay apply), not a bias.
+    pub is_weight: bool,
+}
+
+/// A dense hidden layer: which parameters it uses and whether the weight is
+/// used transposed (tied to an encoder weight).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DenseLayer {
+    /// Index of the weight parameter.
+    pub weight: usize,
+    /// The weight is stored `out × in` and used transposed.
+    pub transposed: bool,
+    /// Index of the bias parameter.
+    pub bias: usize,
+}
+
+/// The architecture and parameters of an autoencoder.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Network<T> {
+    /// Rating columns (inputs and outputs).
+    pub n_cols: usize,
+    /// Side-feature columns appended to the input.
+    pub n_side: usize,
+    /// Widths of the hidden stack.
+    pub widths: Vec<usize>,
+    /// Hidden activation.
+    pub activation: Activation,
+    /// Output activation.
+    pub output_activation: Activation,
+    /// Hidden layer that code dropout acts on.
+    pub code_layer: usize,
+    /// Code dropout rate.
+    pub dropout: f64,
+    /// Parameters; index 0 is the input weight, 1 the input bias.
+    pub params: Vec<Param<T>>,
+    /// Dense layers; `dense[i]` maps hidden layer `i` to `i + 1`.
+    pub dense: Vec<DenseLayer>,
+    /// Parameter used as the output weight (`n_cols × h_last`): the input
+    /// weight itself when tied.
+    pub output_weight: usize,
+    /// Parameter of the output bias (`n_cols × 1`).
+    pub output_bias: usize,
+}
+
+/// Index of the input weight (`(n_cols + n_side) × h_0`).
+pub const INPUT_WEIGHT: usize = 0;
+/// Index of the input bias.
+pub const INPUT_BIAS: usize = 1;
+
+/// Reusable buffers for one batch: activations, errors, gradients. Kept
+/// across batches so a training step allocates nothing once warm.
+#[derive(Debug, Clone, Default)]
+pub struct Workspace<T> {
+    /// Pre-activations of each hidden layer (`rows × width`).
+    pub z: Vec<Vec<T>>,
+    /// Activations of each hidden layer (after code dropout).
+    pub a: Vec<Vec<T>>,
+    /// Code-dropout multipliers (0 or 1/(1−p)) of the code layer.
+    pub mask: Vec<T>,
+    /// Output pre-activation of each target entry.
+    pub pre: Vec<T>,
+    /// Prediction of each target entry.
+    pub pred: Vec<T>,
+    /// ∂loss/∂pre-activation of each target entry.
+    pub err: Vec<T>,
+    /// Gradient w.r.t. a hidden layer's activations (`rows × width`).
+    delta: Vec<T>,
+    delta_next: Vec<T>,
+    /// The batch grouped by column.
+    pub index: ColumnIndex,
+    /// Gradient of each parameter: compact (touched rows in `index.touched`
+    /// order) for row-sparse parameters, full for the others.
+    pub grads: Vec<Vec<T>>,
+    colsum: Vec<T>,
+    gsum: Vec<T>,
+}
+
+/// What a forward/backward pass measured.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct StepLoss {
+    /// Σ (prediction − target)² over the target entries.
+    pub sum_sq: f64,
+    /// Number of target entries.
+    pub count: usize,
+}
+
+impl<T: Real> Network<T> {
+    /// Rows of the input weight: rating columns then side features.
+    pub fn n_in(&self) -> usize {
+        self.n_cols + self.n_side
+    }
+
+    /// Width of the last hidden layer.
+    pub fn last_width(&self) -> usize {
+        *self.widths.last().expect("validated: at least one hidden layer")
+    }
+
+    /// Number of scalar parameters.
+    pub fn n_params(&self) -> usize {
+        self.params.iter().map(|p| p.data.len()).sum()
+    }
+
+    /// The weight row the output layer uses for column `j`.
+    #[inline]
+    fn out_row(&self, j: u32) -> &[T] {
+        let p = &self.params[self.output_weight];
+        &p.data[j as usize * p.cols..(j as usize + 1) * p.cols]
+    }
+
+    /// Forward pass over `batch`, computing predictions at the target
+    /// entries into `ws.pred`. `train` turns code dropout on.
+    pub fn forward(&self, batch: &Batch<T>, ws: &mut Workspace<T>, train: bool) {
+        let rows = batch.rows();
+        let l = self.widths.len();
+        ws.z.resize_with(l, Vec::new);
+        ws.a.resize_with(l, Vec::new);
+        for (i, &w) in self.widths.iter().enumerate() {
+            ws.z[i].resize(rows * w, T::ZERO);
+            ws.a[i].resize(rows * w, T::ZERO);
+        }
+        let has_default = batch.default.iter().any(|&d| d != T::ZERO);
+        if has_default {
+            self.column_sum(&mut ws.colsum);
+        }
+        let h0 = self.widths[0];
+        let w_in = &self.params[INPUT_WEIGHT].data;
+        let b_in = &self.params[INPUT_BIAS].data;
+        let colsum = &ws.colsum;
+        ws.z[0]
+            .par_chunks_mut(h0)
+            .enumerate()
+            .for_each(|(b, z)| {
+                z.copy_from_slice(b_in);
+                if has_default {
+                    axpy(batch.default[b], colsum, z);
+                }
+                let (idx, val) = batch.input(b);
+                for (&j, &v) in idx.iter().zip(val) {
+                    axpy(v, &w_in[j as usize * h0..(j as usize + 1) * h0], z);
+                }
+            });
+        let use_dropout = train && self.dropout > 0.0;
+        if use_dropout {
+            self.dropout_mask(rows, batch.seed, &mut ws.mask);
+        }
+        for i in 0..l {
+            if i > 0 {
+                let layer = self.dense[i - 1];
+                let lo = &ws.a[..i];
+                let (h_in, h_out) = (self.widths[i - 1], self.widths[i]);
+                T::gemm(
+                    rows,
+                    h_out,
+                    h_in,
+                    &lo[i - 1],
+                    false,
+                    &self.params[layer.weight].data,
+                    layer.transposed,
+                    &mut ws.z[i],
+                    false,
+                );
+                let bias = &self.params[layer.bias].data;
+                for z in ws.z[i].chunks_mut(h_out) {
+                    axpy(T::ONE, bias, z);
+                }
+            }
+            let act = self.activation;
+            let (z, a) = (&ws.z[i], &mut ws.a[i]);
+            a.par_iter_mut()
+                .zip(z.par_iter())
+                .with_min_len(4096)
+                .for_each(|(a, &z)| *a = act.apply(z));
+            if use_dropout && i == self.code_layer {
+                for (a, &m) in ws.a[i].iter_mut().zip(&ws.mask) {
+                    *a *= m;
+                }
+            }
+        }
+        self.output_forward(batch, ws);
+    }
+
+    fn output_forward(&self, batch: &Batch<T>, ws: &mut Workspace<T>) {
+        let n = batch.tg_idx.len();
+        ws.pre.resize(n, T::ZERO);
+        ws.pred.resize(n, T::ZERO);
+        let hl = self.last_width();
+        let a_last = &ws.a[self.widths.len() - 1];
+        let c = &self.params[self.output_bias].data;
+        let out_act = self.output_activation;
+        // Rows own disjoint target ranges: split the buffers at row boundaries.
+        let mut pre_rows: Vec<(&mut [T], &mut [T])> = Vec::with_capacity(batch.rows());
+        let (mut pre_rest, mut pred_rest) = (&mut ws.pre[..], &mut ws.pred[..]);
+        for b in 0..batch.rows() {
+            let len = batch.tg_ptr[b + 1] - batch.tg_ptr[b];
+            let (p1, p2) = std::mem::take(&mut pre_rest).split_at_mut(len);
+            let (q1, q2) = std::mem::take(&mut pred_rest).split_at_mut(len);
+            pre_rows.push((p1, q1));
+            pre_rest = p2;
+            pred_rest = q2;
+        }
+        pre_rows
+            .into_par_iter()
+            .enumerate()
+            .for_each(|(b, (pre, pred))| {
+                let h = &a_last[b * hl..(b + 1) * hl];
+                let (idx, _) = batch.targets(b);
+                for (k, &j) in idx.iter().enumerate() {
+                    let p = dot(h, self.out_row(j)) + c[j as usize];
+                    pre[k] = p;
+                    pred[k] = out_act.apply(p);
+                }
+            });
+    }
+
+    fn column_sum(&self, out: &mut Vec<T>) {
+        let h0 = self.widths[0];
+        out.clear();
+        out.resize(h0, T::ZERO);
+        let w = &self.params[INPUT_WEIGHT].data;
+        for row in w[..self.n_cols * h0].chunks(h0) {
+            axpy(T::ONE, row, out);
+        }
+    }
+
+    fn dropout_mask(&self, rows: usize, seed: u64, mask: &mut Vec<T>) {
+        let h = self.widths[self.code_layer];
+        mask.resize(rows * h, T::ZERO);
+        let keep = 1.0 - self.dropout;
+        let scale = T::of(1.0 / keep);
+        mask.par_chunks_mut(h).enumerate().for_each(|(b, m)| {
+            let mut rng = SmallRng::seed_from_u64(mix(seed, b as u64));
+            for x in m {
+                *x = if rng.random::<f64>() < keep {
+                    scale
+                } else {
+                    T::ZERO
+                };
+            }
+        });
+    }
+
+    /// Backward pass after [`Network::forward`]: the masked MSE
+    /// `Σ(ŷ−y)²/N` over the batch's N target entries and its gradient into
+    /// `ws.grads` (L2 and weight decay are the optimiser's). `train` must
+    /// match the forward pass.
+    pub fn backward(&self, batch: &Batch<T>, ws: &mut Workspace<T>, train: bool) -> StepLoss {
+        let rows = batch.rows();
+        let n = batch.tg_idx.len();
+        let has_default = batch.default.iter().any(|&d| d != T::ZERO);
+        ws.index
+            .build(batch, self.n_in(), self.n_cols, has_default);
+        let loss = self.output_error(batch, ws);
+        let scale = T::of(2.0 / n.max(1) as f64);
+        for e in ws.err.iter_mut() {
+            *e *= scale;
+        }
+        self.zero_grads(ws);
+        let l = self.widths.len();
+        let hl = self.last_width();
+        // ∂/∂a_last = Σ_j e_j V[j,:], row by row.
+        ws.delta.resize(rows * hl, T::ZERO);
+        {
+            let err = &ws.err;
+            ws.delta.par_chunks_mut(hl).enumerate().for_each(|(b, d)| {
+                d.iter_mut().for_each(|x| *x = T::ZERO);
+                let (idx, _) = batch.targets(b);
+                let off = batch.tg_ptr[b];
+                for (k, &j) in idx.iter().enumerate() {
+                    axpy(err[off + k], self.out_row(j), d);
+                }
+            });
+        }
+        let use_dropout = train && self.dropout > 0.0;
+        for i in (0..l).rev() {
+            // delta: ∂/∂a_i → ∂/∂z_i.
+            let act = self.activation;
+            {
+                let z = &ws.z[i];
+                ws.delta
+                    .par_iter_mut()
+                    .zip(z.par_iter())
+                    .with_min_len(4096)
+                    .for_each(|(d, &z)| *d *= act.derivative(z));
+            }
+            if use_dropout && i == self.code_layer {
+                for (d, &m) in ws.delta.iter_mut().zip(&ws.mask) {
+                    *d *= m;
+                }
+            }
+            if i == 0 {
+                break;
+            }
+            let layer = self.dense[i - 1];
+            let (h_in, h_out) = (self.widths[i - 1], self.widths[i]);
+            let a_prev = &ws.a[i - 1];
+            let gw = &mut ws.grads[layer.weight];
+            if layer.transposed {
+                T::gemm(h_out, h_in, rows, &ws.delta, true, a_prev, false, gw, true);
+            } else {
+                T::gemm(h_in, h_out, rows, a_prev, true, &ws.delta, false, gw, true);
+            }
+            let gb = &mut ws.grads[layer.bias];
+            for d in ws.delta.chunks(h_out) {
+                axpy(T::ONE, d, gb);
+            }
+            ws.delta_next.resize(rows * h_in, T::ZERO);
+            T::gemm(
+                rows,
+                h_in,
+                h_out,
+                &ws.delta,
+                false,
+                &self.params[layer.weight].data,
+                !layer.transposed,
+                &mut ws.delta_next,
+                false,
+            );
+            std::mem::swap(&mut ws.delta, &mut ws.delta_next);
+        }
+        self.input_and_output_grads(batch, ws, has_default);
+        loss
+    }
+
+    /// Errors at the target entries: fills `ws.err` with (ŷ−y)·f′(pre) and
+    /// returns the squared-error sum.
+    fn output_error(&self, batch: &Batch<T>, ws: &mut Workspace<T>) -> StepLoss {
+        let n = batch.tg_idx.len();
+        ws.err.resize(n, T::ZERO);
+        let out_act = self.output_activation;
+        let mut sum_sq = 0.0;
+        for k in 0..n {
+            let r = ws.pred[k] - batch.tg_val[k];
+            sum_sq += r.f64() * r.f64();
+            ws.err[k] = r * out_act.derivative(ws.pre[k]);
+        }
+        StepLoss { sum_sq, count: n }
+    }
+
+    fn zero_grads(&self, ws: &mut Workspace<T>) {
+        ws.grads.resize_with(self.params.len(), Vec::new);
+        let ix = &ws.index;
+        for (i, (p, g)) in self.params.iter().zip(ws.grads.iter_mut()).enumerate() {
+            let rows = if !p.row_sparse {
+                p.rows
+            } else if i == INPUT_WEIGHT {
+                ix.touched.len()
+            } else {
+                ix.n_rating
+            };
+            g.clear();
+            g.resize(rows * p.cols, T::ZERO);
+        }
+    }
+
+    /// Gradients of the input weight and bias, and of the output weight and
+    /// bias, one touched column per task (no locks: each task owns its rows).
+    fn input_and_output_grads(&self, batch: &Batch<T>, ws: &mut Workspace<T>, has_default: bool) {
+        let h0 = self.widths[0];
+        let hl = self.last_width();
+        let rows = batch.rows();
+        let dz0 = &ws.delta;
+        let a_last = &ws.a[self.widths.len() - 1];
+        let err = &ws.err;
+        let ix = &ws.index;
+        // The default's column-sum term: the same vector for every rating row.
+        ws.gsum.clear();
+        ws.gsum.resize(h0, T::ZERO);
+        if has_default {
+            for b in 0..rows {
+                axpy(batch.default[b], &dz0[b * h0..(b + 1) * h0], &mut ws.gsum);
+            }
+        }
+        let gsum = &ws.gsum;
+        let tied = self.output_weight == INPUT_WEIGHT;
+        let n_cols = self.n_cols;
+        let mut grads = std::mem::take(&mut ws.grads);
+        {
+            let (head, tail) = grads.split_at_mut(INPUT_BIAS);
+            let g_in = &mut head[INPUT_WEIGHT];
+            g_in.par_chunks_mut(h0).enumerate().for_each(|(t, g)| {
+                for &(b, k) in ix.inputs_of(t) {
+                    let b = b as usize;
+                    axpy(batch.in_val[k as usize], &dz0[b * h0..(b + 1) * h0], g);
+                }
+                if (ix.touched[t] as usize) < n_cols {
+                    if has_default {
+                        axpy(T::ONE, gsum, g);
+                    }
+                    if tied {
+                        for &(b, k) in ix.targets_of(t) {
+                            let b = b as usize;
+                            axpy(err[k as usize], &a_last[b * hl..(b + 1) * hl], g);
+                        }
+                    }
+                }
+            });
+            let g_bias = &mut tail[0];
+            for d in dz0.chunks(h0) {
+                axpy(T::ONE, d, g_bias);
+            }
+        }
+        if !tied {
+            let gv = std::mem::take(&mut grads[self.output_weight]);
+            let mut gv = gv;
+            gv.par_chunks_mut(hl).enumerate().for_each(|(t, g)| {
+                for &(b, k) in ix.targets_of(t) {
+                    let b = b as usize;
+                    axpy(err[k as usize], &a_last[b * hl..(b + 1) * hl], g);
+                }
+            });
+            grads[self.output_weight] = gv;
+        }
+        let gc = &mut grads[self.output_bias];
+        for (t, g) in gc.iter_mut().enumerate() {
+            *g = ix.targets_of(t).iter().map(|&(_, k)| err[k as usize]).sum();
+        }
+        ws.grads = grads;
+    }
+
+    /// Dense outputs of every row of `batch` for every rating column
+    /// (`rows × n_cols`, row-major), without dropout: for re-feeding and
+    /// full-catalogue scoring.
+    pub fn dense_output(&self, batch: &Batch<T>, ws: &mut Workspace<T>, out: &mut Vec<T>) {
+        let mut full = batch.clone();
+        full.tg_idx.clear();
+        full.tg_val.clear();
+        full.tg_ptr.clear();
+        full.tg_ptr.push(0);
+        for _ in 0..batch.rows() {
+            full.tg_idx.extend(0..self.n_cols as u32);
+            full.tg_val.resize(full.tg_idx.len(), T::ZERO);
+            full.tg_ptr.push(full.tg_idx.len());
+        }
+        self.forward(&full, ws, false);
+        out.clear();
+        out.extend_from_slice(&ws.pred);
+    }
+}
+
+/// SplitMix64 of `a` and `b`: independent, reproducible seeds per (batch, row).
+pub fn mix(a: u64, b: u64) -> u64 {
+    let mut z = a ^ b.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}

@@ -1,0 +1,382 @@
+//! The training loop: shuffled batches (the last partial batch kept), masked
+//! MSE, optimiser step, optional dense re-feeding, per-epoch train and
+//! validation RMSE, early stopping with best-weights restore, NaN/inf
+//! detection and a progress bar.
+
+use std::time::Instant;
+
+use indicatif::{ProgressBar, ProgressStyle};
+use rand::rngs::SmallRng;
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+
+use super::config::{AutoencoderConfig, DefaultKind, DefaultRating, OptimizerKind, SparseUpdates};
+use super::input::{InputEncoder, Noise};
+use super::network::{mix, Network, Param, Workspace};
+use super::optim::{OptimSettings, Optimizer};
+use super::real::Real;
+use super::sparse::Batch;
+use crate::data::Csr;
+use crate::error::{Error, ErrorKind, Result};
+use crate::model::{EpochStats, FitReport};
+
+/// Touched share of the item-table rows per batch below which `auto` goes lazy.
+const LAZY_BELOW: f64 = 0.3;
+
+/// What a fit trains on, already oriented (rows are users or items).
+#[derive(Debug, Clone, Copy)]
+pub struct TrainSet<'a> {
+    /// Training ratings, one row per autoencoder input.
+    pub rows: &'a Csr,
+    /// Side features of the rows (`rows.n_rows × dim`), if any.
+    pub side: Option<(&'a [f32], usize)>,
+    /// Validation ratings oriented the same way, if any.
+    pub valid: Option<&'a Csr>,
+    /// Predictions are clipped to this range for validation RMSE.
+    pub clip: (f32, f32),
+}
+
+impl<'a> TrainSet<'a> {
+    /// Side features of row `r`.
+    pub fn side_row(&self, r: usize) -> Option<&'a [f32]> {
+        self.side.map(|(d, dim)| &d[r * dim..(r + 1) * dim])
+    }
+}
+
+/// Settings of the loop (from the config plus the run's seed).
+#[derive(Debug, Clone)]
+pub struct LoopSettings {
+    /// The config.
+    pub cfg: AutoencoderConfig,
+    /// Seed of shuffles and noise.
+    pub seed: u64,
+    /// Show a progress bar.
+    pub progress: bool,
+}
+
+/// Decides lazy or dense row updates; says why in `notes`.
+pub fn choose_sparse_updates(cfg: &AutoencoderConfig, rows: &Csr, notes: &mut Vec<String>) -> bool {
+    let dense_input = !matches!(cfg.default_rating, DefaultRating::Named(DefaultKind::Zero))
+        || cfg.noise_all
+        || cfg.refeed > 0;
+    let mean_row = rows.nnz() as f64 / rows.n_rows.max(1) as f64;
+    let touched = ((cfg.batch_size as f64 * mean_row) / rows.n_cols.max(1) as f64).min(1.0);
+    match cfg.sparse_updates {
+        SparseUpdates::Dense => false,
+        SparseUpdates::Lazy => true,
+        SparseUpdates::Auto => {
+            let lazy = !dense_input && touched < LAZY_BELOW;
+            let what = match (lazy, cfg.optimizer) {
+                (false, _) => "dense updates".to_string(),
+                (true, OptimizerKind::Sgd) => "lazy row updates (exact for SGD)".to_string(),
+                (true, _) => "lazy row updates (LazyAdam: moments of untouched rows stay)".into(),
+            };
+            let why = if dense_input {
+                "every row gets a gradient (non-zero default, noise on all cells or re-feeding)"
+                    .to_string()
+            } else {
+                format!("a batch touches about {:.1} % of the item rows", 100.0 * touched)
+            };
+            notes.push(format!("sparse_updates = auto: {what}, because {why}"));
+            lazy
+        }
+    }
+}
+
+/// Trains `net` in place; returns the report.
+pub fn train<T: Real>(
+    net: &mut Network<T>,
+    enc: &InputEncoder,
+    data: &TrainSet<'_>,
+    settings: &LoopSettings,
+) -> Result<FitReport> {
+    let cfg = &settings.cfg;
+    let start = Instant::now();
+    let mut report = FitReport::default();
+    if cfg.noise_all && cfg.noise_std > 0.0 && data.rows.n_cols > 10_000 {
+        report.notes.push(format!(
+            "noise_all on {} columns: every batch is dense, expect slow epochs",
+            data.rows.n_cols
+        ));
+    }
+    let lazy = choose_sparse_updates(cfg, data.rows, &mut report.notes);
+    let mut opt = Optimizer::new(
+        OptimSettings {
+            adam: cfg.optimizer != OptimizerKind::Sgd,
+            momentum: cfg.momentum,
+            nesterov: cfg.nesterov,
+            beta1: cfg.beta1,
+            beta2: cfg.beta2,
+            eps: cfg.eps,
+            l2: cfg.l2,
+            weight_decay: cfg.weight_decay,
+            lazy,
+        },
+        &net.params,
+    );
+    let mut order: Vec<usize> = (0..data.rows.n_rows)
+        .filter(|&r| data.rows.row_len(r) > 0)
+        .collect();
+    let n_batches = order.len().div_ceil(cfg.batch_size);
+    let bar = progress_bar(settings.progress, cfg.epochs * n_batches);
+    let noise = Noise::of(cfg);
+    let mut ws = Workspace::default();
+    let mut batch = Batch::default();
+    let mut refeed = Refeed::default();
+    let mut best: Option<(f64, usize, Vec<Param<T>>)> = None;
+    for epoch in 1..=cfg.epochs {
+        let t0 = Instant::now();
+        let lr = cfg.lr_schedule.lr_at(cfg.lr, epoch);
+        opt.begin_epoch(lr);
+        order.shuffle(&mut SmallRng::seed_from_u64(mix(settings.seed, epoch as u64)));
+        let (mut sum_sq, mut count) = (0.0, 0usize);
+        for (bi, chunk) in order.chunks(cfg.batch_size).enumerate() {
+            batch.clear();
+            batch.seed = mix(settings.seed, ((epoch as u64) << 32) | bi as u64);
+            for (b, &r) in chunk.iter().enumerate() {
+                let (idx, val) = data.rows.row(r);
+                let mut rng = SmallRng::seed_from_u64(mix(batch.seed ^ 0x5EED, b as u64));
+                let noise = (!noise.is_none() || noise.all).then_some((&noise, &mut rng));
+                let d = enc.push_input(&mut batch, idx, val, data.side_row(r), noise);
+                enc.push_targets(&mut batch, idx, val);
+                batch.end_row(d);
+            }
+            if cfg.refeed > 0 {
+                net.dense_output(&batch, &mut ws, &mut refeed.out);
+            }
+            let loss = train_step(net, &mut opt, &batch, &mut ws, cfg.clip_norm);
+            check_finite(loss.sum_sq, epoch, bi + 1, lr)?;
+            sum_sq += loss.sum_sq;
+            count += loss.count;
+            for _ in 0..cfg.refeed {
+                refeed.build(&batch, net.n_cols);
+                if cfg.refeed > 1 {
+                    net.dense_output(&refeed.batch, &mut ws, &mut refeed.out);
+                }
+                let l = train_step(net, &mut opt, &refeed.batch, &mut ws, cfg.clip_norm);
+                check_finite(l.sum_sq, epoch, bi + 1, lr)?;
+            }
+            if let Some(bar) = &bar {
+                bar.inc(1);
+                if bi % 16 == 0 {
+                    bar.set_message(format!(
+                        "epoch {epoch}/{} batch {}/{n_batches} loss {:.4}",
+                        cfg.epochs,
+                        bi + 1,
+                        loss.sum_sq / loss.count.max(1) as f64
+                    ));
+                }
+            }
+        }
+        opt.flush(&mut net.params);
+        let mse = sum_sq / count.max(1) as f64;
+        let valid_rmse = data
+            .valid
+            .map(|v| validation_rmse(net, enc, data, v))
+            .transpose()?;
+        let stats = EpochStats {
+            epoch,
+            train_loss: mse + cfg.l2 * weight_sq_sum(&net.params),
+            train_rmse: mse.sqrt(),
+            valid_rmse,
+            lr,
+            seconds: t0.elapsed().as_secs_f64(),
+        };
+        if let Some(bar) = &bar {
+            bar.println(format!(
+                "epoch {epoch}: train rmse {:.4}{} ({:.2} s)",
+                stats.train_rmse,
+                valid_rmse.map_or(String::new(), |v| format!(", valid rmse {v:.4}")),
+                stats.seconds
+            ));
+        }
+        report.history.push(stats);
+        report.epochs = epoch;
+        if let (Some(v), Some(patience)) = (valid_rmse, cfg.patience) {
+            let improved = best.as_ref().is_none_or(|b| v < b.0 - cfg.min_delta);
+            if improved {
+                best = Some((v, epoch, net.params.clone()));
+            } else if epoch - best.as_ref().map_or(0, |b| b.1) >= patience {
+                break;
+            }
+        }
+    }
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    if let Some((_, epoch, params)) = best {
+        net.params = params;
+        report.best_epoch = Some(epoch);
+    }
+    report.train_seconds = start.elapsed().as_secs_f64();
+    Ok(report)
+}
+
+/// One optimiser step on `batch`: forward, backward, clipping, update.
+pub fn train_step<T: Real>(
+    net: &mut Network<T>,
+    opt: &mut Optimizer<T>,
+    batch: &Batch<T>,
+    ws: &mut Workspace<T>,
+    clip_norm: Option<f64>,
+) -> super::network::StepLoss {
+    net.forward(batch, ws, true);
+    let loss = net.backward(batch, ws, true);
+    if let Some(max) = clip_norm {
+        let norm = ws
+            .grads
+            .iter()
+            .flatten()
+            .map(|g| g.f64() * g.f64())
+            .sum::<f64>()
+            .sqrt();
+        if norm > max {
+            let f = T::of(max / norm);
+            ws.grads.iter_mut().flatten().for_each(|g| *g *= f);
+        }
+    }
+    opt.step(&mut net.params, &ws.grads, &ws.index.touched);
+    loss
+}
+
+/// Buffers of dense re-feeding (DeepRecommender's `aug_step`): the model's
+/// dense output for a batch becomes the input and the target of an extra step.
+#[derive(Debug, Clone, Default)]
+struct Refeed<T> {
+    out: Vec<T>,
+    batch: Batch<T>,
+}
+
+impl<T: Real> Refeed<T> {
+    fn build(&mut self, like: &Batch<T>, n_cols: usize) {
+        let rows = like.rows();
+        self.batch.clear();
+        self.batch.seed = mix(like.seed, 0xFEED);
+        for b in 0..rows {
+            let out = &self.out[b * n_cols..(b + 1) * n_cols];
+            self.batch.in_idx.extend(0..n_cols as u32);
+            self.batch.in_val.extend_from_slice(out);
+            self.batch.tg_idx.extend(0..n_cols as u32);
+            self.batch.tg_val.extend_from_slice(out);
+            self.batch.end_row(T::ZERO);
+        }
+    }
+}
+
+fn check_finite(sum_sq: f64, epoch: usize, batch: usize, lr: f64) -> Result<()> {
+    if sum_sq.is_finite() {
+        return Ok(());
+    }
+    Err(Error::new(ErrorKind::Diverged(format!(
+        "the loss became {sum_sq} in epoch {epoch}, batch {batch} (learning rate {lr}); \
+         lower lr, add clip_norm, or use a bounded activation"
+    ))))
+}
+
+fn weight_sq_sum<T: Real>(params: &[Param<T>]) -> f64 {
+    params
+        .iter()
+        .filter(|p| p.is_weight)
+        .map(|p| p.data.iter().map(|w| w.f64() * w.f64()).sum::<f64>())
+        .sum()
+}
+
+fn progress_bar(show: bool, len: usize) -> Option<ProgressBar> {
+    if !show {
+        return None;
+    }
+    let bar = ProgressBar::new(len as u64);
+    bar.set_style(
+        ProgressStyle::with_template("{bar:30} {pos}/{len} {msg} ETA {eta}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    Some(bar)
+}
+
+/// Rows scored per forward pass when predicting.
+pub const PREDICT_BATCH: usize = 256;
+
+/// Predictions (in rating units, unclipped) at the cells `cells` (a CSR in
+/// the training orientation) for rows encoded from `train`.
+pub fn predict_cells<T: Real>(
+    net: &Network<T>,
+    enc: &InputEncoder,
+    data: &TrainSet<'_>,
+    cells: &Csr,
+) -> Vec<f32> {
+    let mut out = vec![0f32; cells.nnz()];
+    let rows: Vec<usize> = (0..cells.n_rows).filter(|&r| cells.row_len(r) > 0).collect();
+    let mut ws = Workspace::default();
+    let mut batch = Batch::default();
+    for chunk in rows.chunks(PREDICT_BATCH) {
+        batch.clear();
+        for &r in chunk {
+            let (idx, val) = if r < data.rows.n_rows {
+                data.rows.row(r)
+            } else {
+                (&[][..], &[][..])
+            };
+            let d = enc.push_input(&mut batch, idx, val, data.side_row(r), None);
+            batch.tg_idx.extend_from_slice(cells.row(r).0);
+            batch.tg_val.resize(batch.tg_idx.len(), T::ZERO);
+            batch.end_row(d);
+        }
+        net.forward(&batch, &mut ws, false);
+        let mut k = 0;
+        for &r in chunk {
+            for o in &mut out[cells.indptr[r]..cells.indptr[r + 1]] {
+                *o = (ws.pred[k].f64() + enc.shift) as f32;
+                k += 1;
+            }
+        }
+    }
+    out
+}
+
+/// Validation RMSE, predictions clipped to `data.clip`; cells whose row or
+/// column had no training rating are skipped (the trained model answers
+/// those with its bias fallback, not the network).
+pub fn validation_rmse<T: Real>(
+    net: &Network<T>,
+    enc: &InputEncoder,
+    data: &TrainSet<'_>,
+    valid: &Csr,
+) -> Result<f64> {
+    let mut col_known = vec![false; data.rows.n_cols];
+    for &c in &data.rows.indices {
+        col_known[c as usize] = true;
+    }
+    let mut rows = Vec::new();
+    let mut cols = Vec::new();
+    let mut vals = Vec::new();
+    for r in 0..valid.n_rows.min(data.rows.n_rows) {
+        if data.rows.row_len(r) == 0 {
+            continue;
+        }
+        let (idx, val) = valid.row(r);
+        for (&c, &v) in idx.iter().zip(val) {
+            if col_known.get(c as usize).copied().unwrap_or(false) {
+                rows.push(r as u32);
+                cols.push(c);
+                vals.push(v);
+            }
+        }
+    }
+    if vals.is_empty() {
+        return Err(Error::config(
+            "the validation split has no rating whose user and item are both in training",
+        ));
+    }
+    let cells = Csr::from_triplets(data.rows.n_rows, data.rows.n_cols, &rows, &cols, &vals);
+    let pred = predict_cells(net, enc, data, &cells);
+    let (lo, hi) = data.clip;
+    let sse: f64 = pred
+        .iter()
+        .zip(&cells.values)
+        .map(|(&p, &y)| {
+            let e = (p.clamp(lo, hi) - y) as f64;
+            e * e
+        })
+        .sum();
+    Ok((sse / cells.nnz() as f64).sqrt())
+}

@@ -1,0 +1,591 @@
+//! The HTTP service: JSON in and out over axum and tokio.
+//!
+//! Routes (see [`ROUTES`] and `GET /openapi.json`):
+//! `GET /health`, `GET /v1/model`, `GET /v1/users/{id}/recommendations?n=`,
+//! `POST /v1/recommendations` (a new user), `POST /v1/predictions`,
+//! `GET /v1/items/{id}/similar?n=`, `POST /v1/admin/reload`.
+//!
+//! - Model compute never runs on the async runtime's threads: it goes to the
+//!   rayon pool (one thread a core, so concurrent requests queue instead of
+//!   oversubscribing the CPU) and the handler awaits the answer.
+//! - The model in service sits behind an `RwLock<Arc<…>>`: a request clones
+//!   the `Arc` and lets go of the lock at once, so a reload swaps the model
+//!   atomically while requests in flight finish on the model they started
+//!   with. A reload that fails leaves the old model serving.
+//! - Every error is JSON `{"error": "…"}`: 400 for malformed input, 404 for an
+//!   unknown user, item or route, 413 for an oversized body; a panic in model
+//!   code is caught and answered with 500.
+
+mod openapi;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
+
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::persist::ModelLoader;
+use crate::recommend::{self, SimilarityIndex};
+use crate::TrainedModel;
+
+pub use openapi::openapi;
+
+/// Every route as (method, path), in the order the OpenAPI document lists them.
+pub const ROUTES: [(&str, &str); 8] = [
+    ("get", "/health"),
+    ("get", "/openapi.json"),
+    ("get", "/v1/model"),
+    ("get", "/v1/users/{id}/recommendations"),
+    ("post", "/v1/recommendations"),
+    ("post", "/v1/predictions"),
+    ("get", "/v1/items/{id}/similar"),
+    ("post", "/v1/admin/reload"),
+];
+
+/// Bounds on what one request may ask for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest `n` (items per answer).
+    pub max_n: usize,
+    /// Largest request body in bytes (413 above).
+    pub max_body_bytes: usize,
+    /// Most pairs in one prediction request, and most ratings for a new user.
+    pub max_list: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_n: 1000,
+            max_body_bytes: 1 << 20,
+            max_list: 10_000,
+        }
+    }
+}
+
+/// How to run the service.
+#[derive(Debug, Clone)]
+pub struct ServeConfig {
+    /// The model file; reloads read it again.
+    pub model_path: PathBuf,
+    /// Address to listen on (port 0 picks a free port).
+    pub addr: SocketAddr,
+    /// Request bounds.
+    pub limits: Limits,
+    /// Rebuilds the model from the file's parts.
+    pub loader: ModelLoader,
+}
+
+impl ServeConfig {
+    /// Defaults for `path`: 127.0.0.1:8080, default limits, every model aerec ships.
+    pub fn new(model_path: impl Into<PathBuf>) -> Self {
+        ServeConfig {
+            model_path: model_path.into(),
+            addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            limits: Limits::default(),
+            loader: crate::model::spec::load_model,
+        }
+    }
+}
+
+/// A model in service, with what is derived from it once per load.
+struct Served {
+    model: TrainedModel,
+    /// The similarity index, or why the model has none.
+    similarity: std::result::Result<SimilarityIndex, String>,
+    loaded_unix: u64,
+}
+
+impl Served {
+    fn new(model: TrainedModel) -> Self {
+        let similarity = SimilarityIndex::new(&model).map_err(|e| e.to_string());
+        let loaded_unix = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        Served {
+            model,
+            similarity,
+            loaded_unix,
+        }
+    }
+
+    fn summary(&self, path: &std::path::Path) -> ModelSummary {
+        let m = &self.model;
+        ModelSummary {
+            kind: m.model.kind().to_string(),
+            path: path.display().to_string(),
+            users: m.n_users(),
+            items: m.n_items(),
+            ratings: m.train.nnz(),
+            params: m.model.n_params(),
+            scale_min: m.scale.min,
+            scale_max: m.scale.max,
+            mu: m.fallback.mu,
+            epochs: m.report.epochs,
+            train_seconds: m.report.train_seconds,
+            similar_items: self.similarity.is_ok(),
+            loaded_unix: self.loaded_unix,
+        }
+    }
+}
+
+/// What `GET /v1/model` answers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelSummary {
+    /// Model kind.
+    pub kind: String,
+    /// The file it was loaded from.
+    pub path: String,
+    /// Users in the index space.
+    pub users: usize,
+    /// Items in the index space.
+    pub items: usize,
+    /// Training ratings.
+    pub ratings: usize,
+    /// Fitted parameters.
+    pub params: usize,
+    /// Lowest rating of the scale.
+    pub scale_min: f32,
+    /// Highest rating of the scale.
+    pub scale_max: f32,
+    /// Global mean rating (μ).
+    pub mu: f32,
+    /// Training epochs.
+    pub epochs: usize,
+    /// Training time in seconds.
+    pub train_seconds: f64,
+    /// Whether `/v1/items/{id}/similar` can answer.
+    pub similar_items: bool,
+    /// When this model was loaded (Unix seconds).
+    pub loaded_unix: u64,
+}
+
+/// The service's shared state: the model in service and how to reload it.
+pub struct AppState {
+    current: RwLock<Arc<Served>>,
+    path: PathBuf,
+    loader: ModelLoader,
+    limits: Limits,
+    /// Serialises reloads so two of them cannot interleave load and swap.
+    reloading: tokio::sync::Mutex<()>,
+}
+
+impl AppState {
+    /// Loads the model file named by `config`.
+    pub fn load(config: &ServeConfig) -> Result<Arc<Self>> {
+        let model = crate::persist::load_with(&config.model_path, config.loader)?;
+        Ok(Self::with_model(model, config))
+    }
+
+    /// Serves `model` (already loaded from `config.model_path`).
+    pub fn with_model(model: TrainedModel, config: &ServeConfig) -> Arc<Self> {
+        Arc::new(AppState {
+            current: RwLock::new(Arc::new(Served::new(model))),
+            path: config.model_path.clone(),
+            loader: config.loader,
+            limits: config.limits,
+            reloading: tokio::sync::Mutex::new(()),
+        })
+    }
+
+    fn current(&self) -> Arc<Served> {
+        // A poisoned lock only means a writer panicked between two plain
+        // assignments; the Arc inside is whole either way.
+        Arc::clone(&self.current.read().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// Summary of the model in service.
+    pub fn summary(&self) -> ModelSummary {
+        self.current().summary(&self.path)
+    }
+
+    /// Reads the model file again and swaps it in; on failure the old model
+    /// keeps serving and the error says why.
+    pub async fn reload(self: &Arc<Self>) -> Result<ModelSummary> {
+        let _one_at_a_time = self.reloading.lock().await;
+        let (path, loader) = (self.path.clone(), self.loader);
+        let loaded = tokio::task::spawn_blocking(move || {
+            crate::persist::load_with(&path, loader).map(Served::new)
+        })
+        .await
+        .map_err(|e| Error::other(format!("the reload task failed: {e}")))??;
+        let summary = loaded.summary(&self.path);
+        *self.current.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(loaded);
+        Ok(summary)
+    }
+}
+
+/// The service's routes over `state`.
+pub fn router(state: Arc<AppState>) -> Router {
+    let body_limit = state.limits.max_body_bytes;
+    Router::new()
+        .route("/health", get(health))
+        .route("/openapi.json", get(openapi_json))
+        .route("/v1/model", get(model_summary))
+        .route("/v1/users/{id}/recommendations", get(user_recommendations))
+        .route("/v1/recommendations", post(new_user_recommendations))
+        .route("/v1/predictions", post(predictions))
+        .route("/v1/items/{id}/similar", get(similar))
+        .route("/v1/admin/reload", post(reload))
+        .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "no such route") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method not allowed on this route",
+            )
+        })
+        .layer(DefaultBodyLimit::max(body_limit))
+        .with_state(state)
+}
+
+/// Serves `state` on `listener` until `shutdown` completes, then finishes the
+/// requests in flight and returns.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: Arc<AppState>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// Loads the model, listens on `config.addr` and serves until Ctrl-C or
+/// SIGTERM; SIGHUP reloads the model file. Prints the address it listens on
+/// to stderr (useful with port 0).
+pub fn run(config: ServeConfig) -> Result<()> {
+    let state = AppState::load(&config)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(config.addr).await?;
+        eprintln!(
+            "aerec: serving {} ({}) on http://{}",
+            config.model_path.display(),
+            state.summary().kind,
+            listener.local_addr()?
+        );
+        reload_on_sighup(Arc::clone(&state))?;
+        serve(listener, state, shutdown_signal()).await?;
+        eprintln!("aerec: stopped");
+        Ok(())
+    })
+}
+
+#[cfg(unix)]
+fn reload_on_sighup(state: Arc<AppState>) -> Result<()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut hangups = signal(SignalKind::hangup())?;
+    tokio::spawn(async move {
+        while hangups.recv().await.is_some() {
+            match state.reload().await {
+                Ok(s) => eprintln!("aerec: SIGHUP: reloaded {} ({})", s.path, s.kind),
+                Err(e) => eprintln!("aerec: SIGHUP: reload failed, old model still serving: {e}"),
+            }
+        }
+    });
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn reload_on_sighup(_state: Arc<AppState>) -> Result<()> {
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        // If the handler cannot be installed, Ctrl-C keeps its default
+        // behaviour (ending the process), which is what the user wants.
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}
+
+/// An error reply: a status and `{"error": message}`.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    message: String,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            message: message.into(),
+        }
+    }
+
+    fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, message)
+    }
+}
+
+impl From<Error> for ApiError {
+    fn from(e: Error) -> Self {
+        let status = match e.kind() {
+            ErrorKind::UnknownId { .. } => StatusCode::NOT_FOUND,
+            ErrorKind::Rating { .. } | ErrorKind::Config(_) | ErrorKind::Parse { .. } => {
+                StatusCode::BAD_REQUEST
+            }
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        ApiError::new(status, e.to_string())
+    }
+}
+
+/// Body and query rejections keep axum's status (413 for an oversized body,
+/// 415 for a missing JSON content type) except that a body of the wrong
+/// shape (422 in axum) is a plain 400.
+fn rejection(status: StatusCode, text: String) -> ApiError {
+    let status = if status == StatusCode::UNPROCESSABLE_ENTITY {
+        StatusCode::BAD_REQUEST
+    } else {
+        status
+    };
+    ApiError::new(status, text)
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(r: JsonRejection) -> Self {
+        rejection(r.status(), r.body_text())
+    }
+}
+
+impl From<QueryRejection> for ApiError {
+    fn from(r: QueryRejection) -> Self {
+        rejection(r.status(), r.body_text())
+    }
+}
+
+impl From<PathRejection> for ApiError {
+    fn from(r: PathRejection) -> Self {
+        rejection(r.status(), r.body_text())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (
+            self.status,
+            Json(serde_json::json!({ "error": self.message })),
+        )
+            .into_response()
+    }
+}
+
+type Reply<T> = std::result::Result<Json<T>, ApiError>;
+
+/// Runs model code on the rayon pool and awaits it; a panic becomes a 500.
+async fn compute<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Reply<T> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    rayon::spawn(move || {
+        let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+        let _ = tx.send(out);
+    });
+    match rx.await {
+        Ok(Ok(Ok(v))) => Ok(Json(v)),
+        Ok(Ok(Err(e))) => Err(e.into()),
+        Ok(Err(_)) | Err(_) => Err(ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal error while computing the answer",
+        )),
+    }
+}
+
+/// `?n=` of the list routes.
+#[derive(Debug, Deserialize)]
+struct NQuery {
+    n: Option<i64>,
+}
+
+fn check_n(n: Option<i64>, limits: &Limits) -> std::result::Result<usize, ApiError> {
+    let n = n.unwrap_or(10);
+    if n <= 0 || n as u64 > limits.max_n as u64 {
+        return Err(ApiError::bad_request(format!(
+            "n must be between 1 and {}, got {n}",
+            limits.max_n
+        )));
+    }
+    Ok(n as usize)
+}
+
+async fn health() -> Json<serde_json::Value> {
+    Json(serde_json::json!({ "status": "ok" }))
+}
+
+async fn openapi_json() -> Json<serde_json::Value> {
+    Json(openapi())
+}
+
+async fn model_summary(State(state): State<Arc<AppState>>) -> Json<ModelSummary> {
+    Json(state.summary())
+}
+
+#[derive(Debug, Serialize)]
+struct UserRecommendations {
+    user: String,
+    items: Vec<recommend::Recommendation>,
+}
+
+async fn user_recommendations(
+    State(state): State<Arc<AppState>>,
+    path: std::result::Result<Path<String>, PathRejection>,
+    query: std::result::Result<Query<NQuery>, QueryRejection>,
+) -> Reply<UserRecommendations> {
+    let Path(user) = path?;
+    let n = check_n(query?.n, &state.limits)?;
+    let served = state.current();
+    compute(move || {
+        let items = recommend::for_user(&served.model, &user, n)?;
+        Ok(UserRecommendations { user, items })
+    })
+    .await
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewUserRequest {
+    ratings: Vec<ItemRating>,
+    n: Option<i64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ItemRating {
+    item: String,
+    rating: f32,
+}
+
+async fn new_user_recommendations(
+    State(state): State<Arc<AppState>>,
+    body: std::result::Result<Json<NewUserRequest>, JsonRejection>,
+) -> Reply<recommend::NewUserRecommendations> {
+    let Json(request) = body?;
+    let n = check_n(request.n, &state.limits)?;
+    if request.ratings.len() > state.limits.max_list {
+        return Err(ApiError::bad_request(format!(
+            "at most {} ratings per request",
+            state.limits.max_list
+        )));
+    }
+    let ratings: Vec<(String, f32)> = request
+        .ratings
+        .into_iter()
+        .map(|r| (r.item, r.rating))
+        .collect();
+    let served = state.current();
+    compute(move || recommend::for_new_user(&served.model, &ratings, n)).await
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PredictionsRequest {
+    pairs: Vec<UserItem>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UserItem {
+    user: String,
+    item: String,
+}
+
+#[derive(Debug, Serialize)]
+struct Predictions {
+    predictions: Vec<recommend::PairPrediction>,
+}
+
+async fn predictions(
+    State(state): State<Arc<AppState>>,
+    body: std::result::Result<Json<PredictionsRequest>, JsonRejection>,
+) -> Reply<Predictions> {
+    let Json(request) = body?;
+    if request.pairs.len() > state.limits.max_list {
+        return Err(ApiError::bad_request(format!(
+            "at most {} pairs per request",
+            state.limits.max_list
+        )));
+    }
+    let pairs: Vec<(String, String)> = request
+        .pairs
+        .into_iter()
+        .map(|p| (p.user, p.item))
+        .collect();
+    let served = state.current();
+    compute(move || {
+        let predictions = recommend::predict_pairs(&served.model, &pairs)?;
+        Ok(Predictions { predictions })
+    })
+    .await
+}
+
+#[derive(Debug, Serialize)]
+struct Similar {
+    item: String,
+    similar: Vec<recommend::SimilarItem>,
+}
+
+async fn similar(
+    State(state): State<Arc<AppState>>,
+    path: std::result::Result<Path<String>, PathRejection>,
+    query: std::result::Result<Query<NQuery>, QueryRejection>,
+) -> Reply<Similar> {
+    let Path(item) = path?;
+    let n = check_n(query?.n, &state.limits)?;
+    let served = state.current();
+    if let Err(why) = &served.similarity {
+        return Err(ApiError::new(StatusCode::NOT_IMPLEMENTED, why.clone()));
+    }
+    compute(move || {
+        let index = served
+            .similarity
+            .as_ref()
+            .map_err(|why| Error::other(why.clone()))?;
+        let similar = recommend::similar_items(&served.model, index, &item, n)?;
+        Ok(Similar { item, similar })
+    })
+    .await
+}
+
+async fn reload(State(state): State<Arc<AppState>>) -> Response {
+    match state.reload().await {
+        Ok(summary) => {
+            Json(serde_json::json!({ "reloaded": true, "model": summary })).into_response()
+        }
+        Err(e) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            Json(serde_json::json!({
+                "error": format!("reload failed, the previous model is still serving: {e}"),
+                "reloaded": false,
+                "model": state.summary(),
+            })),
+        )
+            .into_response(),
+    }
+}
