@@ -16,13 +16,19 @@ use rand::{Rng, SeedableRng};
 /// split 85/15 into train and validation with shared id maps.
 fn data(n_users: usize, n_items: usize, seed: u64) -> (Ratings, Ratings) {
     let mut rng = SmallRng::seed_from_u64(seed);
-    let uf: Vec<[f64; 2]> = (0..n_users).map(|_| [rng.random_range(-1.0..1.0), rng.random_range(-1.0..1.0)]).collect();
-    let itf: Vec<[f64; 2]> = (0..n_items).map(|_| [rng.random_range(-1.0..1.0), rng.random_range(-1.0..1.0)]).collect();
+    let uf: Vec<[f64; 2]> = (0..n_users)
+        .map(|_| [rng.random_range(-1.0..1.0), rng.random_range(-1.0..1.0)])
+        .collect();
+    let itf: Vec<[f64; 2]> = (0..n_items)
+        .map(|_| [rng.random_range(-1.0..1.0), rng.random_range(-1.0..1.0)])
+        .collect();
     let (mut t, mut v) = (Vec::new(), Vec::new());
     for u in 0..n_users {
         for i in 0..n_items {
             if rng.random::<f64>() < 0.4 {
-                let r = 3.0 + 1.5 * (uf[u][0] * itf[i][0] + uf[u][1] * itf[i][1]) * 2.0 + rng.random_range(-0.3..0.3);
+                let r = 3.0
+                    + 1.5 * (uf[u][0] * itf[i][0] + uf[u][1] * itf[i][1]) * 2.0
+                    + rng.random_range(-0.3..0.3);
                 let r = (r.round()).clamp(1.0, 5.0) as f32;
                 if rng.random::<f64>() < 0.85 {
                     t.push((u as u32, i as u32, r));
@@ -56,7 +62,15 @@ fn small() -> AutoencoderConfig {
     }
 }
 
-fn fit(cfg: &AutoencoderConfig, train: &Ratings, valid: Option<&Ratings>, side: Option<&SideFeatures>) -> aerec::Result<(aerec::model::autoencoder::Autoencoder, aerec::model::FitReport)> {
+fn fit(
+    cfg: &AutoencoderConfig,
+    train: &Ratings,
+    valid: Option<&Ratings>,
+    side: Option<&SideFeatures>,
+) -> aerec::Result<(
+    aerec::model::autoencoder::Autoencoder,
+    aerec::model::FitReport,
+)> {
     let by_user = train.by_user();
     let fd = FitData {
         train,
@@ -71,7 +85,13 @@ fn fit(cfg: &AutoencoderConfig, train: &Ratings, valid: Option<&Ratings>, side: 
 fn learns_below_the_mean_baseline_user_and_item_based() {
     let (train, valid) = data(200, 120, 1);
     let mu = train.mean().unwrap();
-    let baseline = (valid.values.iter().map(|&y| (y as f64 - mu).powi(2)).sum::<f64>() / valid.len() as f64).sqrt();
+    let baseline = (valid
+        .values
+        .iter()
+        .map(|&y| (y as f64 - mu).powi(2))
+        .sum::<f64>()
+        / valid.len() as f64)
+        .sqrt();
     for based in [Based::User, Based::Item] {
         let cfg = AutoencoderConfig {
             based,
@@ -81,9 +101,16 @@ fn learns_below_the_mean_baseline_user_and_item_based() {
         let (_, report) = fit(&cfg, &train, Some(&valid), None).unwrap();
         let first = report.history[0].train_rmse;
         let last = report.history.last().unwrap();
-        assert!(last.train_rmse < 0.8 * first, "{based:?}: train RMSE {first} → {}", last.train_rmse);
+        assert!(
+            last.train_rmse < 0.8 * first,
+            "{based:?}: train RMSE {first} → {}",
+            last.train_rmse
+        );
         let v = last.valid_rmse.unwrap();
-        assert!(v < 0.9 * baseline, "{based:?}: valid RMSE {v} vs mean baseline {baseline}");
+        assert!(
+            v < 0.9 * baseline,
+            "{based:?}: valid RMSE {v} vs mean baseline {baseline}"
+        );
     }
 }
 
@@ -100,9 +127,16 @@ fn early_stopping_restores_the_best_epoch() {
     };
     let (model, report) = fit(&cfg, &train, Some(&valid), None).unwrap();
     let best = report.best_epoch.unwrap();
-    assert!(report.epochs < 200 && report.epochs == best + 3, "{} epochs, best {best}", report.epochs);
+    assert!(
+        report.epochs < 200 && report.epochs == best + 3,
+        "{} epochs, best {best}",
+        report.epochs
+    );
     let best_valid = report.history[best - 1].valid_rmse.unwrap();
-    assert!(report.history.iter().all(|e| e.valid_rmse.unwrap() >= best_valid));
+    assert!(report
+        .history
+        .iter()
+        .all(|e| e.valid_rmse.unwrap() >= best_valid));
     // The kept weights are the best epoch's: re-measure validation RMSE.
     let by_user = train.by_user();
     let mut sse = 0.0;
@@ -113,7 +147,9 @@ fn early_stopping_restores_the_best_epoch() {
             continue;
         }
         let mut out = [0f32];
-        model.score_items(Some(u), SparseRow::of(&by_user, u as usize), &[i], &mut out).unwrap();
+        model
+            .score_items(Some(u), SparseRow::of(&by_user, u as usize), &[i], &mut out)
+            .unwrap();
         sse += ((out[0].clamp(1.0, 5.0) - valid.values[k]) as f64).powi(2);
         n += 1;
     }
@@ -146,14 +182,20 @@ fn same_seed_same_weights_with_one_and_two_threads() {
         ..small()
     };
     let run = |threads: usize| {
-        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
         pool.install(|| fit(&cfg, &train, None, None).unwrap().0.to_parts())
     };
     let (one, two) = (run(1), run(2));
     for ((name, a), (_, b)) in one.tensors.iter().zip(&two.tensors) {
         for (x, y) in a.data.iter().zip(&b.data) {
             // Identical work split by rows and columns; only GEMM blocking may round differently.
-            assert!((x - y).abs() <= 1e-6 * (1.0 + x.abs()), "{name}: {x} vs {y}");
+            assert!(
+                (x - y).abs() <= 1e-6 * (1.0 + x.abs()),
+                "{name}: {x} vs {y}"
+            );
         }
     }
 }
@@ -208,7 +250,11 @@ fn new_users_are_folded_in() {
         model.score_all(None, row, &mut new).unwrap();
         assert!(new.iter().all(|x| x.is_finite()));
         let sse = |f: &dyn Fn(u32) -> f32| -> f32 {
-            row.indices.iter().zip(row.values).map(|(&i, &y)| (f(i) - y).powi(2)).sum()
+            row.indices
+                .iter()
+                .zip(row.values)
+                .map(|(&i, &y)| (f(i) - y).powi(2))
+                .sum()
         };
         let (fold, mean) = (sse(&|i| new[i as usize]), sse(&|_| mu));
         assert!(fold < mean, "{based:?}: fold-in SSE {fold} vs mean {mean}");
@@ -226,7 +272,11 @@ fn side_features_of_the_rows_are_used_and_checked() {
         names: vec!["a".into(), "b".into()],
     };
     let (model, _) = fit(&small(), &train, Some(&valid), Some(&side)).unwrap();
-    assert!(model.to_parts().tensors.iter().any(|(n, t)| n == "side.features" && t.shape == [60, 2]));
+    assert!(model
+        .to_parts()
+        .tensors
+        .iter()
+        .any(|(n, t)| n == "side.features" && t.shape == [60, 2]));
     let wrong = AutoencoderConfig {
         based: Based::Item,
         ..small()

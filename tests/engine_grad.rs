@@ -19,7 +19,9 @@ const N_COLS: usize = 7;
 fn random_rows(rng: &mut SmallRng, rows: usize) -> Vec<(Vec<u32>, Vec<f32>)> {
     (0..rows)
         .map(|_| {
-            let mut idx: Vec<u32> = (0..N_COLS as u32).filter(|_| rng.random::<f64>() < 0.45).collect();
+            let mut idx: Vec<u32> = (0..N_COLS as u32)
+                .filter(|_| rng.random::<f64>() < 0.45)
+                .collect();
             if idx.is_empty() {
                 idx.push(rng.random_range(0..N_COLS as u32));
             }
@@ -44,7 +46,9 @@ fn problem(cfg: &AutoencoderConfig, n_side: usize, seed: u64) -> Problem {
     // Non-zero biases so their gradients are exercised at a generic point.
     for p in &mut net.params {
         if !p.is_weight {
-            p.data.iter_mut().for_each(|x| *x = rng.random_range(-0.3..0.3));
+            p.data
+                .iter_mut()
+                .for_each(|x| *x = rng.random_range(-0.3..0.3));
         }
     }
     let rows = random_rows(&mut rng, 4);
@@ -56,9 +60,21 @@ fn problem(cfg: &AutoencoderConfig, n_side: usize, seed: u64) -> Problem {
     let mut dense_in = Vec::new();
     for (idx, val) in &rows {
         let side: Vec<f32> = (0..n_side)
-            .map(|_| if rng.random::<bool>() { rng.random_range(0.0..1.0) } else { 0.0 })
+            .map(|_| {
+                if rng.random::<bool>() {
+                    rng.random_range(0.0..1.0)
+                } else {
+                    0.0
+                }
+            })
             .collect();
-        let d = enc.push_input(&mut batch, idx, val, (n_side > 0).then_some(&side[..]), None);
+        let d = enc.push_input(
+            &mut batch,
+            idx,
+            val,
+            (n_side > 0).then_some(&side[..]),
+            None,
+        );
         enc.push_targets(&mut batch, idx, val);
         batch.end_row(d);
         // The reference: unobserved cells hold the default, observed the shifted rating.
@@ -83,14 +99,24 @@ fn problem(cfg: &AutoencoderConfig, n_side: usize, seed: u64) -> Problem {
 }
 
 /// The masked MSE of the batch, computed densely.
-fn dense_loss(net: &Network<f64>, batch: &Batch<f64>, dense_in: &[Vec<f64>], mask: Option<&[f64]>) -> f64 {
+fn dense_loss(
+    net: &Network<f64>,
+    batch: &Batch<f64>,
+    dense_in: &[Vec<f64>],
+    mask: Option<&[f64]>,
+) -> f64 {
     let mut sum = 0.0;
     let n_targets = batch.tg_idx.len() as f64;
     for (b, x) in dense_in.iter().enumerate() {
         let w0 = &net.params[0];
         let h0 = w0.cols;
         let mut a: Vec<f64> = (0..h0)
-            .map(|k| net.params[1].data[k] + (0..x.len()).map(|j| x[j] * w0.data[j * h0 + k]).sum::<f64>())
+            .map(|k| {
+                net.params[1].data[k]
+                    + (0..x.len())
+                        .map(|j| x[j] * w0.data[j * h0 + k])
+                        .sum::<f64>()
+            })
             .map(|z| net.activation.apply(z))
             .collect();
         let drop = |a: &mut Vec<f64>, layer: usize| {
@@ -109,7 +135,13 @@ fn dense_loss(net: &Network<f64>, batch: &Batch<f64>, dense_in: &[Vec<f64>], mas
             let mut next: Vec<f64> = (0..h_out)
                 .map(|o| {
                     let s: f64 = (0..h_in)
-                        .map(|k| a[k] * if layer.transposed { w[o * h_in + k] } else { w[k * h_out + o] })
+                        .map(|k| {
+                            a[k] * if layer.transposed {
+                                w[o * h_in + k]
+                            } else {
+                                w[k * h_out + o]
+                            }
+                        })
                         .sum();
                     net.activation.apply(s + bias[o])
                 })
@@ -122,7 +154,10 @@ fn dense_loss(net: &Network<f64>, batch: &Batch<f64>, dense_in: &[Vec<f64>], mas
         let (idx, val) = batch.targets(b);
         for (&j, &y) in idx.iter().zip(val) {
             let j = j as usize;
-            let pre: f64 = (0..v.cols).map(|k| a[k] * v.data[j * v.cols + k]).sum::<f64>() + c[j];
+            let pre: f64 = (0..v.cols)
+                .map(|k| a[k] * v.data[j * v.cols + k])
+                .sum::<f64>()
+                + c[j];
             let r = net.output_activation.apply(pre) - y;
             sum += r * r;
         }
@@ -150,7 +185,11 @@ fn check(cfg: &AutoencoderConfig, n_side: usize, seed: u64) {
     );
     let h = 1e-6;
     for pi in 0..net.params.len() {
-        let (rows, cols, row_sparse) = (net.params[pi].rows, net.params[pi].cols, net.params[pi].row_sparse);
+        let (rows, cols, row_sparse) = (
+            net.params[pi].rows,
+            net.params[pi].cols,
+            net.params[pi].row_sparse,
+        );
         for e in 0..rows * cols {
             let analytic = if row_sparse {
                 let touched = if pi == 0 {
@@ -290,8 +329,15 @@ fn refeed_batch_of_dense_outputs() {
         net.params[pi].data[e] = orig;
         let fd = (up - down) / (2.0 * h);
         let cols = net.params[pi].cols;
-        let t = ws.index.touched.binary_search(&((e / cols) as u32)).unwrap();
+        let t = ws
+            .index
+            .touched
+            .binary_search(&((e / cols) as u32))
+            .unwrap();
         let analytic = ws.grads[pi][t * cols + e % cols];
-        assert!((analytic - fd).abs() <= 1e-6 + 1e-5 * fd.abs(), "{analytic} vs {fd}");
+        assert!(
+            (analytic - fd).abs() <= 1e-6 + 1e-5 * fd.abs(),
+            "{analytic} vs {fd}"
+        );
     }
 }

@@ -114,7 +114,9 @@ fn lazy_sgd_equals_dense_sgd() {
         };
         let mut rng = SmallRng::seed_from_u64(7);
         let (rows, cols) = (9, 3);
-        let init: Vec<f64> = (0..rows * cols).map(|_| rng.random_range(-1.0..1.0)).collect();
+        let init: Vec<f64> = (0..rows * cols)
+            .map(|_| rng.random_range(-1.0..1.0))
+            .collect();
         let mut dense = vec![weight(rows, cols, 0.0, true)];
         dense[0].data.clone_from(&init);
         let mut lazy = dense.clone();
@@ -124,15 +126,22 @@ fn lazy_sgd_equals_dense_sgd() {
             od.begin_epoch(lr);
             ol.begin_epoch(lr);
             for _ in 0..12 {
-                let touched: Vec<u32> = (0..rows as u32).filter(|_| rng.random::<f64>() < 0.3).collect();
-                let grad: Vec<f64> = (0..touched.len() * cols).map(|_| rng.random_range(-1.0..1.0)).collect();
+                let touched: Vec<u32> = (0..rows as u32)
+                    .filter(|_| rng.random::<f64>() < 0.3)
+                    .collect();
+                let grad: Vec<f64> = (0..touched.len() * cols)
+                    .map(|_| rng.random_range(-1.0..1.0))
+                    .collect();
                 od.step(&mut dense, &[grad.clone()], &touched);
                 ol.step(&mut lazy, &[grad], &touched);
             }
             od.flush(&mut dense);
             ol.flush(&mut lazy);
             for (a, b) in dense[0].data.iter().zip(&lazy[0].data) {
-                assert!((a - b).abs() < 1e-12, "epoch {epoch} μ {momentum}: {a} vs {b}");
+                assert!(
+                    (a - b).abs() < 1e-12,
+                    "epoch {epoch} μ {momentum}: {a} vs {b}"
+                );
             }
         }
     }

@@ -15,7 +15,12 @@ pub struct AutoencoderArgs {
     #[arg(long, value_enum, help_heading = "Autoencoder")]
     pub based: Option<BasedArg>,
     /// Hidden widths, comma-separated (e.g. 512,512,1024).
-    #[arg(long, value_delimiter = ',', value_name = "W,W,..", help_heading = "Autoencoder")]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        value_name = "W,W,..",
+        help_heading = "Autoencoder"
+    )]
     pub layers: Option<Vec<usize>>,
     /// Mirror --layers into the decoder (true/false).
     #[arg(long, num_args = 0..=1, default_missing_value = "true", help_heading = "Autoencoder")]
@@ -120,12 +125,19 @@ impl AutoencoderArgs {
         put("based", self.based.map(|b| to_value(Based::from(b))));
         put("layers", self.layers.as_ref().map(|l| json!(l)));
         put("mirror", self.mirror.map(Value::from));
-        put("activation", self.activation.map(|a| to_value(Activation::from(a))));
+        put(
+            "activation",
+            self.activation.map(|a| to_value(Activation::from(a))),
+        );
         put(
             "output_activation",
-            self.output_activation.map(|a| to_value(Activation::from(a))),
+            self.output_activation
+                .map(|a| to_value(Activation::from(a))),
         );
-        put("last_layer_activation", self.last_layer_activation.map(Value::from));
+        put(
+            "last_layer_activation",
+            self.last_layer_activation.map(Value::from),
+        );
         put("tied", self.tied.map(Value::from));
         put("dropout", self.dropout.map(Value::from));
         put("input_dropout", self.input_dropout.map(Value::from));
@@ -135,7 +147,10 @@ impl AutoencoderArgs {
         put("center", self.center.map(Value::from));
         put("refeed", self.refeed.map(Value::from));
         put("init", self.init.map(|i| to_value(Init::from(i))));
-        put("optimizer", self.optimizer.map(|o| to_value(OptimizerKind::from(o))));
+        put(
+            "optimizer",
+            self.optimizer.map(|o| to_value(OptimizerKind::from(o))),
+        );
         put("momentum", self.momentum.map(Value::from));
         put("nesterov", self.nesterov.map(Value::from));
         put("weight_decay", self.weight_decay.map(Value::from));
@@ -144,7 +159,8 @@ impl AutoencoderArgs {
         put("patience", self.patience.map(Value::from));
         put(
             "sparse_updates",
-            self.sparse_updates.map(|s| to_value(SparseUpdates::from(s))),
+            self.sparse_updates
+                .map(|s| to_value(SparseUpdates::from(s))),
         );
         m
     }
@@ -226,7 +242,10 @@ mod tests {
 
     #[test]
     fn layers_list() {
-        assert_eq!(config(&["--layers", "512,512,1024"]).layers, vec![512, 512, 1024]);
+        assert_eq!(
+            config(&["--layers", "512,512,1024"]).layers,
+            vec![512, 512, 1024]
+        );
     }
 
     #[test]
@@ -238,8 +257,18 @@ mod tests {
     #[test]
     fn enums() {
         let c = config(&[
-            "--based", "item", "--activation", "selu", "--output-activation", "relu6", "--init",
-            "kaiming", "--optimizer", "adamw", "--sparse-updates", "lazy",
+            "--based",
+            "item",
+            "--activation",
+            "selu",
+            "--output-activation",
+            "relu6",
+            "--init",
+            "kaiming",
+            "--optimizer",
+            "adamw",
+            "--sparse-updates",
+            "lazy",
         ]);
         assert_eq!(c.based, Based::Item);
         assert_eq!(c.activation, Activation::Selu);
@@ -256,7 +285,10 @@ mod tests {
             config(&["--default-rating", "average"]).default_rating,
             DefaultRating::Named(DefaultKind::Average)
         );
-        assert_eq!(config(&["--default-rating", "3"]).default_rating, DefaultRating::Value(3.0));
+        assert_eq!(
+            config(&["--default-rating", "3"]).default_rating,
+            DefaultRating::Value(3.0)
+        );
         assert!(Cli::try_parse_from(["t", "--default-rating", "mean"]).is_err());
     }
 
@@ -265,7 +297,10 @@ mod tests {
         use crate::model::autoencoder::LrSchedule;
         assert_eq!(
             config(&["--lr-schedule", "step:10:0.5"]).lr_schedule,
-            LrSchedule::Step { every: 10, gamma: 0.5 }
+            LrSchedule::Step {
+                every: 10,
+                gamma: 0.5
+            }
         );
         assert_eq!(
             config(&["--lr-schedule", "multistep:30,60:0.1"]).lr_schedule,
@@ -274,16 +309,34 @@ mod tests {
                 gamma: 0.1
             }
         );
-        assert_eq!(config(&["--lr-schedule", "constant"]).lr_schedule, LrSchedule::Constant);
+        assert_eq!(
+            config(&["--lr-schedule", "constant"]).lr_schedule,
+            LrSchedule::Constant
+        );
         assert!(Cli::try_parse_from(["t", "--lr-schedule", "step:x:0.5"]).is_err());
     }
 
     #[test]
     fn numbers() {
         let c = config(&[
-            "--dropout", "0.8", "--input-dropout", "0.7", "--noise-std", "0.1", "--noise-all",
-            "--refeed", "2", "--momentum", "0.9", "--weight-decay", "0.01", "--clip-norm", "5",
-            "--patience", "3", "--last-layer-activation",
+            "--dropout",
+            "0.8",
+            "--input-dropout",
+            "0.7",
+            "--noise-std",
+            "0.1",
+            "--noise-all",
+            "--refeed",
+            "2",
+            "--momentum",
+            "0.9",
+            "--weight-decay",
+            "0.01",
+            "--clip-norm",
+            "5",
+            "--patience",
+            "3",
+            "--last-layer-activation",
         ]);
         assert_eq!((c.dropout, c.input_dropout, c.noise_std), (0.8, 0.7, 0.1));
         assert!(c.noise_all && c.last_layer_activation);

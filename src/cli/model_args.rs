@@ -100,7 +100,10 @@ impl ModelArgs {
         let is_ae = Self::kind(&s) == "autoencoder";
         if !is_ae {
             if let Some(k) = autoencoder.keys().next() {
-                anyhow::bail!("the autoencoder setting `{k}` does not apply to model `{}`", Self::kind(&s));
+                anyhow::bail!(
+                    "the autoencoder setting `{k}` does not apply to model `{}`",
+                    Self::kind(&s)
+                );
             }
         } else if let Some(k) = baseline.keys().next() {
             anyhow::bail!("the baseline setting `{k}` does not apply to an autoencoder");

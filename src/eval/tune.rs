@@ -62,7 +62,8 @@ impl TuneReport {
     }
 }
 
-/// The candidate specs: `base` (a model table with its `model` key) with
+/// The candidate specs: `base` (a model table: `model`, optionally an
+/// autoencoder `preset`, and keys, as [`ModelSpec::from_json`] reads it) with
 /// each combination of `search` values written over it. Every candidate is
 /// checked before any is fitted, so a bad value fails at once.
 pub fn candidates(
@@ -98,10 +99,9 @@ pub fn candidates(
             }
             let mut table = base.clone();
             table.extend(params.clone());
-            let spec: ModelSpec = serde_json::from_value(Value::Object(table)).map_err(|e| {
+            let spec = ModelSpec::from_json(&Value::Object(table)).map_err(|e| {
                 Error::config(format!("search: {}: {e}", Value::Object(params.clone())))
             })?;
-            spec.validate()?;
             let params: Map<String, Value> = search
                 .keys()
                 .map(|k| (k.clone(), params[k].clone()))

@@ -118,7 +118,9 @@ impl ModelSpec {
             None => "autoencoder".to_string(),
             Some(serde_json::Value::String(s)) => s,
             Some(other) => {
-                return Err(Error::config(format!("`model` must be a string, got {other}")))
+                return Err(Error::config(format!(
+                    "`model` must be a string, got {other}"
+                )))
             }
         };
         let mut base = serde_json::Map::new();
@@ -137,7 +139,9 @@ impl ModelSpec {
                 }
             }
             Some(other) => {
-                return Err(Error::config(format!("`preset` must be a string, got {other}")))
+                return Err(Error::config(format!(
+                    "`preset` must be a string, got {other}"
+                )))
             }
         }
         base.extend(map);

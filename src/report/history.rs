@@ -43,21 +43,38 @@ pub fn plot_history(path: &Path, report: &FitReport, title: &str) -> Result<()> 
     init_fonts();
     let size = (800, 500);
     let result = match format {
-        PlotFormat::Png => draw(BitMapBackend::new(path, size).into_drawing_area(), report, title)
-            .map_err(|e| e.to_string()),
-        PlotFormat::Svg => draw(SVGBackend::new(path, size).into_drawing_area(), report, title)
-            .map_err(|e| e.to_string()),
+        PlotFormat::Png => draw(
+            BitMapBackend::new(path, size).into_drawing_area(),
+            report,
+            title,
+        )
+        .map_err(|e| e.to_string()),
+        PlotFormat::Svg => draw(
+            SVGBackend::new(path, size).into_drawing_area(),
+            report,
+            title,
+        )
+        .map_err(|e| e.to_string()),
     };
     result.map_err(|e| Error::other(format!("plotting failed: {e}")).with_path(path))
 }
 
-type PlotResult<DB> = std::result::Result<(), DrawingAreaErrorKind<<DB as DrawingBackend>::ErrorType>>;
+type PlotResult<DB> =
+    std::result::Result<(), DrawingAreaErrorKind<<DB as DrawingBackend>::ErrorType>>;
 
-fn draw<DB: DrawingBackend>(root: DrawingArea<DB, plotters::coord::Shift>, report: &FitReport, title: &str) -> PlotResult<DB> {
+fn draw<DB: DrawingBackend>(
+    root: DrawingArea<DB, plotters::coord::Shift>,
+    report: &FitReport,
+    title: &str,
+) -> PlotResult<DB> {
     root.fill(&WHITE)?;
     let h = &report.history;
     let series: [(&str, Vec<(f64, f64)>, RGBColor); 3] = [
-        ("train RMSE", h.iter().map(|e| (e.epoch as f64, e.train_rmse)).collect(), BLUE),
+        (
+            "train RMSE",
+            h.iter().map(|e| (e.epoch as f64, e.train_rmse)).collect(),
+            BLUE,
+        ),
         (
             "validation RMSE",
             h.iter()
@@ -65,9 +82,16 @@ fn draw<DB: DrawingBackend>(root: DrawingArea<DB, plotters::coord::Shift>, repor
                 .collect(),
             RED,
         ),
-        ("train loss", h.iter().map(|e| (e.epoch as f64, e.train_loss)).collect(), GREEN),
+        (
+            "train loss",
+            h.iter().map(|e| (e.epoch as f64, e.train_loss)).collect(),
+            GREEN,
+        ),
     ];
-    let ys = series.iter().flat_map(|s| s.1.iter().map(|p| p.1)).filter(|y| y.is_finite());
+    let ys = series
+        .iter()
+        .flat_map(|s| s.1.iter().map(|p| p.1))
+        .filter(|y| y.is_finite());
     let (lo, hi) = ys.fold((f64::MAX, f64::MIN), |(lo, hi), y| (lo.min(y), hi.max(y)));
     let pad = ((hi - lo) * 0.05).max(1e-6);
     let last = h.last().map_or(1, |e| e.epoch).max(2) as f64;
@@ -90,7 +114,9 @@ fn draw<DB: DrawingBackend>(root: DrawingArea<DB, plotters::coord::Shift>, repor
         chart
             .draw_series(LineSeries::new(points, color.stroke_width(2)))?
             .label(name)
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2)));
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
+            });
     }
     chart
         .configure_series_labels()
@@ -135,7 +161,8 @@ mod tests {
         let json = dir.path().join("h.json");
         write_history(&json, &report()).unwrap();
         // Dyadic values survive the decimal round trip exactly.
-        let back: FitReport = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+        let back: FitReport =
+            serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
         assert_eq!(back, report());
     }
 

@@ -373,7 +373,10 @@ impl AutoencoderConfig {
     pub fn validate(&self) -> Result<()> {
         let bad = |m: String| Err(Error::config(m));
         if self.layers.is_empty() || self.layers.contains(&0) {
-            return bad(format!("layers {:?}: need at least one non-zero width", self.layers));
+            return bad(format!(
+                "layers {:?}: need at least one non-zero width",
+                self.layers
+            ));
         }
         if self.tied {
             let w = self.hidden_widths();
@@ -393,7 +396,10 @@ impl AutoencoderConfig {
                 self.activation, self.output_activation
             ));
         }
-        for (name, p) in [("dropout", self.dropout), ("input_dropout", self.input_dropout)] {
+        for (name, p) in [
+            ("dropout", self.dropout),
+            ("input_dropout", self.input_dropout),
+        ] {
             if !(0.0..1.0).contains(&p) {
                 return bad(format!("{name} = {p}: must be in [0, 1)"));
             }

@@ -19,7 +19,12 @@ use super::real::Real;
 /// `n_cols × h_last`. Dense weights are `in × out`. Tied decoder weights are
 /// not stored: they are their encoder partner, transposed (the output layer
 /// reads rows of `encoder.0.weight`).
-pub fn build<T: Real>(cfg: &AutoencoderConfig, n_cols: usize, n_side: usize, seed: u64) -> Network<T> {
+pub fn build<T: Real>(
+    cfg: &AutoencoderConfig,
+    n_cols: usize,
+    n_side: usize,
+    seed: u64,
+) -> Network<T> {
     let widths = cfg.hidden_widths();
     let l = widths.len();
     let n_mats = l + 1;
@@ -118,7 +123,13 @@ fn bias<T: Real>(name: String, rows: usize, cols: usize, row_sparse: bool) -> Pa
     }
 }
 
-fn init_weights<T: Real>(init: Init, fan_in: usize, fan_out: usize, len: usize, rng: &mut SmallRng) -> Vec<T> {
+fn init_weights<T: Real>(
+    init: Init,
+    fan_in: usize,
+    fan_out: usize,
+    len: usize,
+    rng: &mut SmallRng,
+) -> Vec<T> {
     match init {
         Init::Xavier => {
             let a = (6.0 / (fan_in + fan_out) as f64).sqrt();

@@ -104,9 +104,15 @@ impl InputEncoder {
                     if noise.input_dropout > 0.0 && rng.random::<f64>() >= keep {
                         continue;
                     }
-                    let eps = if noise.std > 0.0 { normal.sample(rng) } else { 0.0 };
+                    let eps = if noise.std > 0.0 {
+                        normal.sample(rng)
+                    } else {
+                        0.0
+                    };
                     batch.in_idx.push(j);
-                    batch.in_val.push(T::of((x as f64 - self.shift - d + eps) / keep));
+                    batch
+                        .in_val
+                        .push(T::of((x as f64 - self.shift - d + eps) / keep));
                 }
                 if noise.all && noise.std > 0.0 {
                     // Unobserved cells hold `d + ε`: coefficient ε on their rows.

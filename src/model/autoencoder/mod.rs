@@ -253,7 +253,13 @@ impl Autoencoder {
         Ok((sol[..hl].to_vec(), bias))
     }
 
-    fn item_scores(&self, user: Option<u32>, row: SparseRow<'_>, items: &[u32], out: &mut [f32]) -> Result<()> {
+    fn item_scores(
+        &self,
+        user: Option<u32>,
+        row: SparseRow<'_>,
+        items: &[u32],
+        out: &mut [f32],
+    ) -> Result<()> {
         let hl = self.net.last_width();
         let act = self.net.output_activation;
         let shift = self.encoder().shift as f32;
@@ -305,7 +311,10 @@ impl Autoencoder {
             p.data.copy_from_slice(&t.data);
         }
         let side = if st.n_side > 0 {
-            parts.tensor("side.features", &[n_rows, st.n_side])?.data.clone()
+            parts
+                .tensor("side.features", &[n_rows, st.n_side])?
+                .data
+                .clone()
         } else {
             Vec::new()
         };
@@ -352,7 +361,13 @@ impl Recommender for Autoencoder {
         self.net.n_params()
     }
 
-    fn score_items(&self, user: Option<u32>, row: SparseRow<'_>, items: &[u32], out: &mut [f32]) -> Result<()> {
+    fn score_items(
+        &self,
+        user: Option<u32>,
+        row: SparseRow<'_>,
+        items: &[u32],
+        out: &mut [f32],
+    ) -> Result<()> {
         if out.len() != items.len() {
             return Err(Error::other("score_items: out and items differ in length"));
         }
@@ -362,7 +377,11 @@ impl Recommender for Autoencoder {
                 if let Some(&bad) = items.iter().find(|&&i| i as usize >= self.state.n_items) {
                     return Err(Error::unknown_id("item", format!("index {bad}")));
                 }
-                if let Some(&bad) = row.indices.iter().find(|&&i| i as usize >= self.state.n_items) {
+                if let Some(&bad) = row
+                    .indices
+                    .iter()
+                    .find(|&&i| i as usize >= self.state.n_items)
+                {
                     return Err(Error::unknown_id("item", format!("index {bad}")));
                 }
                 let side = self.side_row(user.map(|u| u as usize));

@@ -120,7 +120,10 @@ impl<T: Real> Network<T> {
 
     /// Width of the last hidden layer.
     pub fn last_width(&self) -> usize {
-        *self.widths.last().expect("validated: at least one hidden layer")
+        *self
+            .widths
+            .last()
+            .expect("validated: at least one hidden layer")
     }
 
     /// Number of scalar parameters.
@@ -154,19 +157,16 @@ impl<T: Real> Network<T> {
         let w_in = &self.params[INPUT_WEIGHT].data;
         let b_in = &self.params[INPUT_BIAS].data;
         let colsum = &ws.colsum;
-        ws.z[0]
-            .par_chunks_mut(h0)
-            .enumerate()
-            .for_each(|(b, z)| {
-                z.copy_from_slice(b_in);
-                if has_default {
-                    axpy(batch.default[b], colsum, z);
-                }
-                let (idx, val) = batch.input(b);
-                for (&j, &v) in idx.iter().zip(val) {
-                    axpy(v, &w_in[j as usize * h0..(j as usize + 1) * h0], z);
-                }
-            });
+        ws.z[0].par_chunks_mut(h0).enumerate().for_each(|(b, z)| {
+            z.copy_from_slice(b_in);
+            if has_default {
+                axpy(batch.default[b], colsum, z);
+            }
+            let (idx, val) = batch.input(b);
+            for (&j, &v) in idx.iter().zip(val) {
+                axpy(v, &w_in[j as usize * h0..(j as usize + 1) * h0], z);
+            }
+        });
         let use_dropout = train && self.dropout > 0.0;
         if use_dropout {
             self.dropout_mask(rows, batch.seed, &mut ws.mask);
@@ -275,8 +275,7 @@ impl<T: Real> Network<T> {
         let rows = batch.rows();
         let n = batch.tg_idx.len();
         let has_default = batch.default.iter().any(|&d| d != T::ZERO);
-        ws.index
-            .build(batch, self.n_in(), self.n_cols, has_default);
+        ws.index.build(batch, self.n_in(), self.n_cols, has_default);
         let loss = self.output_error(batch, ws);
         let scale = T::of(2.0 / n.max(1) as f64);
         for e in ws.err.iter_mut() {

@@ -79,7 +79,11 @@ impl<T: Real> Optimizer<T> {
                 let has_m = settings.adam || settings.momentum > 0.0;
                 State {
                     m: if has_m { vec![T::ZERO; n] } else { Vec::new() },
-                    v: if settings.adam { vec![T::ZERO; n] } else { Vec::new() },
+                    v: if settings.adam {
+                        vec![T::ZERO; n]
+                    } else {
+                        Vec::new()
+                    },
                     last: if settings.lazy && p.row_sparse {
                         vec![0; p.rows]
                     } else {
@@ -284,7 +288,14 @@ impl Rule {
 
     /// `k` steps in which the row got no data gradient.
     #[inline]
-    fn catch_up<T: Real>(&self, w: &mut [T], m: &mut [T], k: usize, pows: &[Map2], is_weight: bool) {
+    fn catch_up<T: Real>(
+        &self,
+        w: &mut [T],
+        m: &mut [T],
+        k: usize,
+        pows: &[Map2],
+        is_weight: bool,
+    ) {
         if k == 0 {
             return;
         }
@@ -387,7 +398,10 @@ fn chunks_or_empty<T: Send>(
     rows: usize,
 ) -> rayon::vec::IntoIter<&mut [T]> {
     if cols == 0 {
-        (0..rows).map(|_| &mut [][..]).collect::<Vec<_>>().into_par_iter()
+        (0..rows)
+            .map(|_| &mut [][..])
+            .collect::<Vec<_>>()
+            .into_par_iter()
     } else {
         data.chunks_mut(cols).collect::<Vec<_>>().into_par_iter()
     }

@@ -75,7 +75,10 @@ pub fn choose_sparse_updates(cfg: &AutoencoderConfig, rows: &Csr, notes: &mut Ve
                 "every row gets a gradient (non-zero default, noise on all cells or re-feeding)"
                     .to_string()
             } else {
-                format!("a batch touches about {:.1} % of the item rows", 100.0 * touched)
+                format!(
+                    "a batch touches about {:.1} % of the item rows",
+                    100.0 * touched
+                )
             };
             notes.push(format!("sparse_updates = auto: {what}, because {why}"));
             lazy
@@ -128,7 +131,10 @@ pub fn train<T: Real>(
         let t0 = Instant::now();
         let lr = cfg.lr_schedule.lr_at(cfg.lr, epoch);
         opt.begin_epoch(lr);
-        order.shuffle(&mut SmallRng::seed_from_u64(mix(settings.seed, epoch as u64)));
+        order.shuffle(&mut SmallRng::seed_from_u64(mix(
+            settings.seed,
+            epoch as u64,
+        )));
         let (mut sum_sq, mut count) = (0.0, 0usize);
         for (bi, chunk) in order.chunks(cfg.batch_size).enumerate() {
             batch.clear();
@@ -305,7 +311,9 @@ pub fn predict_cells<T: Real>(
     cells: &Csr,
 ) -> Vec<f32> {
     let mut out = vec![0f32; cells.nnz()];
-    let rows: Vec<usize> = (0..cells.n_rows).filter(|&r| cells.row_len(r) > 0).collect();
+    let rows: Vec<usize> = (0..cells.n_rows)
+        .filter(|&r| cells.row_len(r) > 0)
+        .collect();
     let mut ws = Workspace::default();
     let mut batch = Batch::default();
     for chunk in rows.chunks(PREDICT_BATCH) {
