@@ -1,11 +1,274 @@
-//! (being written)
+//! `aerec train`: read → filter → split → fit → evaluate → (save, history, plot).
+//!
+//! The same flags train an autoencoder or a baseline (`--model`), and the
+//! `--json` line has the same keys for every model.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::json;
+
+use super::ae_args::AutoencoderArgs;
+use super::baseline_args::BaselineArgs;
+use super::data_args::DataArgs;
+use super::filter_args::FilterArgs;
+use super::model_args::ModelArgs;
+use super::split_args::SplitArgs;
 use super::Context;
+use crate::data::side::{self, SideFeatures, SideOf};
+use crate::data::split::Split;
+use crate::data::{filter::infer_scale, RatingScale, Ratings};
+use crate::eval::{self, EvalOptions, EvalReport, RankingOptions};
+use crate::model::{FitOptions, TrainedModel};
+use crate::report::table::Table;
 
-/// Arguments (being written).
+/// `aerec train` arguments.
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// Input data.
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// Activity filters.
+    #[command(flatten)]
+    pub filter: FilterArgs,
+    /// Side information file for hybrid autoencoders: `u.user`/`users.dat`
+    /// (user gender, age, occupation) or `u.item` (item genres).
+    #[arg(long, value_name = "FILE", help_heading = "Data")]
+    pub side_info: Option<PathBuf>,
+    /// Whether `--side-info` describes users or items (default: from the file name).
+    #[arg(long, value_enum, value_name = "OF", help_heading = "Data")]
+    pub side_of: Option<SideOfArg>,
+    /// How to split.
+    #[command(flatten)]
+    pub split: SplitArgs,
+    /// Which model.
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// Autoencoder settings.
+    #[command(flatten)]
+    pub ae: AutoencoderArgs,
+    /// Baseline settings.
+    #[command(flatten)]
+    pub baseline: BaselineArgs,
+    /// Evaluation settings.
+    #[command(flatten)]
+    pub eval: EvalArgs,
+    /// Save the trained model to this `.aerec` file.
+    #[arg(long, value_name = "FILE", help_heading = "Output")]
+    pub out: Option<PathBuf>,
+    /// Write the per-epoch history (CSV or JSON, by extension).
+    #[arg(long, value_name = "FILE", help_heading = "Output")]
+    pub history: Option<PathBuf>,
+    /// Plot the loss curves (PNG or SVG, by extension).
+    #[arg(long, value_name = "FILE", help_heading = "Output")]
+    pub plot: Option<PathBuf>,
+}
 
-/// Runs the command (being written).
-pub fn run(_args: &Args, _ctx: &Context) -> anyhow::Result<()> {
-    anyhow::bail!("not built yet")
+/// Users or items, for `--side-of`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SideOfArg {
+    /// One feature row per user.
+    Users,
+    /// One feature row per item.
+    Items,
+}
+
+/// Evaluation flags shared by `train`, `eval` and `compare`.
+#[derive(Debug, Clone, clap::Args)]
+#[command(next_help_heading = "Evaluation")]
+pub struct EvalArgs {
+    /// Report RMSE/MAE of raw predictions instead of clipping them to the rating scale.
+    #[arg(long)]
+    pub unclipped: bool,
+    /// Cut-off K of the ranking metrics (0: skip ranking metrics).
+    #[arg(long, value_name = "K", default_value_t = 10)]
+    pub k: usize,
+    /// A test rating at least this high counts as relevant for ranking metrics.
+    #[arg(long, value_name = "R", default_value_t = 4.0)]
+    pub relevant: f32,
+}
+
+impl EvalArgs {
+    /// The library options these flags stand for.
+    pub fn options(&self) -> EvalOptions {
+        EvalOptions {
+            clip: !self.unclipped,
+            ranking: (self.k > 0).then_some(RankingOptions {
+                k: self.k,
+                threshold: self.relevant,
+            }),
+        }
+    }
+}
+
+/// The scale declared by the data flags, else inferred from the ratings.
+pub fn scale_of(declared: Option<RatingScale>, ratings: &Ratings) -> anyhow::Result<RatingScale> {
+    Ok(match declared {
+        Some(s) => s,
+        None => infer_scale(ratings)?.scale,
+    })
+}
+
+fn read_side(path: &Path, of: Option<SideOfArg>, split: &Split) -> anyhow::Result<SideFeatures> {
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    let of = of.unwrap_or(if name.contains("user") {
+        SideOfArg::Users
+    } else {
+        SideOfArg::Items
+    });
+    let features = match of {
+        SideOfArg::Users => side::read_user_features(path, &split.train.user_ids)?,
+        SideOfArg::Items => side::read_item_genres(path, &split.train.item_ids)?,
+    };
+    debug_assert_eq!(
+        features.of,
+        if of == SideOfArg::Users {
+            SideOf::Users
+        } else {
+            SideOf::Items
+        }
+    );
+    Ok(features)
+}
+
+/// Median of per-epoch seconds, or 0 when there were no epochs.
+fn median_epoch_seconds(model: &TrainedModel) -> f64 {
+    let mut s: Vec<f64> = model.report.history.iter().map(|e| e.seconds).collect();
+    if s.is_empty() {
+        return 0.0;
+    }
+    s.sort_by(f64::total_cmp);
+    let n = s.len();
+    if n % 2 == 1 {
+        s[n / 2]
+    } else {
+        (s[n / 2 - 1] + s[n / 2]) / 2.0
+    }
+}
+
+/// Runs `aerec train`.
+pub fn run(args: &Args, ctx: &Context) -> anyhow::Result<()> {
+    // Settings first: a bad flag fails before any data is read.
+    let settings = args.model.settings()?;
+    let kind = ModelArgs::kind(&settings).to_string();
+    let spec = args
+        .model
+        .spec(args.ae.overrides(), args.baseline.overrides(&kind)?)?;
+    let loaded = args.data.load()?;
+    ctx.note(&loaded.note());
+    let (input, filtered) = args.filter.apply(loaded.input);
+    if let Some(f) = &filtered {
+        ctx.note(&format!(
+            "filter: removed {} users, {} items, {} ratings in {} round(s)",
+            f.users_removed, f.items_removed, f.ratings_removed, f.rounds
+        ));
+    }
+    let split = args.split.split(&input, ctx)?;
+    let scale = scale_of(loaded.scale, &split.train)?;
+    let side = match &args.side_info {
+        Some(p) => Some(read_side(p, args.side_of, &split)?),
+        None => None,
+    };
+    ctx.note(&format!(
+        "split: {} train, {} test{} ratings; {} test ratings with a user or item unseen in train{}",
+        split.train.len(),
+        split.test.len(),
+        split
+            .valid
+            .as_ref()
+            .map(|v| format!(", {} validation", v.len()))
+            .unwrap_or_default(),
+        split.cold.ratings,
+        if split.cold.dropped { " (dropped)" } else { " (kept: fallback predictions)" },
+    ));
+    let opts = FitOptions {
+        seed: args.split.seed,
+        progress: ctx.progress(),
+    };
+    let mut model = TrainedModel::fit(
+        &spec,
+        &split.train,
+        split.valid.as_ref(),
+        side.as_ref(),
+        scale,
+        &opts,
+    )?;
+    if let Some(t) = loaded.titles {
+        model.titles = t;
+    }
+    for n in &model.report.notes {
+        ctx.note(&format!("note: {n}"));
+    }
+    let eval_opts = args.eval.options();
+    let test = eval::evaluate(&model, &split.test, &eval_opts)?;
+    let valid: Option<EvalReport> = match &split.valid {
+        Some(v) => Some(eval::evaluate(
+            &model,
+            v,
+            &EvalOptions {
+                ranking: None,
+                ..eval_opts.clone()
+            },
+        )?),
+        None => None,
+    };
+    if let Some(path) = &args.history {
+        crate::report::history::write_history(path, &model.report)?;
+        ctx.note(&format!("history: {}", path.display()));
+    }
+    if let Some(path) = &args.plot {
+        let title = format!("aerec {} — {}", spec.kind(), loaded.source);
+        crate::report::history::plot_history(path, &model.report, &title)?;
+        ctx.note(&format!("plot: {}", path.display()));
+    }
+    if let Some(path) = &args.out {
+        crate::persist::save(&model, path)?;
+        ctx.note(&format!("model: {}", path.display()));
+    }
+    let result = json!({
+        "model": spec.kind(),
+        "config": spec.to_json(),
+        "data": loaded.source,
+        "train_ratings": split.train.len(),
+        "test_ratings": split.test.len(),
+        "test_rmse": test.rating.rmse,
+        "test_mae": test.rating.mae,
+        "clipped": test.rating.clipped,
+        "valid_rmse": valid.as_ref().map(|v| v.rating.rmse),
+        "epochs": model.report.epochs,
+        "best_epoch": model.report.best_epoch,
+        "train_seconds": model.report.train_seconds,
+        "epoch_seconds_median": median_epoch_seconds(&model),
+        "params": model.model.n_params(),
+        "cold_start_test": split.cold.ratings,
+        "cold_start": test.rating.cold_start,
+        "ranking": test.ranking,
+        "notes": model.report.notes,
+        "out": args.out,
+    });
+    let mut t = Table::new(vec!["metric".into(), "value".into()]);
+    t.push(vec!["model".into(), spec.kind().into()]);
+    t.push(vec!["parameters".into(), model.model.n_params().to_string()]);
+    t.push(vec!["epochs".into(), model.report.epochs.to_string()]);
+    t.push(vec![
+        "fit seconds".into(),
+        format!("{:.2}", model.report.train_seconds),
+    ]);
+    if let Some(v) = &valid {
+        t.push(vec!["valid RMSE".into(), format!("{:.4}", v.rating.rmse)]);
+    }
+    t.push(vec!["test RMSE".into(), format!("{:.4}", test.rating.rmse)]);
+    t.push(vec!["test MAE".into(), format!("{:.4}", test.rating.mae)]);
+    if let Some(r) = &test.ranking {
+        t.push(vec![format!("NDCG@{}", r.k), format!("{:.4}", r.ndcg)]);
+        t.push(vec![format!("Recall@{}", r.k), format!("{:.4}", r.recall)]);
+    }
+    t.push(vec![
+        "cold-start test ratings".into(),
+        split.cold.ratings.to_string(),
+    ]);
+    ctx.emit(&t.to_text(), &result)
 }

@@ -1,0 +1,178 @@
+//! What every reader does last: the duplicate (user, item) policy and the
+//! inferred scale.
+
+use std::collections::HashMap;
+
+use super::{Duplicates, Format, ReadOptions, ReadOutcome, SkippedLine};
+use crate::data::{RatingScale, Ratings};
+use crate::error::{Error, ErrorKind, Position, Result};
+
+/// Recovers the line number of a rating from its row index without storing
+/// one line number per rating: each parsed piece records its first row, its
+/// first line and the rows at which it met lines that gave no rating.
+#[derive(Debug, Default)]
+pub(crate) struct LineIndex {
+    segments: Vec<Segment>,
+}
+
+#[derive(Debug)]
+struct Segment {
+    first_row: usize,
+    first_line: u64,
+    gaps: Vec<u32>,
+}
+
+impl LineIndex {
+    /// Records a piece whose first line is `first_line` (1-based) and whose
+    /// first rating is row `first_row`.
+    pub(crate) fn push(&mut self, first_row: usize, first_line: u64, gaps: Vec<u32>) {
+        self.segments.push(Segment {
+            first_row,
+            first_line,
+            gaps,
+        });
+    }
+
+    /// The line of row `row`, when the reader recorded lines (text formats).
+    /// The byte offset is not kept, so it is reported as 0.
+    pub(crate) fn position(&self, row: usize) -> Option<Position> {
+        let k = self.segments.partition_point(|s| s.first_row <= row);
+        let seg = self.segments.get(k.checked_sub(1)?)?;
+        let r = row - seg.first_row;
+        let gaps_before = seg.gaps.partition_point(|&g| g as usize <= r);
+        Some(Position {
+            line: seg.first_line + (r + gaps_before) as u64,
+            byte: 0,
+        })
+    }
+}
+
+/// Applies the duplicate policy and infers the scale.
+pub(crate) fn finish(
+    ratings: Ratings,
+    format: Format,
+    opts: &ReadOptions,
+    skipped: usize,
+    skipped_examples: Vec<SkippedLine>,
+    lines: &LineIndex,
+) -> Result<ReadOutcome> {
+    let duplicates = find_duplicates(&ratings);
+    let merged = duplicates.len();
+    let ratings = if duplicates.is_empty() {
+        ratings
+    } else {
+        match opts.duplicates {
+            Duplicates::Error => {
+                let &(later, _) = duplicates.iter().min().expect("not empty");
+                return Err(Error::new(ErrorKind::Duplicate {
+                    user: ratings.user_ids.id(ratings.users[later]).to_string(),
+                    item: ratings.item_ids.id(ratings.items[later]).to_string(),
+                    position: lines.position(later),
+                }));
+            }
+            policy => collapse(ratings, &duplicates, policy),
+        }
+    };
+    let scale = opts.scale.or_else(|| {
+        let (lo, hi) = ratings.min_max()?;
+        RatingScale::new(lo, hi).ok()
+    });
+    Ok(ReadOutcome {
+        ratings,
+        format,
+        skipped,
+        skipped_examples,
+        duplicates_merged: merged,
+        scale,
+    })
+}
+
+/// Every repeated (user, item) pair as `(later row, first row of the pair)`,
+/// in O(nnz): rows are bucketed by user (a stable counting sort), then each
+/// user's items are checked against a per-item "last user seen" mark.
+fn find_duplicates(r: &Ratings) -> Vec<(usize, usize)> {
+    let n_users = r.n_users();
+    let mut start = vec![0u32; n_users + 1];
+    for &u in &r.users {
+        start[u as usize + 1] += 1;
+    }
+    for u in 0..n_users {
+        start[u + 1] += start[u];
+    }
+    let mut next = start.clone();
+    let mut order = vec![0u32; r.len()];
+    for (k, &u) in r.users.iter().enumerate() {
+        order[next[u as usize] as usize] = k as u32;
+        next[u as usize] += 1;
+    }
+    drop(next);
+    let mut mark = vec![u32::MAX; r.n_items()];
+    let mut first = vec![0u32; r.n_items()];
+    let mut found = Vec::new();
+    for u in 0..n_users {
+        for &k in &order[start[u] as usize..start[u + 1] as usize] {
+            let i = r.items[k as usize] as usize;
+            if mark[i] == u as u32 {
+                found.push((k as usize, first[i] as usize));
+            } else {
+                mark[i] = u as u32;
+                first[i] = k;
+            }
+        }
+    }
+    found
+}
+
+/// Keeps one entry per repeated pair, at the position of its last occurrence:
+/// with its value (keep-last) or the mean of all its values (mean).
+fn collapse(r: Ratings, duplicates: &[(usize, usize)], policy: Duplicates) -> Ratings {
+    // first row of a pair → (sum, count, last row)
+    let mut groups: HashMap<usize, (f64, u32, usize)> = HashMap::new();
+    for &(later, first) in duplicates {
+        let g = groups
+            .entry(first)
+            .or_insert((r.values[first] as f64, 1, first));
+        g.0 += r.values[later] as f64;
+        g.1 += 1;
+        g.2 = g.2.max(later);
+    }
+    let mut keep = vec![true; r.len()];
+    for &(later, first) in duplicates {
+        keep[later] = false;
+        keep[first] = false;
+    }
+    let mut values_at_last = HashMap::new();
+    for &(sum, count, last) in groups.values() {
+        keep[last] = true;
+        if policy == Duplicates::Mean {
+            values_at_last.insert(last, (sum / count as f64) as f32);
+        }
+    }
+    let idx: Vec<usize> = (0..r.len()).filter(|&k| keep[k]).collect();
+    let mut out = r.select(&idx);
+    for (slot, &k) in idx.iter().enumerate() {
+        if let Some(&v) = values_at_last.get(&k) {
+            out.values[slot] = v;
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_index_counts_gap_lines() {
+        let mut index = LineIndex::default();
+        // piece 1: header-less, lines 1..=4, a blank line before row 2
+        index.push(0, 1, vec![2]);
+        // piece 2 starts at line 5 with row 3, no gaps
+        index.push(3, 5, vec![]);
+        let line = |row| index.position(row).unwrap().line;
+        assert_eq!(
+            (line(0), line(1), line(2), line(3), line(4)),
+            (1, 2, 4, 5, 6)
+        );
+    }
+}
