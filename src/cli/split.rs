@@ -73,7 +73,11 @@ pub fn run(args: &Args, ctx: &Context) -> anyhow::Result<()> {
             s.cold_start.ratings,
             s.cold_start.users,
             s.cold_start.items,
-            if s.cold_start.dropped { ", dropped" } else { ", kept" }
+            if s.cold_start.dropped {
+                ", dropped"
+            } else {
+                ", kept"
+            }
         ));
     }
     let result = if kfold {

@@ -182,7 +182,11 @@ pub fn run(args: &Args, ctx: &Context) -> anyhow::Result<()> {
             .map(|v| format!(", {} validation", v.len()))
             .unwrap_or_default(),
         split.cold.ratings,
-        if split.cold.dropped { " (dropped)" } else { " (kept: fallback predictions)" },
+        if split.cold.dropped {
+            " (dropped)"
+        } else {
+            " (kept: fallback predictions)"
+        },
     ));
     let opts = FitOptions {
         seed: args.split.seed,
@@ -251,7 +255,10 @@ pub fn run(args: &Args, ctx: &Context) -> anyhow::Result<()> {
     });
     let mut t = Table::new(vec!["metric".into(), "value".into()]);
     t.push(vec!["model".into(), spec.kind().into()]);
-    t.push(vec!["parameters".into(), model.model.n_params().to_string()]);
+    t.push(vec![
+        "parameters".into(),
+        model.model.n_params().to_string(),
+    ]);
     t.push(vec!["epochs".into(), model.report.epochs.to_string()]);
     t.push(vec![
         "fit seconds".into(),

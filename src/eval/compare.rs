@@ -125,6 +125,7 @@ pub fn non_default_params(spec: &ModelSpec) -> String {
     };
     obj.iter()
         .filter(|(k, v)| *k != "model" && default.get(k.as_str()) != Some(v))
+        .map(|(k, v)| (k, super::tune::shortest(v.clone())))
         .map(|(k, v)| match v {
             serde_json::Value::String(s) => format!("{k}={s}"),
             other => format!("{k}={other}"),

@@ -71,7 +71,7 @@ impl TuneReport {
 }
 
 /// A float in the shortest form that reads back as the same `f32`.
-fn shortest(v: Value) -> Value {
+pub(crate) fn shortest(v: Value) -> Value {
     match v {
         Value::Number(n) if n.is_f64() => {
             let x = n.as_f64().unwrap_or_default() as f32;
