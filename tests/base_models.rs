@@ -133,9 +133,9 @@ fn randomized_svd_equals_exact_when_the_sketch_spans_the_range() {
     let mut dense = vec![[0f32; 40]; 60];
     for (u, row) in dense.iter_mut().enumerate() {
         let proto = u % 5;
-        for c in 0..40 {
+        for (c, cell) in row.iter_mut().enumerate() {
             if (c * 7 + proto * 3) % 5 == 0 || c % 9 == proto {
-                row[c] = ((c + proto) % 5 + 1) as f32 * (1.0 + (u / 5) as f32 * 0.1);
+                *cell = ((c + proto) % 5 + 1) as f32 * (1.0 + (u / 5) as f32 * 0.1);
             }
         }
     }
