@@ -5,16 +5,17 @@ mod base_common;
 
 use std::collections::BTreeMap;
 
+use aerec::data::split::{ColdStartReport, Split};
 use aerec::eval::compare::{non_default_params, NamedSpec};
 use aerec::eval::tune::candidates;
-use aerec::eval::{compare, tune, EvalOptions, Fold, MeanStd, SearchMode};
+use aerec::eval::{compare, tune, EvalOptions, MeanStd, SearchMode};
 use aerec::model::{FitOptions, ModelSpec};
 use aerec::report::bars::{bar_chart, Bar};
 use aerec::RatingScale;
 use base_common::ratings;
 use serde_json::{json, Map, Value};
 
-fn folds() -> Vec<Fold> {
+fn folds() -> Vec<Split> {
     let mut triples = Vec::new();
     let names: Vec<(String, String)> = (0..30)
         .flat_map(|u| (0..20).map(move |i| (format!("u{u}"), format!("i{i}"))))
@@ -29,10 +30,12 @@ fn folds() -> Vec<Fold> {
     (0..2)
         .map(|f| {
             let (test, train): (Vec<usize>, Vec<usize>) = (0..all.len()).partition(|k| k % 2 == f);
-            Fold {
+            Split {
                 train: all.select(&train),
                 test: all.select(&test),
                 valid: None,
+                cold: ColdStartReport::default(),
+                valid_cold: None,
             }
         })
         .collect()

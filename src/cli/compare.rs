@@ -1,11 +1,146 @@
-//! (being written)
+//! `aerec compare`: several models on the same data and splits, k-fold by
+//! default, one table (text, CSV, JSON) and a bar chart with error bars.
+//!
+//! The config file lists the models, each a model table with a `name`:
+//!
+//! ```toml
+//! [[models]]
+//! name = "biases"
+//! model = "biases"
+//!
+//! [[models]]
+//! name = "mf tuned"
+//! model = "mf"
+//! l2 = 0.1
+//! ```
+//!
+//! and optionally a `[split]` table (the split flags' keys), which then
+//! replaces the split flags. With neither a `[split]` table nor `--method`,
+//! the split is k-fold with `--folds` folds (default 5).
+
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use serde_json::{json, Map, Value};
+
+use super::data_args::DataArgs;
+use super::model_args::read_settings_file;
+use super::split_args::SplitArgs;
+use super::train::{scale_of, EvalArgs};
 use super::Context;
+use crate::data::split::{split_all, SplitConfig, SplitMethod};
+use crate::eval::{compare, NamedSpec};
+use crate::model::{FitOptions, ModelSpec};
+use crate::report::bars::{bar_chart, Bar};
 
-/// Arguments (being written).
+/// `aerec compare` arguments.
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// Experiment file: `[[models]]` tables (each `name` plus model keys), optional `[split]`.
+    #[arg(long, value_name = "FILE")]
+    pub config: PathBuf,
+    /// Input data.
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// How to split (ignored when the config has a `[split]` table).
+    #[command(flatten)]
+    pub split: SplitArgs,
+    /// Evaluation settings.
+    #[command(flatten)]
+    pub eval: EvalArgs,
+    /// Write the table as CSV.
+    #[arg(long, value_name = "FILE", help_heading = "Output")]
+    pub csv: Option<PathBuf>,
+    /// Bar chart of test RMSE (mean ± std over folds), PNG or SVG by extension.
+    #[arg(long, value_name = "FILE", help_heading = "Output")]
+    pub plot: Option<PathBuf>,
+}
 
-/// Runs the command (being written).
-pub fn run(_args: &Args, _ctx: &Context) -> anyhow::Result<()> {
-    anyhow::bail!("not built yet")
+/// The models and the optional split of an experiment file.
+fn read_experiment(args: &Args) -> anyhow::Result<(Vec<NamedSpec>, Option<SplitConfig>)> {
+    let path = &args.config;
+    let mut table = read_settings_file(path)?;
+    let split = match table.remove("split") {
+        Some(v) => Some(
+            serde_json::from_value::<SplitConfig>(v)
+                .with_context(|| format!("{}: [split]", path.display()))?,
+        ),
+        None => None,
+    };
+    let Some(Value::Array(models)) = table.remove("models") else {
+        anyhow::bail!("{}: expected [[models]] tables", path.display());
+    };
+    if let Some(key) = table.keys().next() {
+        anyhow::bail!(
+            "{}: unknown key `{key}` (expected [[models]] and [split])",
+            path.display()
+        );
+    }
+    let models = models
+        .into_iter()
+        .enumerate()
+        .map(|(n, m)| {
+            let Value::Object(mut m) = m else {
+                anyhow::bail!("{}: models[{n}] is not a table", path.display());
+            };
+            let name = match m.remove("name") {
+                Some(Value::String(s)) => s,
+                _ => anyhow::bail!("{}: models[{n}] needs a `name`", path.display()),
+            };
+            let spec = ModelSpec::from_json(&Value::Object(m))
+                .with_context(|| format!("{}: model {name:?}", path.display()))?;
+            Ok(NamedSpec { name, spec })
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    Ok((models, split))
+}
+
+/// Runs `aerec compare`.
+pub fn run(args: &Args, ctx: &Context) -> anyhow::Result<()> {
+    let (models, split_table) = read_experiment(args)?;
+    let split_config = split_table.unwrap_or_else(|| {
+        let mut c = args.split.config();
+        if args.split.method.is_none() {
+            c.method = SplitMethod::KFold;
+        }
+        c
+    });
+    let loaded = args.data.load()?;
+    ctx.note(&loaded.note());
+    let splits = split_all(&loaded.input, &split_config)?;
+    let scale = scale_of(loaded.scale, &splits[0].train)?;
+    ctx.note(&format!(
+        "compare: {} model(s) on {} split(s) ({})",
+        models.len(),
+        splits.len(),
+        split_config.method
+    ));
+    let fit = FitOptions {
+        seed: split_config.seed,
+        progress: false,
+    };
+    let report = compare(&models, &splits, scale, &args.eval.options(), &fit)?;
+    let table = report.table();
+    if let Some(path) = &args.csv {
+        std::fs::write(path, table.to_csv()?)
+            .with_context(|| format!("{}: cannot write", path.display()))?;
+    }
+    if let Some(path) = &args.plot {
+        let bars: Vec<Bar> = report
+            .models
+            .iter()
+            .map(|m| Bar {
+                label: m.name.clone(),
+                value: m.summary["test_rmse"].mean,
+                error: m.summary["test_rmse"].std,
+            })
+            .collect();
+        bar_chart(path, "Test RMSE (mean ± std over folds)", "RMSE", &bars)?;
+    }
+    let mut result = Map::new();
+    result.insert("folds".into(), json!(report.folds));
+    result.insert("split".into(), serde_json::to_value(split_config)?);
+    result.insert("table".into(), table.to_json());
+    result.insert("models".into(), serde_json::to_value(&report.models)?);
+    ctx.emit(&table.to_text(), &Value::Object(result))
 }

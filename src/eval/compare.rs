@@ -6,22 +6,11 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::{evaluate, EvalOptions, EvalReport};
-use crate::data::{RatingScale, Ratings};
+use crate::data::split::Split;
+use crate::data::RatingScale;
 use crate::error::{Error, Result};
 use crate::model::{FitOptions, ModelSpec, TrainedModel};
 use crate::report::table::Table;
-
-/// One train/test split (a cross-validation fold or a single hold-out),
-/// all parts in one index space.
-#[derive(Debug, Clone)]
-pub struct Fold {
-    /// Training ratings.
-    pub train: Ratings,
-    /// Test ratings.
-    pub test: Ratings,
-    /// Validation ratings for early stopping, if any.
-    pub valid: Option<Ratings>,
-}
 
 /// A named model to compare.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -136,6 +125,7 @@ pub fn non_default_params(spec: &ModelSpec) -> String {
     };
     obj.iter()
         .filter(|(k, v)| *k != "model" && default.get(k.as_str()) != Some(v))
+        .map(|(k, v)| (k, super::tune::shortest(v.clone())))
         .map(|(k, v)| match v {
             serde_json::Value::String(s) => format!("{k}={s}"),
             other => format!("{k}={other}"),
@@ -144,11 +134,12 @@ pub fn non_default_params(spec: &ModelSpec) -> String {
         .join(" ")
 }
 
-/// Fits every model on every fold and evaluates it on the fold's test part.
+/// Fits every model on every split (the folds of a cross-validation, or one
+/// hold-out) and evaluates it on the split's test part.
 /// Every spec is validated before any fit starts.
 pub fn compare(
     models: &[NamedSpec],
-    folds: &[Fold],
+    folds: &[Split],
     scale: RatingScale,
     eval: &EvalOptions,
     fit: &FitOptions,
@@ -192,7 +183,7 @@ pub fn compare(
 
 fn run_fold(
     spec: &ModelSpec,
-    fold: &Fold,
+    fold: &Split,
     scale: RatingScale,
     eval: &EvalOptions,
     fit: &FitOptions,

@@ -55,14 +55,40 @@ pub struct TuneReport {
 }
 
 impl TuneReport {
-    /// The best spec as a TOML model table (`model = "…"` plus its keys).
+    /// The best spec as a TOML model table (`model = "…"` first, then its
+    /// keys). Settings are `f32`; each is written in its shortest decimal
+    /// form (`0.01`, not `0.009999999776482582`), which reads back exactly.
     pub fn best_toml(&self) -> Result<String> {
-        toml::to_string(&self.best_spec)
-            .map_err(|e| Error::other(format!("writing the best config as TOML: {e}")))
+        let Value::Object(mut map) = self.best_spec.to_json() else {
+            return Err(Error::other("the best config did not serialise to a table"));
+        };
+        let kind = map.remove("model").unwrap_or(Value::Null);
+        let map: Map<String, Value> = map.into_iter().map(|(k, v)| (k, shortest(v))).collect();
+        let body = toml::to_string(&map)
+            .map_err(|e| Error::other(format!("writing the best config as TOML: {e}")))?;
+        Ok(format!("model = {kind}\n{body}"))
     }
 }
 
-/// The candidate specs: `base` (a model table with its `model` key) with
+/// A float in the shortest form that reads back as the same `f32`.
+pub(crate) fn shortest(v: Value) -> Value {
+    match v {
+        Value::Number(n) if n.is_f64() => {
+            let x = n.as_f64().unwrap_or_default() as f32;
+            x.to_string()
+                .parse::<f64>()
+                .ok()
+                .and_then(serde_json::Number::from_f64)
+                .map_or(Value::Number(n), Value::Number)
+        }
+        Value::Object(m) => Value::Object(m.into_iter().map(|(k, v)| (k, shortest(v))).collect()),
+        Value::Array(a) => Value::Array(a.into_iter().map(shortest).collect()),
+        other => other,
+    }
+}
+
+/// The candidate specs: `base` (a model table: `model`, optionally an
+/// autoencoder `preset`, and keys, as [`ModelSpec::from_json`] reads it) with
 /// each combination of `search` values written over it. Every candidate is
 /// checked before any is fitted, so a bad value fails at once.
 pub fn candidates(
@@ -98,10 +124,9 @@ pub fn candidates(
             }
             let mut table = base.clone();
             table.extend(params.clone());
-            let spec: ModelSpec = serde_json::from_value(Value::Object(table)).map_err(|e| {
+            let spec = ModelSpec::from_json(&Value::Object(table)).map_err(|e| {
                 Error::config(format!("search: {}: {e}", Value::Object(params.clone())))
             })?;
-            spec.validate()?;
             let params: Map<String, Value> = search
                 .keys()
                 .map(|k| (k.clone(), params[k].clone()))

@@ -232,28 +232,88 @@ impl RowMajor {
         }
     }
 
-    /// An orthonormal basis of the column space (thin Q of a Householder QR).
-    fn orthonormalised(&self) -> RowMajor {
-        let view = faer::MatRef::from_row_major_slice(&self.data, self.rows, self.cols);
-        let q = view.qr().compute_thin_Q();
-        let mut data = vec![0f64; self.rows * self.cols];
-        for c in 0..self.cols {
-            for (r, &v) in q.col_as_slice(c).iter().enumerate() {
-                data[r * self.cols + c] = v;
-            }
-        }
+    /// A row-major faer view.
+    fn view(&self) -> faer::MatRef<'_, f64> {
+        faer::MatRef::from_row_major_slice(&self.data, self.rows, self.cols)
+    }
+
+    /// `XᵀX` (`cols × cols`) by a faer GEMM.
+    fn gram(&self) -> Mat<f64> {
+        let mut g = Mat::<f64>::zeros(self.cols, self.cols);
+        faer::linalg::matmul::matmul(
+            g.as_mut(),
+            faer::Accum::Replace,
+            self.view().transpose(),
+            self.view(),
+            1.0,
+            faer::get_global_parallelism(),
+        );
+        g
+    }
+
+    /// `X · M` for a small dense `M`, row-major again.
+    fn times(&self, m: faer::MatRef<'_, f64>) -> RowMajor {
+        let cols = m.ncols();
+        let mut data = vec![0f64; self.rows * cols];
+        faer::linalg::matmul::matmul(
+            faer::MatMut::from_row_major_slice_mut(&mut data, self.rows, cols),
+            faer::Accum::Replace,
+            self.view(),
+            m,
+            1.0,
+            faer::get_global_parallelism(),
+        );
         RowMajor {
             rows: self.rows,
-            cols: self.cols,
+            cols,
             data,
         }
     }
+
+    /// A basis of the column space by CholeskyQR (`Q = X R⁻¹` with `XᵀX =
+    /// RᵀR`): two GEMMs instead of a Householder QR's panel updates, for the
+    /// tall-skinny case that is GEMM-bound. One pass leaves `Q` orthonormal
+    /// up to about `ε κ(X)²`, enough between power iterations; `passes = 2`
+    /// (CholeskyQR2, Fukaya et al. 2014) makes it orthonormal to working
+    /// precision for the final basis.
+    fn orthonormalised(&self, passes: usize) -> Result<RowMajor> {
+        let mut q = self.times(inverse_cholesky_factor(&self.gram())?.as_ref());
+        for _ in 1..passes {
+            q = q.times(inverse_cholesky_factor(&q.gram())?.as_ref());
+        }
+        Ok(q)
+    }
+}
+
+/// `R⁻¹` for the upper Cholesky factor `R` of `g = RᵀR` (so `X R⁻¹` has
+/// orthonormal columns when `g = XᵀX`). A rank-deficient sketch (fewer
+/// independent columns than asked) gets a tiny diagonal shift so that it
+/// still factors; its extra columns then carry no weight.
+fn inverse_cholesky_factor(g: &Mat<f64>) -> Result<Mat<f64>> {
+    let l = g.nrows();
+    let trace: f64 = (0..l).map(|i| g[(i, i)]).sum();
+    let shift = 1e-13 * trace.max(f64::MIN_POSITIVE);
+    let shifted = Mat::<f64>::from_fn(l, l, |r, c| g[(r, c)] + if r == c { shift } else { 0.0 });
+    let llt = shifted.llt(faer::Side::Lower).map_err(|e| {
+        Error::other(format!(
+            "svd: the sketch's Gram matrix does not factor: {e:?}"
+        ))
+    })?;
+    // R = Lᵀ, so R⁻¹ = L⁻ᵀ: solve L Z = I, then transpose.
+    let mut z = Mat::<f64>::identity(l, l);
+    faer::linalg::triangular_solve::solve_lower_triangular_in_place(
+        llt.L(),
+        z.as_mut(),
+        faer::Par::Seq,
+    );
+    Ok(z.transpose().to_owned())
 }
 
 /// Randomized truncated SVD (Halko et al. 2011, algorithms 4.4 and 5.1):
 /// returns the top-`k` singular values and right singular vectors
-/// (row-major `n × k`). Work: `2 (q + 1)` sparse products of `nnz · l` flops
-/// and `2 q + 2` QRs of `O((m + n) l²)`, with `l = k + oversample`.
+/// (row-major `n × k`). Work: `2 (q + 1)` sparse products of `nnz · l`
+/// flops, `q + 1` orthonormalisations of the `m × l` and `q` of the `n × l`
+/// sketch (CholeskyQR: `3 (m or n) l²` flops a pass, two passes for the final basis), with `l = k + oversample`.
 fn randomized_svd(
     a: &Csr,
     k: usize,
@@ -272,26 +332,34 @@ fn randomized_svd(
             .map(|_| StandardNormal.sample(&mut rng))
             .collect(),
     };
-    let mut q = RowMajor::sparse_times(a, &omega).orthonormalised();
-    for _ in 0..power_iters {
-        let z = RowMajor::sparse_times(&at, &q).orthonormalised();
-        q = RowMajor::sparse_times(a, &z).orthonormalised();
+    let last = |it: usize| if it == power_iters { 2 } else { 1 };
+    let mut q = RowMajor::sparse_times(a, &omega).orthonormalised(last(0))?;
+    for it in 1..=power_iters {
+        let z = RowMajor::sparse_times(&at, &q).orthonormalised(1)?;
+        q = RowMajor::sparse_times(a, &z).orthonormalised(last(it))?;
     }
-    // Bᵀ = Aᵀ Q (n × l); Bᵀ = W Σ Xᵀ gives A ≈ Q X Σ Wᵀ, so W holds A's right vectors.
+    // Bᵀ = Aᵀ Q (n × l). With B Bᵀ = X Λ Xᵀ (l × l), A ≈ Q B has singular
+    // values √λ and right singular vectors W = Bᵀ X Λ^-½.
     let bt = RowMajor::sparse_times(&at, &q);
-    let view = faer::MatRef::from_row_major_slice(&bt.data, n, l);
-    let svd = view
-        .thin_svd()
-        .map_err(|e| Error::other(format!("svd: the small SVD did not converge: {e:?}")))?;
-    let s = svd.S().column_vector();
-    let w = svd.U();
-    let values = (0..k).map(|c| s[c] as f32).collect();
-    let mut vectors = vec![0f32; n * k];
-    for (i, row) in vectors.chunks_exact_mut(k).enumerate() {
-        for (c, x) in row.iter_mut().enumerate() {
-            *x = w[(i, c)] as f32;
+    let eig = bt
+        .gram()
+        .self_adjoint_eigen(faer::Side::Lower)
+        .map_err(|e| Error::other(format!("svd: the small eigenproblem failed: {e:?}")))?;
+    let lambda = eig.S().column_vector();
+    let x = eig.U();
+    // Eigenvalues come in increasing order: the top k are the last k, reversed.
+    let top: Vec<usize> = (0..k).map(|c| l - 1 - c).collect();
+    let sigma: Vec<f64> = top.iter().map(|&c| lambda[c].max(0.0).sqrt()).collect();
+    let scaled = Mat::<f64>::from_fn(l, k, |r, c| {
+        if sigma[c] > 0.0 {
+            x[(r, top[c])] / sigma[c]
+        } else {
+            0.0
         }
-    }
+    });
+    let w = bt.times(scaled.as_ref());
+    let values = sigma.iter().map(|&s| s as f32).collect();
+    let vectors = w.data.iter().map(|&v| v as f32).collect();
     Ok((values, vectors))
 }
 
