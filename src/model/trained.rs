@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use rayon::prelude::*;
 
+use super::baseline::{als, BiasesConfig};
 use super::{
     Fallback, FitData, FitOptions, FitReport, ModelSpec, Prediction, Recommender, SparseRow,
 };
@@ -13,12 +14,10 @@ use crate::data::{Csr, IdMap, RatingScale, Ratings};
 use crate::error::{Error, Result};
 use crate::recommend::top_n;
 
-/// Regularisation of the fallback biases (damped means, as Koren 2010).
-const FALLBACK_REG: f64 = 10.0;
-
 /// User and item biases around the global mean: the cold-start fallback.
-/// Damped means: `b_i = Σ(r − μ) / (λ + n_i)`, then
-/// `b_u = Σ(r − μ − b_i) / (λ + n_u)`.
+/// Fitted exactly as the `biases` baseline with its defaults (Surprise's
+/// `BaselineOnly`: ALS, `reg_u = 15`, `reg_i = 10`, 10 epochs), so a cold
+/// prediction is what that baseline would say.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BiasFallback {
     /// Global mean rating of the training set.
@@ -32,36 +31,20 @@ pub struct BiasFallback {
 }
 
 impl BiasFallback {
-    /// Fits the damped-mean biases on a user-row training matrix.
+    /// Fits the biases on a user-row training matrix.
     pub fn fit(train: &Csr) -> Self {
         let nnz = train.nnz().max(1) as f64;
-        let mu = (train.values.iter().map(|&v| v as f64).sum::<f64>() / nnz) as f32;
-        let mut item_sum = vec![0f64; train.n_cols];
+        let mu = train.values.iter().map(|&v| v as f64).sum::<f64>() / nnz;
+        let d = BiasesConfig::default();
+        let (user_bias, item_bias) = als(train, mu, d.epochs, d.reg_u, d.reg_i);
         let mut item_counts = vec![0u32; train.n_cols];
-        for (&c, &v) in train.indices.iter().zip(&train.values) {
-            item_sum[c as usize] += (v - mu) as f64;
+        for &c in &train.indices {
             item_counts[c as usize] += 1;
         }
-        let item_bias: Vec<f32> = item_sum
-            .iter()
-            .zip(&item_counts)
-            .map(|(&s, &n)| (s / (FALLBACK_REG + n as f64)) as f32)
-            .collect();
-        let user_bias = (0..train.n_rows)
-            .map(|u| {
-                let (idx, val) = train.row(u);
-                let s: f64 = idx
-                    .iter()
-                    .zip(val)
-                    .map(|(&i, &v)| (v - mu - item_bias[i as usize]) as f64)
-                    .sum();
-                (s / (FALLBACK_REG + idx.len() as f64)) as f32
-            })
-            .collect();
         BiasFallback {
-            mu,
-            user_bias,
-            item_bias,
+            mu: mu as f32,
+            user_bias: user_bias.iter().map(|&b| b as f32).collect(),
+            item_bias: item_bias.iter().map(|&b| b as f32).collect(),
             item_counts,
         }
     }

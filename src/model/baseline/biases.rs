@@ -109,11 +109,7 @@ impl BiasesConfig {
         let mut item_bias = vec![0f64; by_user.n_cols];
         match self.method {
             BiasesMethod::Als => {
-                let by_item = by_user.transpose();
-                for _ in 0..self.epochs {
-                    damped_means(&by_item, mu, &user_bias, self.reg_i, &mut item_bias);
-                    damped_means(by_user, mu, &item_bias, self.reg_u, &mut user_bias);
-                }
+                (user_bias, item_bias) = als(by_user, mu, self.epochs, self.reg_u, self.reg_i);
             }
             BiasesMethod::Sgd => {
                 let lr = self.lr.unwrap_or(SGD_LR);
@@ -140,6 +136,21 @@ impl BiasesConfig {
 
 /// One ALS half-step: for every row `r` of `m`,
 /// `out[r] = Σ_c (x − μ − other[c]) / (reg + n_r)`.
+/// Surprise's `BaselineOnly` ALS on a user-row matrix around the mean `mu`:
+/// each epoch sets the item biases, then the user biases, to their damped
+/// means. Returns (user biases, item biases); rows or columns without ratings
+/// get 0.
+pub fn als(by_user: &Csr, mu: f64, epochs: usize, reg_u: f32, reg_i: f32) -> (Vec<f64>, Vec<f64>) {
+    let mut user_bias = vec![0f64; by_user.n_rows];
+    let mut item_bias = vec![0f64; by_user.n_cols];
+    let by_item = by_user.transpose();
+    for _ in 0..epochs {
+        damped_means(&by_item, mu, &user_bias, reg_i, &mut item_bias);
+        damped_means(by_user, mu, &item_bias, reg_u, &mut user_bias);
+    }
+    (user_bias, item_bias)
+}
+
 fn damped_means(m: &Csr, mu: f64, other: &[f64], reg: f32, out: &mut [f64]) {
     for (r, o) in out.iter_mut().enumerate() {
         let (idx, val) = m.row(r);

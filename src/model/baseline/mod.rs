@@ -18,7 +18,7 @@ mod mf;
 mod svd;
 mod svdpp;
 
-pub use biases::{BiasesConfig, BiasesMethod, BiasesModel};
+pub use biases::{als, BiasesConfig, BiasesMethod, BiasesModel};
 pub use mean::MeanModel;
 pub use mf::{MfConfig, MfModel};
 pub use svd::{SvdConfig, SvdFill, SvdMethod, SvdModel};
