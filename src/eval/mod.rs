@@ -3,8 +3,8 @@
 //!
 //! - [`evaluate`]: RMSE/MAE (clipped to the scale by default), the
 //!   cold-start part apart, per-user RMSE quantiles, and ranking metrics at K.
-//! - [`compare`]: several models on the same folds, mean ± std per metric.
-//! - [`tune`]: grid or random search on a validation split.
+//! - [`compare()`]: several models on the same folds, mean ± std per metric.
+//! - [`tune()`]: grid or random search on a validation split.
 
 pub mod compare;
 pub mod ranking;

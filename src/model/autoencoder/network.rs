@@ -72,6 +72,10 @@ pub struct Network<T> {
 
 /// Fewest batch rows per parallel task: below this a split costs more than it saves.
 const ROWS_PER_TASK: usize = 16;
+/// Output targets of one row scored per parallel task when a row has many
+/// (full-catalogue scoring): large enough to amortise a task, small enough to
+/// balance 100k items over a few threads.
+const TARGETS_PER_TASK: usize = 4096;
 /// Fewest touched columns per parallel task of the gradient scatter.
 const COLUMNS_PER_TASK: usize = 32;
 
@@ -251,10 +255,22 @@ impl<T: Real> Network<T> {
             .for_each(|(b, (pre, pred))| {
                 let h = &a_last[b * hl..(b + 1) * hl];
                 let (idx, _) = batch.targets(b);
-                for (k, &j) in idx.iter().enumerate() {
-                    let p = dot(h, self.out_row(j)) + c[j as usize];
-                    pre[k] = p;
-                    pred[k] = out_act.apply(p);
+                let score = |pre: &mut [T], pred: &mut [T], idx: &[u32]| {
+                    for (k, &j) in idx.iter().enumerate() {
+                        let p = dot(h, self.out_row(j)) + c[j as usize];
+                        pre[k] = p;
+                        pred[k] = out_act.apply(p);
+                    }
+                };
+                // Training rows have a handful of targets; a full-catalogue
+                // row (scoring one user) is a GEMV worth splitting across threads.
+                if idx.len() <= TARGETS_PER_TASK {
+                    score(pre, pred, idx);
+                } else {
+                    pre.par_chunks_mut(TARGETS_PER_TASK)
+                        .zip(pred.par_chunks_mut(TARGETS_PER_TASK))
+                        .zip(idx.par_chunks(TARGETS_PER_TASK))
+                        .for_each(|((pre, pred), idx)| score(pre, pred, idx));
                 }
             });
     }

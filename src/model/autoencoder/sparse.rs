@@ -6,7 +6,7 @@
 
 /// A prepared batch: for each row, the input entries (column, coefficient)
 /// already centred, noised, dropped and with the row's default subtracted;
-/// the row's default `d` (the coefficient of the column sum Σ_j W[j,:]); and
+/// the row's default `d` (the coefficient of the column sum `Σ_j W[j,:]`); and
 /// the target entries (column, value) the masked loss looks at.
 #[derive(Debug, Clone, Default)]
 pub struct Batch<T> {
