@@ -52,14 +52,11 @@ fn mean_std_by_hand() {
 #[test]
 fn compare_fits_every_model_on_every_fold_and_tabulates() {
     let models = vec![
-        NamedSpec {
-            name: "mean".into(),
-            spec: ModelSpec::Mean,
-        },
-        NamedSpec {
-            name: "mf".into(),
-            spec: serde_json::from_value(json!({"model": "mf", "factors": 4})).unwrap(),
-        },
+        NamedSpec::new("mean", ModelSpec::Mean),
+        NamedSpec::new(
+            "mf",
+            serde_json::from_value(json!({"model": "mf", "factors": 4})).unwrap(),
+        ),
     ];
     let scale = RatingScale::new(1.0, 5.0).unwrap();
     let report = compare(
@@ -87,10 +84,10 @@ fn compare_fits_every_model_on_every_fold_and_tabulates() {
     let csv = report.table().to_csv().unwrap();
     assert_eq!(csv.lines().count(), 3);
     // A bad spec fails before any fit.
-    let bad = vec![NamedSpec {
-        name: "bad".into(),
-        spec: serde_json::from_value(json!({"model": "mf", "epochs": 0})).unwrap(),
-    }];
+    let bad = vec![NamedSpec::new(
+        "bad",
+        serde_json::from_value(json!({"model": "mf", "epochs": 0})).unwrap(),
+    )];
     let err = compare(
         &bad,
         &folds(),

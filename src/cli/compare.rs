@@ -17,6 +17,13 @@
 //! and optionally a `[split]` table (the split flags' keys), which then
 //! replaces the split flags. With neither a `[split]` table nor `--method`,
 //! the split is k-fold with `--folds` folds (default 5).
+//!
+//! A model table may also say `side_info = true`: that model (an
+//! autoencoder) gets the features of `--side-info FILE` appended to its
+//! input, the others do not, so a hybrid and a plain model meet on the same
+//! splits. `--epochs N` replaces the epochs of every model that trains in
+//! epochs, to try a long experiment quickly (the table then says so in each
+//! model's parameters).
 
 use std::path::PathBuf;
 
@@ -26,10 +33,10 @@ use serde_json::{json, Map, Value};
 use super::data_args::DataArgs;
 use super::model_args::read_settings_file;
 use super::split_args::SplitArgs;
-use super::train::{scale_of, EvalArgs};
+use super::train::{read_side, scale_of, EvalArgs, SideOfArg};
 use super::Context;
 use crate::data::split::{split_all, SplitConfig, SplitMethod};
-use crate::eval::{compare, NamedSpec};
+use crate::eval::{compare_with_side, NamedSpec};
 use crate::model::{FitOptions, ModelSpec};
 use crate::report::bars::{bar_chart, Bar};
 
@@ -42,9 +49,20 @@ pub struct Args {
     /// Input data.
     #[command(flatten)]
     pub data: DataArgs,
+    /// Side information for the models with `side_info = true`: `u.user`/`users.dat`
+    /// (user gender, age, occupation) or `u.item` (item genres).
+    #[arg(long, value_name = "FILE", help_heading = "Data")]
+    pub side_info: Option<PathBuf>,
+    /// Whether `--side-info` describes users or items (default: from the file name).
+    #[arg(long, value_enum, value_name = "OF", help_heading = "Data")]
+    pub side_of: Option<SideOfArg>,
     /// How to split (ignored when the config has a `[split]` table).
     #[command(flatten)]
     pub split: SplitArgs,
+    /// Train every model for N epochs instead of its configured number
+    /// (models without epochs, mean and svd, are unaffected).
+    #[arg(long, value_name = "N", help_heading = "Training")]
+    pub epochs: Option<usize>,
     /// Evaluation settings.
     #[command(flatten)]
     pub eval: EvalArgs,
@@ -87,9 +105,21 @@ fn read_experiment(args: &Args) -> anyhow::Result<(Vec<NamedSpec>, Option<SplitC
                 Some(Value::String(s)) => s,
                 _ => anyhow::bail!("{}: models[{n}] needs a `name`", path.display()),
             };
+            let side_info = match m.remove("side_info") {
+                None => false,
+                Some(Value::Bool(b)) => b,
+                Some(other) => anyhow::bail!(
+                    "{}: model {name:?}: `side_info` must be true or false, got {other}",
+                    path.display()
+                ),
+            };
             let spec = ModelSpec::from_json(&Value::Object(m))
                 .with_context(|| format!("{}: model {name:?}", path.display()))?;
-            Ok(NamedSpec { name, spec })
+            Ok(NamedSpec {
+                name,
+                spec,
+                side_info,
+            })
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
     Ok((models, split))
@@ -97,7 +127,29 @@ fn read_experiment(args: &Args) -> anyhow::Result<(Vec<NamedSpec>, Option<SplitC
 
 /// Runs `aerec compare`.
 pub fn run(args: &Args, ctx: &Context) -> anyhow::Result<()> {
-    let (models, split_table) = read_experiment(args)?;
+    let (mut models, split_table) = read_experiment(args)?;
+    if let Some(epochs) = args.epochs {
+        if epochs == 0 {
+            anyhow::bail!("--epochs 0: every model needs at least one epoch");
+        }
+        for m in &mut models {
+            if m.spec.set_epochs(epochs) {
+                ctx.note(&format!(
+                    "compare: {:?} trains {epochs} epoch(s) (--epochs)",
+                    m.name
+                ));
+            }
+        }
+    }
+    if args.side_info.is_none() {
+        if let Some(m) = models.iter().find(|m| m.side_info) {
+            anyhow::bail!(
+                "{}: model {:?} has side_info = true; give the features with --side-info FILE",
+                args.config.display(),
+                m.name
+            );
+        }
+    }
     let split_config = split_table.unwrap_or_else(|| {
         let mut c = args.split.config();
         if args.split.method.is_none() {
@@ -119,7 +171,23 @@ pub fn run(args: &Args, ctx: &Context) -> anyhow::Result<()> {
         seed: split_config.seed,
         progress: false,
     };
-    let report = compare(&models, &splits, scale, &args.eval.options(), &fit)?;
+    let side = match &args.side_info {
+        Some(path) if models.iter().any(|m| m.side_info) => Some(
+            splits
+                .iter()
+                .map(|s| read_side(path, args.side_of, s))
+                .collect::<anyhow::Result<Vec<_>>>()?,
+        ),
+        _ => None,
+    };
+    let report = compare_with_side(
+        &models,
+        &splits,
+        side.as_deref(),
+        scale,
+        &args.eval.options(),
+        &fit,
+    )?;
     let table = report.table();
     if let Some(path) = &args.csv {
         std::fs::write(path, table.to_csv()?)

@@ -108,7 +108,12 @@ pub fn scale_of(declared: Option<RatingScale>, ratings: &Ratings) -> anyhow::Res
     })
 }
 
-fn read_side(path: &Path, of: Option<SideOfArg>, split: &Split) -> anyhow::Result<SideFeatures> {
+/// Reads `--side-info` aligned with the id maps of `split`'s training part.
+pub(super) fn read_side(
+    path: &Path,
+    of: Option<SideOfArg>,
+    split: &Split,
+) -> anyhow::Result<SideFeatures> {
     let name = path
         .file_name()
         .and_then(|n| n.to_str())

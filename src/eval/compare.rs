@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::{evaluate, EvalOptions, EvalReport};
+use crate::data::side::SideFeatures;
 use crate::data::split::Split;
 use crate::data::RatingScale;
 use crate::error::{Error, Result};
@@ -19,6 +20,21 @@ pub struct NamedSpec {
     pub name: String,
     /// The model.
     pub spec: ModelSpec,
+    /// Append the experiment's side features to the model's input (a hybrid
+    /// autoencoder, Strub et al. 2016); see [`compare_with_side`].
+    #[serde(default)]
+    pub side_info: bool,
+}
+
+impl NamedSpec {
+    /// A model without side features.
+    pub fn new(name: impl Into<String>, spec: ModelSpec) -> Self {
+        NamedSpec {
+            name: name.into(),
+            spec,
+            side_info: false,
+        }
+    }
 }
 
 /// What one model did on one fold.
@@ -136,10 +152,26 @@ pub fn non_default_params(spec: &ModelSpec) -> String {
 
 /// Fits every model on every split (the folds of a cross-validation, or one
 /// hold-out) and evaluates it on the split's test part.
-/// Every spec is validated before any fit starts.
+/// Every spec is validated before any fit starts. A model that asks for
+/// side features is an error here; use [`compare_with_side`].
 pub fn compare(
     models: &[NamedSpec],
     folds: &[Split],
+    scale: RatingScale,
+    eval: &EvalOptions,
+    fit: &FitOptions,
+) -> Result<CompareReport> {
+    compare_with_side(models, folds, None, scale, eval, fit)
+}
+
+/// [`compare`] with side features for the models whose
+/// [`NamedSpec::side_info`] is set: `side[f]` is aligned with the id maps of
+/// `folds[f].train` (users for a user-based autoencoder, items for an
+/// item-based one), so hybrid and plain models meet on the same splits.
+pub fn compare_with_side(
+    models: &[NamedSpec],
+    folds: &[Split],
+    side: Option<&[SideFeatures]>,
     scale: RatingScale,
     eval: &EvalOptions,
     fit: &FitOptions,
@@ -149,16 +181,40 @@ pub fn compare(
             "compare needs at least one model and one fold",
         ));
     }
+    if let Some(s) = side {
+        if s.len() != folds.len() {
+            return Err(Error::config(format!(
+                "{} side feature sets for {} folds: give one per fold",
+                s.len(),
+                folds.len()
+            )));
+        }
+    }
     for m in models {
         m.spec
             .validate()
             .map_err(|e| Error::config(format!("model {:?}: {e}", m.name)))?;
+        if m.side_info && side.is_none() {
+            return Err(Error::config(format!(
+                "model {:?} asks for side_info, but no side features were given \
+                 (aerec compare --side-info FILE)",
+                m.name
+            )));
+        }
+        if m.side_info && !matches!(m.spec, ModelSpec::Autoencoder(_)) {
+            return Err(Error::config(format!(
+                "model {:?}: side_info needs an autoencoder, not {}",
+                m.name,
+                m.spec.kind()
+            )));
+        }
     }
     let mut results = Vec::with_capacity(models.len());
     for m in models {
         let mut per_fold = Vec::with_capacity(folds.len());
-        for fold in folds {
-            per_fold.push(run_fold(&m.spec, fold, scale, eval, fit)?);
+        for (f, fold) in folds.iter().enumerate() {
+            let features = side.filter(|_| m.side_info).map(|s| &s[f]);
+            per_fold.push(run_fold(&m.spec, fold, features, scale, eval, fit)?);
         }
         let summary = METRICS
             .iter()
@@ -170,7 +226,16 @@ pub fn compare(
         results.push(ModelResult {
             name: m.name.clone(),
             spec: m.spec.clone(),
-            params: non_default_params(&m.spec),
+            params: if m.side_info {
+                let p = non_default_params(&m.spec);
+                if p.is_empty() {
+                    "side_info=true".to_string()
+                } else {
+                    format!("{p} side_info=true")
+                }
+            } else {
+                non_default_params(&m.spec)
+            },
             folds: per_fold,
             summary,
         });
@@ -184,11 +249,12 @@ pub fn compare(
 fn run_fold(
     spec: &ModelSpec,
     fold: &Split,
+    side: Option<&SideFeatures>,
     scale: RatingScale,
     eval: &EvalOptions,
     fit: &FitOptions,
 ) -> Result<FoldResult> {
-    let trained = TrainedModel::fit(spec, &fold.train, fold.valid.as_ref(), None, scale, fit)?;
+    let trained = TrainedModel::fit(spec, &fold.train, fold.valid.as_ref(), side, scale, fit)?;
     let train_eval = EvalOptions {
         ranking: None,
         ..*eval

@@ -11,7 +11,7 @@ pub mod ranking;
 pub mod rating;
 pub mod tune;
 
-pub use compare::{compare, CompareReport, MeanStd, NamedSpec};
+pub use compare::{compare, compare_with_side, CompareReport, MeanStd, NamedSpec};
 pub use ranking::{ranking_metrics, RankingMetrics, RankingOptions};
 pub use rating::{rating_metrics, ColdStart, Quantiles, RatingMetrics};
 pub use tune::{tune, SearchMode, TuneReport};

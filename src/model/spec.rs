@@ -44,6 +44,20 @@ impl ModelSpec {
         }
     }
 
+    /// Sets the number of training epochs, for the kinds that train in
+    /// epochs (autoencoder, biases, mf, svdpp), and returns whether it did:
+    /// `mean` and `svd` have none. Used to shorten whole experiments
+    /// (`aerec compare --epochs N`).
+    pub fn set_epochs(&mut self, epochs: usize) -> bool {
+        match self {
+            ModelSpec::Autoencoder(c) => c.epochs = epochs,
+            ModelSpec::Biases(c) => c.epochs = epochs,
+            ModelSpec::Mf(c) | ModelSpec::Svdpp(c) => c.epochs = epochs,
+            ModelSpec::Mean | ModelSpec::Svd(_) => return false,
+        }
+        true
+    }
+
     /// Checks every setting before any work starts.
     pub fn validate(&self) -> Result<()> {
         match self {
