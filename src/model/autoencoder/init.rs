@@ -134,7 +134,8 @@ fn init_weights<T: Real>(
     match init {
         Init::Xavier => {
             let a = (6.0 / (fan_in + fan_out) as f64).sqrt();
-            w.iter_mut().for_each(|x| *x = T::of(rng.random_range(-a..a)));
+            w.iter_mut()
+                .for_each(|x| *x = T::of(rng.random_range(-a..a)));
         }
         Init::Kaiming => {
             let normal = Normal::new(0.0, (2.0 / fan_in as f64).sqrt()).expect("finite std");

@@ -9,7 +9,7 @@ use rand::{Rng, SeedableRng};
 use rayon::prelude::*;
 
 use super::activation::Activation;
-use super::real::{axpy, dot, Real};
+use super::real::{axpy, dot, prefetch, Real};
 use super::sparse::{Batch, ColumnIndex};
 
 /// One named parameter tensor, row-major `rows × cols`.
@@ -193,7 +193,13 @@ impl<T: Real> Network<T> {
                 if has_default {
                     axpy(batch.default[b], colsum, z);
                 }
-                for (&j, &v) in idx.iter().zip(val) {
+                let next = batch.in_ptr[b + 1];
+                for (e, (&j, &v)) in idx.iter().zip(val).enumerate() {
+                    // The next input row (of this or the next batch row) is
+                    // a random item-table row: start loading it now.
+                    if let Some(&n) = batch.in_idx.get(next - idx.len() + e + 1) {
+                        prefetch_row(w_in, n, h0);
+                    }
                     axpy(v, &w_in[j as usize * h0..(j as usize + 1) * h0], z);
                 }
                 act.apply_slice(z, a);
@@ -263,8 +269,17 @@ impl<T: Real> Network<T> {
             .for_each(|(b, (pre, pred))| {
                 let h = &a_last[b * hl..(b + 1) * hl];
                 let (idx, _) = batch.targets(b);
+                let w_out = &self.params[self.output_weight].data;
                 let score = |pre: &mut [T], pred: &mut [T], idx: &[u32]| {
                     for (k, &j) in idx.iter().enumerate() {
+                        // Row `j + 1`'s load overlaps this dot; past the
+                        // row's end, the next batch row's first target.
+                        let next = idx
+                            .get(k + 1)
+                            .or_else(|| batch.tg_idx.get(batch.tg_ptr[b + 1]));
+                        if let Some(&n) = next {
+                            prefetch_row(w_out, n, hl);
+                        }
                         let p = dot(h, self.out_row(j)) + c[j as usize];
                         pre[k] = p;
                         pred[k] = out_act.apply(p);
@@ -345,7 +360,11 @@ impl<T: Real> Network<T> {
                     d.iter_mut().for_each(|x| *x = T::ZERO);
                     let (idx, _) = batch.targets(b);
                     let off = batch.tg_ptr[b];
+                    let w_out = &self.params[self.output_weight].data;
                     for (k, &j) in idx.iter().enumerate() {
+                        if let Some(&n) = batch.tg_idx.get(off + k + 1) {
+                            prefetch_row(w_out, n, hl);
+                        }
                         axpy(err[off + k], self.out_row(j), d);
                     }
                 }
@@ -534,6 +553,13 @@ impl<T: Real> Network<T> {
         out.clear();
         out.extend_from_slice(&ws.pred);
     }
+}
+
+/// Prefetches row `r` of a row-major table with `cols` columns.
+#[inline]
+fn prefetch_row<T>(table: &[T], r: u32, cols: usize) {
+    let bytes = cols * std::mem::size_of::<T>();
+    prefetch(table.as_ptr() as usize + r as usize * bytes, bytes);
 }
 
 /// SplitMix64 of `a` and `b`: independent, reproducible seeds per (batch, row).

@@ -491,6 +491,17 @@ fn lazy_rows<T: Real>(
     let rows = &rows[..];
     let cols = p.cols;
     let is_weight = p.is_weight;
+    let row_bytes = cols * std::mem::size_of::<T>();
+    let bases = [&p.data, &state.m, &state.v].map(|b| (b.as_ptr() as usize, !b.is_empty()));
+    let ahead = |k: usize| {
+        if let Some(&r) = rows.get(k + PREFETCH_ROWS_AHEAD) {
+            for (base, present) in bases {
+                if present {
+                    prefetch(base + r as usize * row_bytes, row_bytes);
+                }
+            }
+        }
+    };
     let w_rows = pick_rows(&mut p.data, cols, rows);
     let m_rows = pick_rows(&mut state.m, cols, rows);
     let v_rows = pick_rows(&mut state.v, cols, rows);
@@ -510,6 +521,7 @@ fn lazy_rows<T: Real>(
         .enumerate()
         .with_min_len(32)
         .for_each(|(k, ((w, m), v))| {
+            ahead(k);
             let t = slots[k];
             rule.catch_up(w, m, missed[k], pows, is_weight);
             rule.apply(w, m, v, &grad[t * cols..(t + 1) * cols], is_weight);
