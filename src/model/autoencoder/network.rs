@@ -9,7 +9,7 @@ use rand::{Rng, SeedableRng};
 use rayon::prelude::*;
 
 use super::activation::Activation;
-use super::real::{axpy, dot, prefetch, Real};
+use super::real::{axpy, dot, prefetch, scale_into, Real};
 use super::sparse::{Batch, ColumnIndex};
 
 /// One named parameter tensor, row-major `rows × cols`.
@@ -356,16 +356,23 @@ impl<T: Real> Network<T> {
             let tasks = ws.delta.par_chunks_mut(h).enumerate();
             tasks.with_min_len(ROWS_PER_TASK).for_each(|(b, d)| {
                 if i == l - 1 {
-                    // ∂/∂a_last = Σ_j e_j V[j,:].
-                    d.iter_mut().for_each(|x| *x = T::ZERO);
+                    // ∂/∂a_last = Σ_j e_j V[j,:]; the first term is
+                    // written, not added, which spares zeroing the row.
                     let (idx, _) = batch.targets(b);
                     let off = batch.tg_ptr[b];
                     let w_out = &self.params[self.output_weight].data;
+                    if idx.is_empty() {
+                        d.fill(T::ZERO);
+                    }
                     for (k, &j) in idx.iter().enumerate() {
                         if let Some(&n) = batch.tg_idx.get(off + k + 1) {
                             prefetch_row(w_out, n, hl);
                         }
-                        axpy(err[off + k], self.out_row(j), d);
+                        if k == 0 {
+                            scale_into(err[off], self.out_row(j), d);
+                        } else {
+                            axpy(err[off + k], self.out_row(j), d);
+                        }
                     }
                 }
                 // ∂/∂a_i → ∂/∂z_i.

@@ -308,6 +308,22 @@ simd_kernel! {
 }
 
 simd_kernel! {
+    /// `Σ x_i²` in `f64`, in 8 fixed lanes (vectorised, order independent of the caller).
+    pub fn sum_sq<T: Real>(x: &[T]) -> f64 {
+        let mut acc = [0f64; 8];
+        let chunks = x.chunks_exact(8);
+        let rest = chunks.remainder();
+        for c in chunks {
+            for l in 0..8 {
+                acc[l] += c[l].f64() * c[l].f64();
+            }
+        }
+        let tail: f64 = rest.iter().map(|v| v.f64() * v.f64()).sum();
+        acc.iter().sum::<f64>() + tail
+    }
+}
+
+simd_kernel! {
     /// `y += α·x`.
     pub fn axpy<T: Real>(alpha: T, x: &[T], y: &mut [T]) {
         for (yi, &xi) in y.iter_mut().zip(x) {

@@ -15,7 +15,7 @@ use super::config::{AutoencoderConfig, DefaultKind, DefaultRating, OptimizerKind
 use super::input::{InputEncoder, Noise};
 use super::network::{mix, Network, Param, Workspace};
 use super::optim::{OptimSettings, Optimizer};
-use super::real::Real;
+use super::real::{sum_sq, Real};
 use super::sparse::Batch;
 use crate::data::Csr;
 use crate::error::{Error, ErrorKind, Result};
@@ -320,11 +320,7 @@ fn weight_sq_sum<T: Real>(params: &[Param<T>]) -> f64 {
         .iter()
         .filter(|p| p.is_weight)
         .map(|p| {
-            let parts: Vec<f64> = p
-                .data
-                .par_chunks(CHUNK)
-                .map(|c| c.iter().map(|w| w.f64() * w.f64()).sum::<f64>())
-                .collect();
+            let parts: Vec<f64> = p.data.par_chunks(CHUNK).map(sum_sq).collect();
             parts.iter().sum::<f64>()
         })
         .sum()
