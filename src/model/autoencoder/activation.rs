@@ -266,6 +266,28 @@ mod tests {
     use super::*;
 
     #[test]
+    fn row_kernels_equal_the_scalar_functions_exactly() {
+        let x: Vec<f32> = (0..203).map(|k| (k as f32 - 101.0) * 0.07).collect();
+        for act in Activation::ALL {
+            let mut y = vec![0f32; x.len()];
+            act.apply_slice(&x, &mut y);
+            let mut d: Vec<f32> = (0..x.len()).map(|k| 1.0 + k as f32 * 0.01).collect();
+            let d0 = d.clone();
+            act.mul_derivative(&x, &y, &mut d);
+            for k in 0..x.len() {
+                assert_eq!(
+                    y[k].to_bits(),
+                    act.apply(x[k]).to_bits(),
+                    "{act:?} f({})",
+                    x[k]
+                );
+                let want = d0[k] * act.derivative_from(x[k], y[k]);
+                assert_eq!(d[k].to_bits(), want.to_bits(), "{act:?} f'({})", x[k]);
+            }
+        }
+    }
+
+    #[test]
     fn derivatives_match_central_differences() {
         // Points avoid the kinks of relu/relu6/lrelu/elu at 0 and 6.
         for act in Activation::ALL {

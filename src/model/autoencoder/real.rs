@@ -345,6 +345,63 @@ simd_kernel! {
 mod tests {
     use super::*;
 
+    /// Deterministic values in (−1, 1) without an RNG dependency.
+    fn values(n: usize, seed: u32) -> Vec<f32> {
+        (0..n as u32)
+            .map(|k| ((k.wrapping_mul(2_654_435_761) ^ seed) % 20_001) as f32 / 10_000.0 - 1.0)
+            .collect()
+    }
+
+    #[test]
+    fn dot_rounds_in_its_documented_lane_order_on_every_path() {
+        for n in [0, 1, 7, 15, 16, 17, 33, 700] {
+            let (a, b) = (values(n, 1), values(n, 7));
+            // The order the kernel promises, written out in scalar code.
+            let mut acc = [0f32; 16];
+            let full = n / 16 * 16;
+            for i in 0..full {
+                acc[i % 16] += a[i] * b[i];
+            }
+            let tail: f32 = (full..n).fold(0.0, |t, i| t + a[i] * b[i]);
+            for l in 0..8 {
+                acc[l] += acc[l + 8];
+            }
+            let s =
+                ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+            assert_eq!(dot(&a, &b).to_bits(), (s + tail).to_bits(), "n = {n}");
+            let exact: f64 = a.iter().zip(&b).map(|(&x, &y)| x as f64 * y as f64).sum();
+            assert!((dot(&a, &b) as f64 - exact).abs() < 1e-4, "n = {n}");
+        }
+    }
+
+    #[test]
+    fn axpy_scale_and_sum_of_squares_match_scalar_loops() {
+        let (x, y0) = (values(700, 3), values(700, 5));
+        let mut y = y0.clone();
+        axpy(0.37, &x, &mut y);
+        let mut z = y0.clone();
+        scale_into(-1.5, &x, &mut z);
+        for i in 0..700 {
+            assert_eq!(y[i], y0[i] + 0.37 * x[i]);
+            assert_eq!(z[i], -1.5 * x[i]);
+        }
+        let exact: f64 = x.iter().map(|&v| v as f64 * v as f64).sum();
+        assert!((sum_sq(&x) - exact).abs() <= 1e-12 * exact);
+        assert_eq!(sum_sq::<f32>(&[]), 0.0);
+        assert_eq!(sum_sq(&[3.0f64, 4.0]), 25.0);
+    }
+
+    #[test]
+    fn a_large_table_starts_zeroed_and_writable() {
+        let len = (HUGE_TABLE_BYTES / 4) * 2 + 3;
+        let mut t = zeroed_table::<f32>(len);
+        assert_eq!(t.len(), len);
+        assert!(t.iter().all(|&v| v == 0.0));
+        t[len - 1] = 2.0;
+        prefetch(t.as_ptr() as usize, 4096);
+        assert_eq!(t.iter().sum::<f32>(), 2.0);
+    }
+
     #[test]
     fn fast_tanh_matches_libm() {
         let mut worst = 0f32;
