@@ -139,6 +139,7 @@ fn train_on_worker<T: Real>(
     let noise = Noise::of(cfg);
     let mut ws = Workspace::default();
     let mut batch = Batch::default();
+    let mut next_batch = Batch::default();
     let mut refeed = Refeed::default();
     let mut best: Option<(f64, usize, Vec<Param<T>>)> = None;
     let mut flushed = true;
@@ -153,21 +154,37 @@ fn train_on_worker<T: Real>(
             epoch as u64,
         )));
         let (mut sum_sq, mut count) = (0.0, 0usize);
-        for (bi, chunk) in order.chunks(cfg.batch_size).enumerate() {
+        let order = &order;
+        let noise = &noise;
+        let fill = |bi: usize, batch: &mut Batch<T>| {
+            let chunk = &order[bi * cfg.batch_size..order.len().min((bi + 1) * cfg.batch_size)];
             batch.clear();
             batch.seed = mix(settings.seed, ((epoch as u64) << 32) | bi as u64);
             for (b, &r) in chunk.iter().enumerate() {
                 let (idx, val) = data.rows.row(r);
                 let mut rng = SmallRng::seed_from_u64(mix(batch.seed ^ 0x5EED, b as u64));
-                let noise = (!noise.is_none() || noise.all).then_some((&noise, &mut rng));
-                let d = enc.push_input(&mut batch, idx, val, data.side_row(r), noise);
-                enc.push_targets(&mut batch, idx, val);
+                let noise = (!noise.is_none() || noise.all).then_some((noise, &mut rng));
+                let d = enc.push_input(batch, idx, val, data.side_row(r), noise);
+                enc.push_targets(batch, idx, val);
                 batch.end_row(d);
             }
+        };
+        fill(0, &mut batch);
+        for bi in 0..n_batches {
             if cfg.refeed > 0 {
                 net.dense_output(&batch, &mut ws, &mut refeed.out);
             }
-            let loss = train_step(net, &mut opt, &batch, &mut ws, cfg.clip_norm);
+            // The next batch is drawn (serial work: shuffled rows, noise)
+            // on the other thread while this one trains; each batch is seeded
+            // by its number, so the overlap changes no value.
+            let (loss, ()) = rayon::join(
+                || train_step(net, &mut opt, &batch, &mut ws, cfg.clip_norm),
+                || {
+                    if bi + 1 < n_batches {
+                        fill(bi + 1, &mut next_batch);
+                    }
+                },
+            );
             check_finite(loss.sum_sq, epoch, bi + 1, lr)?;
             sum_sq += loss.sum_sq;
             count += loss.count;
@@ -190,6 +207,7 @@ fn train_on_worker<T: Real>(
                     ));
                 }
             }
+            std::mem::swap(&mut batch, &mut next_batch);
         }
         // Lazy rows catch up only when the weights are read or the rate
         // changes: a full pass over the item tables costs as much as many batches.
