@@ -41,6 +41,13 @@ struct Problem {
 }
 
 fn problem(cfg: &AutoencoderConfig, n_side: usize, seed: u64) -> Problem {
+    problem_with(cfg, n_side, seed, false)
+}
+
+/// With `empty_row0`, row 0 keeps its targets but loses every input entry,
+/// as input dropout leaves most rows of a sparse batch (the forward pass
+/// then takes f(bias) for that row's first layer).
+fn problem_with(cfg: &AutoencoderConfig, n_side: usize, seed: u64, empty_row0: bool) -> Problem {
     let mut rng = SmallRng::seed_from_u64(seed);
     let mut net = build::<f64>(cfg, N_COLS, n_side, seed);
     // Non-zero biases so their gradients are exercised at a generic point.
@@ -58,7 +65,12 @@ fn problem(cfg: &AutoencoderConfig, n_side: usize, seed: u64) -> Problem {
     batch.clear();
     batch.seed = seed;
     let mut dense_in = Vec::new();
-    for (idx, val) in &rows {
+    for (r, (idx, val)) in rows.iter().enumerate() {
+        let (in_idx, in_val) = if empty_row0 && r == 0 {
+            (&[][..], &[][..])
+        } else {
+            (&idx[..], &val[..])
+        };
         let side: Vec<f32> = (0..n_side)
             .map(|_| {
                 if rng.random::<bool>() {
@@ -70,8 +82,8 @@ fn problem(cfg: &AutoencoderConfig, n_side: usize, seed: u64) -> Problem {
             .collect();
         let d = enc.push_input(
             &mut batch,
-            idx,
-            val,
+            in_idx,
+            in_val,
             (n_side > 0).then_some(&side[..]),
             None,
         );
@@ -79,7 +91,7 @@ fn problem(cfg: &AutoencoderConfig, n_side: usize, seed: u64) -> Problem {
         batch.end_row(d);
         // The reference: unobserved cells hold the default, observed the shifted rating.
         let mut x = vec![d; N_COLS + n_side];
-        for (&j, &v) in idx.iter().zip(val) {
+        for (&j, &v) in in_idx.iter().zip(in_val) {
             x[j as usize] = v as f64 - enc.shift;
         }
         for (k, &s) in side.iter().enumerate() {
@@ -168,12 +180,17 @@ fn dense_loss(
 /// Compares the sparse loss with the dense one and the sparse gradient with
 /// central differences of the dense loss, entry by entry.
 fn check(cfg: &AutoencoderConfig, n_side: usize, seed: u64) {
+    check_with(cfg, n_side, seed, false);
+}
+
+fn check_with(cfg: &AutoencoderConfig, n_side: usize, seed: u64, empty_row0: bool) {
     let Problem {
         mut net,
         batch,
         dense_in,
         mask,
-    } = problem(cfg, n_side, seed);
+    } = problem_with(cfg, n_side, seed, empty_row0);
+    assert_eq!(batch.input(0).0.is_empty(), empty_row0);
     let mut ws = Workspace::default();
     net.forward(&batch, &mut ws, true);
     let loss = net.backward(&batch, &mut ws, true);
@@ -241,6 +258,24 @@ fn every_activation_hidden_and_output_untied_and_tied() {
                 ..base()
             };
             check(&cfg, 0, 100 + k as u64);
+        }
+    }
+}
+
+#[test]
+fn a_row_with_every_input_dropped() {
+    for (k, act) in [Activation::Tanh, Activation::Sigmoid, Activation::Selu]
+        .into_iter()
+        .enumerate()
+    {
+        for (tied, center) in [(false, true), (true, false)] {
+            let cfg = AutoencoderConfig {
+                activation: act,
+                tied,
+                center,
+                ..base()
+            };
+            check_with(&cfg, 0, 500 + k as u64, true);
         }
     }
 }

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::real::Real;
+use super::real::{simd_kernel, Real};
 
 /// SELU constants (Klambauer et al. 2017), as `torch.nn.functional.selu`.
 const SELU_ALPHA: f64 = 1.673_263_242_354_377_3;
@@ -156,6 +156,19 @@ impl Activation {
         }
     }
 
+    /// `y_i = f(x_i)` over a row: one pass the compiler vectorises (the
+    /// activation is matched once per row, not per element).
+    #[inline]
+    pub fn apply_slice<T: Real>(self, x: &[T], y: &mut [T]) {
+        apply_slice(self, x, y);
+    }
+
+    /// `d_i *= f′(x_i)` over a row, with `y = f(x)` (as [`Activation::derivative_from`]).
+    #[inline]
+    pub fn mul_derivative<T: Real>(self, x: &[T], y: &[T], d: &mut [T]) {
+        mul_derivative(self, x, y, d);
+    }
+
     /// The pre-activation that gives output `y`, where f is invertible on
     /// the value (used to fit a new user's output vector by ridge regression
     /// in pre-activation space). `y` is clamped into f's range first;
@@ -197,6 +210,34 @@ impl Activation {
     }
 }
 
+simd_kernel! {
+    fn apply_slice<T: Real>(act: Activation, x: &[T], y: &mut [T]) {
+        let y = &mut y[..x.len()];
+        match act {
+            Activation::Tanh => y.iter_mut().zip(x).for_each(|(y, &x)| *y = x.tanh()),
+            Activation::Identity => y.copy_from_slice(x),
+            _ => y.iter_mut().zip(x).for_each(|(y, &x)| *y = act.apply(x)),
+        }
+    }
+}
+
+simd_kernel! {
+    fn mul_derivative<T: Real>(act: Activation, x: &[T], y: &[T], d: &mut [T]) {
+        let (x, y) = (&x[..d.len()], &y[..d.len()]);
+        match act {
+            Activation::Tanh => d.iter_mut().zip(y).for_each(|(d, &y)| *d *= T::ONE - y * y),
+            Activation::Sigmoid => {
+                d.iter_mut().zip(y).for_each(|(d, &y)| *d *= y * (T::ONE - y))
+            }
+            Activation::Identity => {}
+            _ => d
+                .iter_mut()
+                .zip(x.iter().zip(y))
+                .for_each(|(d, (&x, &y))| *d *= act.derivative_from(x, y)),
+        }
+    }
+}
+
 #[inline]
 fn sigmoid<T: Real>(x: T) -> T {
     T::ONE / (T::ONE + (-x).exp())
@@ -223,6 +264,28 @@ fn step<T: Real>(x: T) -> T {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn row_kernels_equal_the_scalar_functions_exactly() {
+        let x: Vec<f32> = (0..203).map(|k| (k as f32 - 101.0) * 0.07).collect();
+        for act in Activation::ALL {
+            let mut y = vec![0f32; x.len()];
+            act.apply_slice(&x, &mut y);
+            let mut d: Vec<f32> = (0..x.len()).map(|k| 1.0 + k as f32 * 0.01).collect();
+            let d0 = d.clone();
+            act.mul_derivative(&x, &y, &mut d);
+            for k in 0..x.len() {
+                assert_eq!(
+                    y[k].to_bits(),
+                    act.apply(x[k]).to_bits(),
+                    "{act:?} f({})",
+                    x[k]
+                );
+                let want = d0[k] * act.derivative_from(x[k], y[k]);
+                assert_eq!(d[k].to_bits(), want.to_bits(), "{act:?} f'({})", x[k]);
+            }
+        }
+    }
 
     #[test]
     fn derivatives_match_central_differences() {

@@ -7,7 +7,7 @@ use rand_distr::{Distribution, Normal};
 
 use super::config::{AutoencoderConfig, Init};
 use super::network::{DenseLayer, Network, Param};
-use super::real::Real;
+use super::real::{zeroed_table, Real};
 
 /// Builds the network for `n_cols` rating columns and `n_side` side
 /// features, with weights drawn from `seed`.
@@ -117,7 +117,7 @@ fn bias<T: Real>(name: String, rows: usize, cols: usize, row_sparse: bool) -> Pa
         name,
         rows,
         cols,
-        data: vec![T::ZERO; rows * cols],
+        data: zeroed_table(rows * cols),
         row_sparse,
         is_weight: false,
     }
@@ -130,14 +130,17 @@ fn init_weights<T: Real>(
     len: usize,
     rng: &mut SmallRng,
 ) -> Vec<T> {
+    let mut w = zeroed_table::<T>(len);
     match init {
         Init::Xavier => {
             let a = (6.0 / (fan_in + fan_out) as f64).sqrt();
-            (0..len).map(|_| T::of(rng.random_range(-a..a))).collect()
+            w.iter_mut()
+                .for_each(|x| *x = T::of(rng.random_range(-a..a)));
         }
         Init::Kaiming => {
             let normal = Normal::new(0.0, (2.0 / fan_in as f64).sqrt()).expect("finite std");
-            (0..len).map(|_| T::of(normal.sample(rng))).collect()
+            w.iter_mut().for_each(|x| *x = T::of(normal.sample(rng)));
         }
     }
+    w
 }

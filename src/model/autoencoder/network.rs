@@ -9,7 +9,7 @@ use rand::{Rng, SeedableRng};
 use rayon::prelude::*;
 
 use super::activation::Activation;
-use super::real::{axpy, dot, Real};
+use super::real::{axpy, dot, prefetch, scale_into, Real};
 use super::sparse::{Batch, ColumnIndex};
 
 /// One named parameter tensor, row-major `rows × cols`.
@@ -110,6 +110,8 @@ pub struct Workspace<T> {
     pub grads: Vec<Vec<T>>,
     colsum: Vec<T>,
     gsum: Vec<T>,
+    /// f(input bias): the first hidden layer of every row with no input entry.
+    a_bias: Vec<T>,
     /// Per touched column: the input weight's row got no gradient (a target
     /// column with no input entry, untied, zero default).
     pub inactive: Vec<bool>,
@@ -170,6 +172,12 @@ impl<T: Real> Network<T> {
         let b_in = &self.params[INPUT_BIAS].data;
         let colsum = &ws.colsum;
         let act = self.activation;
+        // Most rows of a sparse, input-dropped batch keep no input at all
+        // (Amazon Beauty: ~2.7 ratings a user, 30 % survive): their first
+        // layer is f(bias), computed once here instead of once per row.
+        ws.a_bias.resize(h0, T::ZERO);
+        act.apply_slice(b_in, &mut ws.a_bias);
+        let a_bias = &ws.a_bias;
         let (z0, a0) = (&mut ws.z[0], &mut ws.a[0]);
         z0.par_chunks_mut(h0)
             .zip(a0.par_chunks_mut(h0))
@@ -177,16 +185,24 @@ impl<T: Real> Network<T> {
             .with_min_len(ROWS_PER_TASK)
             .for_each(|(b, (z, a))| {
                 z.copy_from_slice(b_in);
+                let (idx, val) = batch.input(b);
+                if idx.is_empty() && !has_default {
+                    a.copy_from_slice(a_bias);
+                    return;
+                }
                 if has_default {
                     axpy(batch.default[b], colsum, z);
                 }
-                let (idx, val) = batch.input(b);
-                for (&j, &v) in idx.iter().zip(val) {
+                let next = batch.in_ptr[b + 1];
+                for (e, (&j, &v)) in idx.iter().zip(val).enumerate() {
+                    // The next input row (of this or the next batch row) is
+                    // a random item-table row: start loading it now.
+                    if let Some(&n) = batch.in_idx.get(next - idx.len() + e + 1) {
+                        prefetch_row(w_in, n, h0);
+                    }
                     axpy(v, &w_in[j as usize * h0..(j as usize + 1) * h0], z);
                 }
-                for (a, &z) in a.iter_mut().zip(z.iter()) {
-                    *a = act.apply(z);
-                }
+                act.apply_slice(z, a);
             });
         let use_dropout = train && self.dropout > 0.0;
         if use_dropout {
@@ -215,9 +231,7 @@ impl<T: Real> Network<T> {
                     .with_min_len(ROWS_PER_TASK)
                     .for_each(|(z, a)| {
                         axpy(T::ONE, bias, z);
-                        for (a, &z) in a.iter_mut().zip(z.iter()) {
-                            *a = act.apply(z);
-                        }
+                        act.apply_slice(z, a);
                     });
             }
             if use_dropout && i == self.code_layer {
@@ -255,8 +269,17 @@ impl<T: Real> Network<T> {
             .for_each(|(b, (pre, pred))| {
                 let h = &a_last[b * hl..(b + 1) * hl];
                 let (idx, _) = batch.targets(b);
+                let w_out = &self.params[self.output_weight].data;
                 let score = |pre: &mut [T], pred: &mut [T], idx: &[u32]| {
                     for (k, &j) in idx.iter().enumerate() {
+                        // Row `j + 1`'s load overlaps this dot; past the
+                        // row's end, the next batch row's first target.
+                        let next = idx
+                            .get(k + 1)
+                            .or_else(|| batch.tg_idx.get(batch.tg_ptr[b + 1]));
+                        if let Some(&n) = next {
+                            prefetch_row(w_out, n, hl);
+                        }
                         let p = dot(h, self.out_row(j)) + c[j as usize];
                         pre[k] = p;
                         pred[k] = out_act.apply(p);
@@ -333,12 +356,23 @@ impl<T: Real> Network<T> {
             let tasks = ws.delta.par_chunks_mut(h).enumerate();
             tasks.with_min_len(ROWS_PER_TASK).for_each(|(b, d)| {
                 if i == l - 1 {
-                    // ∂/∂a_last = Σ_j e_j V[j,:].
-                    d.iter_mut().for_each(|x| *x = T::ZERO);
+                    // ∂/∂a_last = Σ_j e_j V[j,:]; the first term is
+                    // written, not added, which spares zeroing the row.
                     let (idx, _) = batch.targets(b);
                     let off = batch.tg_ptr[b];
+                    let w_out = &self.params[self.output_weight].data;
+                    if idx.is_empty() {
+                        d.fill(T::ZERO);
+                    }
                     for (k, &j) in idx.iter().enumerate() {
-                        axpy(err[off + k], self.out_row(j), d);
+                        if let Some(&n) = batch.tg_idx.get(off + k + 1) {
+                            prefetch_row(w_out, n, hl);
+                        }
+                        if k == 0 {
+                            scale_into(err[off], self.out_row(j), d);
+                        } else {
+                            axpy(err[off + k], self.out_row(j), d);
+                        }
                     }
                 }
                 // ∂/∂a_i → ∂/∂z_i.
@@ -348,9 +382,7 @@ impl<T: Real> Network<T> {
                         *d *= act.derivative(z) * m;
                     }
                 } else {
-                    for ((d, &z), &a) in d.iter_mut().zip(&z[r.clone()]).zip(&a[r]) {
-                        *d *= act.derivative_from(z, a);
-                    }
+                    act.mul_derivative(&z[r.clone()], &a[r], d);
                 }
             });
             if i == 0 {
@@ -430,8 +462,14 @@ impl<T: Real> Network<T> {
             } else {
                 ix.n_rating
             };
-            g.clear();
-            g.resize(rows * p.cols, T::ZERO);
+            if p.row_sparse && i != self.output_bias {
+                // Each scatter task zeroes the rows it owns, just before
+                // filling them, so they are in cache once, not twice.
+                g.resize(rows * p.cols, T::ZERO);
+            } else {
+                g.clear();
+                g.resize(rows * p.cols, T::ZERO);
+            }
         }
     }
 
@@ -462,6 +500,7 @@ impl<T: Real> Network<T> {
             let g_in = &mut head[INPUT_WEIGHT];
             let tasks = g_in.par_chunks_mut(h0).enumerate();
             tasks.with_min_len(COLUMNS_PER_TASK).for_each(|(t, g)| {
+                g.fill(T::ZERO);
                 for &(b, k) in ix.inputs_of(t) {
                     let b = b as usize;
                     axpy(batch.in_val[k as usize], &dz0[b * h0..(b + 1) * h0], g);
@@ -488,6 +527,7 @@ impl<T: Real> Network<T> {
             let mut gv = gv;
             let tasks = gv.par_chunks_mut(hl).enumerate();
             tasks.with_min_len(COLUMNS_PER_TASK).for_each(|(t, g)| {
+                g.fill(T::ZERO);
                 for &(b, k) in ix.targets_of(t) {
                     let b = b as usize;
                     axpy(err[k as usize], &a_last[b * hl..(b + 1) * hl], g);
@@ -520,6 +560,13 @@ impl<T: Real> Network<T> {
         out.clear();
         out.extend_from_slice(&ws.pred);
     }
+}
+
+/// Prefetches row `r` of a row-major table with `cols` columns.
+#[inline]
+fn prefetch_row<T>(table: &[T], r: u32, cols: usize) {
+    let bytes = cols * std::mem::size_of::<T>();
+    prefetch(table.as_ptr() as usize + r as usize * bytes, bytes);
 }
 
 /// SplitMix64 of `a` and `b`: independent, reproducible seeds per (batch, row).

@@ -16,7 +16,7 @@
 use rayon::prelude::*;
 
 use super::network::Param;
-use super::real::Real;
+use super::real::{prefetch, simd_kernel, zeroed_table, Real};
 
 /// The optimiser's hyperparameters.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -51,6 +51,10 @@ struct State<T> {
     last: Vec<u32>,
 }
 
+/// Rows of look-ahead for the catch-up's prefetch: two rows of weights and
+/// momentum (~11 KB for 700 floats) in flight cover DRAM latency.
+const PREFETCH_ROWS_AHEAD: usize = 2;
+
 /// A 2×2 map `(w, v) ← [[a, b], [c, d]]·(w, v)`.
 type Map2 = [f64; 4];
 
@@ -78,9 +82,9 @@ impl<T: Real> Optimizer<T> {
                 let n = p.data.len();
                 let has_m = settings.adam || settings.momentum > 0.0;
                 State {
-                    m: if has_m { vec![T::ZERO; n] } else { Vec::new() },
+                    m: if has_m { zeroed_table(n) } else { Vec::new() },
                     v: if settings.adam {
-                        vec![T::ZERO; n]
+                        zeroed_table(n)
                     } else {
                         Vec::new()
                     },
@@ -253,6 +257,21 @@ impl<T: Real> Optimizer<T> {
                     k
                 })
                 .collect();
+            // Rows missed for a while are cold (DRAM, random): ask for the
+            // rows a few places ahead while this one is computed.
+            let row_bytes = cols * std::mem::size_of::<T>();
+            let (w_base, m_base) = (p.data.as_ptr() as usize, state.m.as_ptr() as usize);
+            let has_m = !state.m.is_empty();
+            let ahead = |k: usize| {
+                if let Some(&r) = rows.get(k + PREFETCH_ROWS_AHEAD) {
+                    if missed[k + PREFETCH_ROWS_AHEAD] > 0 {
+                        prefetch(w_base + r as usize * row_bytes, row_bytes);
+                        if has_m {
+                            prefetch(m_base + r as usize * row_bytes, row_bytes);
+                        }
+                    }
+                }
+            };
             let w_rows = pick_rows(&mut p.data, cols, &rows);
             let m_rows = pick_rows(&mut state.m, cols, &rows);
             w_rows
@@ -260,7 +279,10 @@ impl<T: Real> Optimizer<T> {
                 .zip(m_rows)
                 .enumerate()
                 .with_min_len(32)
-                .for_each(|(k, (w, m))| rule.catch_up(w, m, missed[k], pows, is_weight));
+                .for_each(|(k, (w, m))| {
+                    ahead(k);
+                    rule.catch_up(w, m, missed[k], pows, is_weight);
+                });
         }
     }
 
@@ -327,31 +349,25 @@ impl Rule {
         } else {
             (T::ZERO, T::ONE)
         };
-        let lr = T::of(self.lr);
+        let c = RowConsts {
+            lr: T::of(self.lr),
+            l2,
+            wd,
+            mu: T::of(s.momentum),
+            b1: T::of(s.beta1),
+            b2: T::of(s.beta2),
+            step: T::of(self.lr / self.bc1),
+            bc2: T::of(self.bc2.sqrt()),
+            eps: T::of(s.eps),
+        };
         if s.adam {
-            let (b1, b2) = (T::of(s.beta1), T::of(s.beta2));
-            let (c1, c2) = (T::ONE - b1, T::ONE - b2);
-            let step = T::of(self.lr / self.bc1);
-            let bc2 = T::of(self.bc2.sqrt());
-            let eps = T::of(s.eps);
-            for i in 0..w.len() {
-                let gi = g[i] + l2 * w[i];
-                m[i] = b1 * m[i] + c1 * gi;
-                v[i] = b2 * v[i] + c2 * gi * gi;
-                w[i] = wd * w[i] - step * m[i] / (v[i].sqrt() / bc2 + eps);
-            }
+            adam_row(w, m, v, g, c);
         } else if m.is_empty() {
-            for i in 0..w.len() {
-                w[i] = wd * w[i] - lr * (g[i] + l2 * w[i]);
-            }
+            sgd_row(w, g, c);
+        } else if s.nesterov {
+            nesterov_row(w, m, g, c);
         } else {
-            let mu = T::of(s.momentum);
-            for i in 0..w.len() {
-                let gi = g[i] + l2 * w[i];
-                m[i] = mu * m[i] + gi;
-                let upd = if s.nesterov { gi + mu * m[i] } else { m[i] };
-                w[i] = wd * w[i] - lr * upd;
-            }
+            momentum_row(w, m, g, c);
         }
     }
 
@@ -380,12 +396,80 @@ impl Rule {
             let a = T::of(a);
             w.iter_mut().for_each(|x| *x *= a);
         } else {
-            let (a, b, c, d) = (T::of(a), T::of(b), T::of(c), T::of(d));
-            for (wi, mi) in w.iter_mut().zip(m.iter_mut()) {
-                let (w0, m0) = (*wi, *mi);
-                *wi = a * w0 + b * m0;
-                *mi = c * w0 + d * m0;
-            }
+            catch_up_row(w, m, [T::of(a), T::of(b), T::of(c), T::of(d)]);
+        }
+    }
+}
+
+/// A step's constants in the engine's float type.
+#[derive(Debug, Clone, Copy)]
+struct RowConsts<T> {
+    lr: T,
+    /// `2·l2` for weights, 0 for biases.
+    l2: T,
+    /// `1 − lr·weight_decay` for weights, 1 for biases.
+    wd: T,
+    mu: T,
+    b1: T,
+    b2: T,
+    /// `lr / (1 − β₁ᵗ)`.
+    step: T,
+    /// `√(1 − β₂ᵗ)`.
+    bc2: T,
+    eps: T,
+}
+
+// The row updates below zip their slices instead of indexing them, so no
+// bounds check stands between the loop and the vectoriser.
+
+simd_kernel! {
+    fn sgd_row<T: Real>(w: &mut [T], g: &[T], c: RowConsts<T>) {
+        for (w, &g) in w.iter_mut().zip(g) {
+            *w = c.wd * *w - c.lr * (g + c.l2 * *w);
+        }
+    }
+}
+
+simd_kernel! {
+    fn momentum_row<T: Real>(w: &mut [T], m: &mut [T], g: &[T], c: RowConsts<T>) {
+        for ((w, m), &g) in w.iter_mut().zip(m.iter_mut()).zip(g) {
+            let gi = g + c.l2 * *w;
+            *m = c.mu * *m + gi;
+            *w = c.wd * *w - c.lr * *m;
+        }
+    }
+}
+
+simd_kernel! {
+    fn nesterov_row<T: Real>(w: &mut [T], m: &mut [T], g: &[T], c: RowConsts<T>) {
+        for ((w, m), &g) in w.iter_mut().zip(m.iter_mut()).zip(g) {
+            let gi = g + c.l2 * *w;
+            *m = c.mu * *m + gi;
+            *w = c.wd * *w - c.lr * (gi + c.mu * *m);
+        }
+    }
+}
+
+simd_kernel! {
+    fn adam_row<T: Real>(w: &mut [T], m: &mut [T], v: &mut [T], g: &[T], c: RowConsts<T>) {
+        let (c1, c2) = (T::ONE - c.b1, T::ONE - c.b2);
+        for (((w, m), v), &g) in w.iter_mut().zip(m.iter_mut()).zip(v.iter_mut()).zip(g) {
+            let gi = g + c.l2 * *w;
+            *m = c.b1 * *m + c1 * gi;
+            *v = c.b2 * *v + c2 * gi * gi;
+            *w = c.wd * *w - c.step * *m / (v.sqrt() / c.bc2 + c.eps);
+        }
+    }
+}
+
+simd_kernel! {
+    /// `(w, m) ← [[a, b], [c, d]]·(w, m)` elementwise.
+    fn catch_up_row<T: Real>(w: &mut [T], m: &mut [T], map: [T; 4]) {
+        let [a, b, c, d] = map;
+        for (wi, mi) in w.iter_mut().zip(m.iter_mut()) {
+            let (w0, m0) = (*wi, *mi);
+            *wi = a * w0 + b * m0;
+            *mi = c * w0 + d * m0;
         }
     }
 }
@@ -407,6 +491,17 @@ fn lazy_rows<T: Real>(
     let rows = &rows[..];
     let cols = p.cols;
     let is_weight = p.is_weight;
+    let row_bytes = cols * std::mem::size_of::<T>();
+    let bases = [&p.data, &state.m, &state.v].map(|b| (b.as_ptr() as usize, !b.is_empty()));
+    let ahead = |k: usize| {
+        if let Some(&r) = rows.get(k + PREFETCH_ROWS_AHEAD) {
+            for (base, present) in bases {
+                if present {
+                    prefetch(base + r as usize * row_bytes, row_bytes);
+                }
+            }
+        }
+    };
     let w_rows = pick_rows(&mut p.data, cols, rows);
     let m_rows = pick_rows(&mut state.m, cols, rows);
     let v_rows = pick_rows(&mut state.v, cols, rows);
@@ -426,6 +521,7 @@ fn lazy_rows<T: Real>(
         .enumerate()
         .with_min_len(32)
         .for_each(|(k, ((w, m), v))| {
+            ahead(k);
             let t = slots[k];
             rule.catch_up(w, m, missed[k], pows, is_weight);
             rule.apply(w, m, v, &grad[t * cols..(t + 1) * cols], is_weight);

@@ -9,12 +9,13 @@ use indicatif::{ProgressBar, ProgressStyle};
 use rand::rngs::SmallRng;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
+use rayon::prelude::*;
 
 use super::config::{AutoencoderConfig, DefaultKind, DefaultRating, OptimizerKind, SparseUpdates};
 use super::input::{InputEncoder, Noise};
 use super::network::{mix, Network, Param, Workspace};
 use super::optim::{OptimSettings, Optimizer};
-use super::real::Real;
+use super::real::{sum_sq, Real};
 use super::sparse::Batch;
 use crate::data::Csr;
 use crate::error::{Error, ErrorKind, Result};
@@ -138,6 +139,7 @@ fn train_on_worker<T: Real>(
     let noise = Noise::of(cfg);
     let mut ws = Workspace::default();
     let mut batch = Batch::default();
+    let mut next_batch = Batch::default();
     let mut refeed = Refeed::default();
     let mut best: Option<(f64, usize, Vec<Param<T>>)> = None;
     let mut flushed = true;
@@ -152,21 +154,37 @@ fn train_on_worker<T: Real>(
             epoch as u64,
         )));
         let (mut sum_sq, mut count) = (0.0, 0usize);
-        for (bi, chunk) in order.chunks(cfg.batch_size).enumerate() {
+        let order = &order;
+        let noise = &noise;
+        let fill = |bi: usize, batch: &mut Batch<T>| {
+            let chunk = &order[bi * cfg.batch_size..order.len().min((bi + 1) * cfg.batch_size)];
             batch.clear();
             batch.seed = mix(settings.seed, ((epoch as u64) << 32) | bi as u64);
             for (b, &r) in chunk.iter().enumerate() {
                 let (idx, val) = data.rows.row(r);
                 let mut rng = SmallRng::seed_from_u64(mix(batch.seed ^ 0x5EED, b as u64));
-                let noise = (!noise.is_none() || noise.all).then_some((&noise, &mut rng));
-                let d = enc.push_input(&mut batch, idx, val, data.side_row(r), noise);
-                enc.push_targets(&mut batch, idx, val);
+                let noise = (!noise.is_none() || noise.all).then_some((noise, &mut rng));
+                let d = enc.push_input(batch, idx, val, data.side_row(r), noise);
+                enc.push_targets(batch, idx, val);
                 batch.end_row(d);
             }
+        };
+        fill(0, &mut batch);
+        for bi in 0..n_batches {
             if cfg.refeed > 0 {
                 net.dense_output(&batch, &mut ws, &mut refeed.out);
             }
-            let loss = train_step(net, &mut opt, &batch, &mut ws, cfg.clip_norm);
+            // The next batch is drawn (serial work: shuffled rows, noise)
+            // on the other thread while this one trains; each batch is seeded
+            // by its number, so the overlap changes no value.
+            let (loss, ()) = rayon::join(
+                || train_step(net, &mut opt, &batch, &mut ws, cfg.clip_norm),
+                || {
+                    if bi + 1 < n_batches {
+                        fill(bi + 1, &mut next_batch);
+                    }
+                },
+            );
             check_finite(loss.sum_sq, epoch, bi + 1, lr)?;
             sum_sq += loss.sum_sq;
             count += loss.count;
@@ -189,6 +207,7 @@ fn train_on_worker<T: Real>(
                     ));
                 }
             }
+            std::mem::swap(&mut batch, &mut next_batch);
         }
         // Lazy rows catch up only when the weights are read or the rate
         // changes: a full pass over the item tables costs as much as many batches.
@@ -205,7 +224,11 @@ fn train_on_worker<T: Real>(
             .transpose()?;
         let stats = EpochStats {
             epoch,
-            train_loss: mse + cfg.l2 * weight_sq_sum(&net.params),
+            train_loss: if cfg.l2 > 0.0 {
+                mse + cfg.l2 * weight_sq_sum(&net.params)
+            } else {
+                mse
+            },
             train_rmse: mse.sqrt(),
             valid_rmse,
             lr,
@@ -306,11 +329,18 @@ fn check_finite(sum_sq: f64, epoch: usize, batch: usize, lr: f64) -> Result<()> 
     ))))
 }
 
+/// `Σ w²` over the weights: a sweep of every table (750 MB for Beauty), so
+/// it runs on all threads; fixed chunks summed in order keep it independent
+/// of the thread count.
 fn weight_sq_sum<T: Real>(params: &[Param<T>]) -> f64 {
+    const CHUNK: usize = 1 << 16;
     params
         .iter()
         .filter(|p| p.is_weight)
-        .map(|p| p.data.iter().map(|w| w.f64() * w.f64()).sum::<f64>())
+        .map(|p| {
+            let parts: Vec<f64> = p.data.par_chunks(CHUNK).map(sum_sq).collect();
+            parts.iter().sum::<f64>()
+        })
         .sum()
 }
 
