@@ -1,5 +1,9 @@
 //! Compressed sparse rows: the one matrix layout aerec trains and scores on.
 
+use rayon::prelude::*;
+
+use super::mem::vec_with_capacity;
+
 /// A sparse matrix in compressed-sparse-row form with `u32` column indices and
 /// `f32` values: about 8 bytes a stored entry. Column indices within a row are
 /// sorted ascending.
@@ -20,7 +24,7 @@ pub struct Csr {
 impl Csr {
     /// Builds from coordinate triplets in O(nnz + rows) by a counting sort on
     /// the row, then a per-row sort of the (usually short, often already
-    /// sorted) column runs.
+    /// sorted) column runs, rows spread over the rayon threads.
     ///
     /// # Panics
     /// When the three slices differ in length or an index is out of range:
@@ -43,8 +47,10 @@ impl Csr {
             indptr[r + 1] += indptr[r];
         }
         let mut next = indptr[..n_rows].to_vec();
-        let mut indices = vec![0u32; nnz];
-        let mut values = vec![0f32; nnz];
+        let mut indices = vec_with_capacity(nnz);
+        indices.resize(nnz, 0u32);
+        let mut values = vec_with_capacity(nnz);
+        values.resize(nnz, 0f32);
         for k in 0..nnz {
             let r = rows[k] as usize;
             let c = cols[k];
@@ -66,21 +72,51 @@ impl Csr {
     }
 
     fn sort_rows(&mut self) {
-        let mut pairs: Vec<(u32, f32)> = Vec::new();
-        for r in 0..self.n_rows {
-            let (s, e) = (self.indptr[r], self.indptr[r + 1]);
-            let idx = &self.indices[s..e];
-            if idx.windows(2).all(|w| w[0] <= w[1]) {
-                continue;
+        // Cut the entries into runs of whole rows, about 64 per thread, so
+        // that each task owns its slices and long rows spread evenly.
+        let chunks = rayon::current_num_threads() * 64;
+        let target = self.nnz().div_ceil(chunks).max(1 << 12);
+        let mut tasks = Vec::with_capacity(chunks + 1);
+        let (mut indices, mut values) = (&mut self.indices[..], &mut self.values[..]);
+        let mut r = 0;
+        while r < self.n_rows {
+            let first = r;
+            let start = self.indptr[r];
+            while r < self.n_rows && self.indptr[r + 1] - start < target {
+                r += 1;
             }
-            pairs.clear();
-            pairs.extend(idx.iter().copied().zip(self.values[s..e].iter().copied()));
-            pairs.sort_unstable_by_key(|p| p.0);
-            for (k, (c, v)) in pairs.iter().enumerate() {
-                self.indices[s + k] = *c;
-                self.values[s + k] = *v;
-            }
+            r = (r + 1).min(self.n_rows);
+            let len = self.indptr[r] - start;
+            let (idx, rest_idx) = std::mem::take(&mut indices).split_at_mut(len);
+            let (val, rest_val) = std::mem::take(&mut values).split_at_mut(len);
+            indices = rest_idx;
+            values = rest_val;
+            tasks.push((&self.indptr[first..=r], idx, val));
         }
+        tasks.into_par_iter().for_each(|(indptr, idx, val)| {
+            let base = indptr[0];
+            let mut keys: Vec<u64> = Vec::new();
+            for w in indptr.windows(2) {
+                let (s, e) = (w[0] - base, w[1] - base);
+                if idx[s..e].windows(2).all(|p| p[0] <= p[1]) {
+                    continue;
+                }
+                // One u64 key per entry (column high, value bits low): one
+                // integer sort instead of a sort of pairs.
+                keys.clear();
+                keys.extend(
+                    idx[s..e]
+                        .iter()
+                        .zip(&val[s..e])
+                        .map(|(&c, &v)| (c as u64) << 32 | v.to_bits() as u64),
+                );
+                keys.sort_unstable();
+                for (k, key) in keys.iter().enumerate() {
+                    idx[s + k] = (key >> 32) as u32;
+                    val[s + k] = f32::from_bits(*key as u32);
+                }
+            }
+        });
     }
 
     /// Number of stored entries.

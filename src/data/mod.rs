@@ -6,6 +6,7 @@
 
 pub mod csr;
 pub mod filter;
+mod mem;
 pub mod read;
 pub mod side;
 pub mod split;

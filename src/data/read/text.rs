@@ -25,6 +25,7 @@ use super::finish::{finish, LineIndex};
 use super::{
     Column, Encoding, Format, Header, ReadOptions, ReadOutcome, SkippedLine, SKIPPED_EXAMPLES,
 };
+use crate::data::mem::vec_with_capacity;
 use crate::data::{IdMap, RatingScale, Ratings};
 use crate::error::{Error, ErrorKind, Position, Result};
 
@@ -472,13 +473,186 @@ fn parse_time(field: &[u8]) -> std::result::Result<i64, Fault> {
     Ok(if negative { -v } else { v })
 }
 
-/// What one piece parsed to.
+/// The shape the fast line scanner handles: user, item, rating (and
+/// optionally one more integer field, the timestamp) in positions 0, 1, 2
+/// (, 3), one delimiter byte. Lines it does not recognise go to the general
+/// parser, so it changes speed, never results.
+#[derive(Debug, Clone, Copy)]
+struct Fast {
+    delim: u8,
+    /// Whether a fourth field follows the rating.
+    four: bool,
+}
+
+/// A scanner needs this many bytes after a line's start (the longest line it
+/// accepts is 9 + 9 + 9 + 17 + 2 bytes; its 8-byte loads reach a little further).
+const FAST_SLACK: usize = 64;
+const ONES: u64 = 0x0101_0101_0101_0101;
+
+impl Fast {
+    fn for_layout(l: &Layout) -> Option<Fast> {
+        let [d] = l.delimiter[..] else { return None };
+        let plain = !(d.is_ascii_digit() || b".\"\r\n-+ ".contains(&d));
+        let four = match (l.n_fields, l.time) {
+            (3, None) => false,
+            (4, None | Some(3)) => true,
+            _ => return None,
+        };
+        (plain && (l.user, l.item, l.rating) == (0, 1, 2)).then_some(Fast { delim: d, four })
+    }
+
+    /// Scans the line at `at`: `(user, item, rating, time, next line start)`,
+    /// or `None` when the line is not plain canonical decimals (then the
+    /// general parser decides). Needs `at + FAST_SLACK <= b.len()`.
+    #[inline(always)]
+    fn line(self, b: &[u8], at: usize) -> Option<(u32, u32, f32, i64, usize)> {
+        let (user, at) = self.id(b, at)?;
+        let (item, at) = self.id(b, at)?;
+        let (value, at) = self.rating(b, at)?;
+        if !self.four {
+            return Some((user, item, value, 0, end_of_line(b, at)?));
+        }
+        if b[at] != self.delim {
+            return None;
+        }
+        let (time, at) = time_digits(b, at + 1)?;
+        Some((user, item, value, time, end_of_line(b, at)?))
+    }
+
+    /// A canonical decimal id of 1 to 7 digits followed by the delimiter:
+    /// exactly what [`small_int`] accepts below 10^7.
+    #[inline(always)]
+    fn id(self, b: &[u8], at: usize) -> Option<(u32, usize)> {
+        let (x, len) = digit_run(load8(b, at));
+        let zero_led = len > 1 && x & 0xFF == 0;
+        if len == 0 || len == 8 || zero_led || b[at + len] != self.delim {
+            return None;
+        }
+        Some((swar_value(x, len) as u32, at + len + 1))
+    }
+
+    /// `d+` or `d+.d+` of at most 8 characters, as [`parse_rating`]'s exact
+    /// fast path computes it; ends at the delimiter (or line end when the
+    /// rating is the last field). Returns the position of that terminator.
+    #[inline(always)]
+    fn rating(self, b: &[u8], at: usize) -> Option<(f32, usize)> {
+        const POW10: [f32; 8] = [1.0, 10.0, 100.0, 1e3, 1e4, 1e5, 1e6, 1e7];
+        let (x, int_len) = digit_run(load8(b, at));
+        if int_len == 0 || int_len == 8 {
+            return None;
+        }
+        let mut mantissa = swar_value(x, int_len) as u32;
+        let mut end = at + int_len;
+        let mut frac_len = 0;
+        if b[end] == b'.' {
+            let (y, len) = digit_run(load8(b, end + 1));
+            if len == 0 || int_len + 1 + len > 8 {
+                return None;
+            }
+            mantissa = mantissa * POW10_U32[len] + swar_value(y, len) as u32;
+            frac_len = len;
+            end += 1 + len;
+        }
+        let term = b[end];
+        let ok = if self.four {
+            term == self.delim
+        } else {
+            term == b'\n' || term == b'\r'
+        };
+        ok.then(|| (mantissa as f32 / POW10[frac_len], end))
+    }
+}
+
+const POW10_U32: [u32; 9] = [
+    1,
+    10,
+    100,
+    1_000,
+    10_000,
+    100_000,
+    1_000_000,
+    10_000_000,
+    100_000_000,
+];
+
+#[inline(always)]
+fn load8(b: &[u8], at: usize) -> u64 {
+    let mut w = [0u8; 8];
+    w.copy_from_slice(&b[at..at + 8]);
+    u64::from_le_bytes(w)
+}
+
+/// The digit values of an 8-byte little-endian word (digit `k` in byte `k`)
+/// and how many leading bytes are ASCII digits (8 when all are).
+#[inline(always)]
+fn digit_run(w: u64) -> (u64, usize) {
+    let x = w ^ (0x30 * ONES);
+    // Bit 7 of a byte ends up set iff its value is not 0..=9; carries only
+    // travel upwards from bytes that are flagged already, so the lowest flag
+    // is exact.
+    let flags = (x.wrapping_add(0x76 * ONES) | x) & (0x80 * ONES);
+    (x, (flags.trailing_zeros() / 8) as usize)
+}
+
+/// The value of the first `len` (1..=8) digits of `x` (as from [`digit_run`]):
+/// three multiply-and-mask steps combine digit pairs, then quads, then halves.
+#[inline(always)]
+fn swar_value(x: u64, len: usize) -> u64 {
+    debug_assert!((1..=8).contains(&len));
+    let v = x << (64 - 8 * len as u32);
+    let v = (v.wrapping_mul(10) + (v >> 8)) & 0x00FF_00FF_00FF_00FF;
+    let v = (v.wrapping_mul(100) + (v >> 16)) & 0x0000_FFFF_0000_FFFF;
+    (v.wrapping_mul(10_000) + (v >> 32)) & 0xFFFF_FFFF
+}
+
+/// 1 to 15 digits (a timestamp), as [`parse_time`] reads them; returns the
+/// value and the position after the digits.
+#[inline(always)]
+fn time_digits(b: &[u8], at: usize) -> Option<(i64, usize)> {
+    let (x, len) = digit_run(load8(b, at));
+    if len == 0 {
+        return None;
+    }
+    let high = swar_value(x, len);
+    if len < 8 {
+        return Some((high as i64, at + len));
+    }
+    let (y, more) = digit_run(load8(b, at + 8));
+    match more {
+        0 => Some((high as i64, at + 8)),
+        8 => None,
+        _ => Some((
+            (high * POW10_U32[more] as u64 + swar_value(y, more)) as i64,
+            at + 8 + more,
+        )),
+    }
+}
+
+/// The start of the next line when `at` is a line end (`\n` or `\r\n`).
+#[inline(always)]
+fn end_of_line(b: &[u8], at: usize) -> Option<usize> {
+    match b[at] {
+        b'\n' => Some(at + 1),
+        b'\r' if b[at + 1] == b'\n' => Some(at + 2),
+        _ => None,
+    }
+}
+
+/// A piece's parsed columns. Their buffers go back to a pool after the
+/// merge and serve a later block, so parsing does not fault in fresh pages
+/// (and hand them back) for every piece.
 #[derive(Default)]
-struct Piece<'a> {
+struct Columns {
     users: Vec<u32>,
     items: Vec<u32>,
     values: Vec<f32>,
     times: Vec<i64>,
+}
+
+/// What one piece parsed to.
+#[derive(Default)]
+struct Piece<'a> {
+    cols: Columns,
     user_ids: LocalIds<'a>,
     item_ids: LocalIds<'a>,
     lines: u64,
@@ -490,24 +664,54 @@ struct Piece<'a> {
     error: Option<BadLine>,
 }
 
-fn parse_piece<'a>(bytes: &'a [u8], layout: &Layout, skip_bad: bool) -> Piece<'a> {
-    let mut p = Piece::default();
+fn parse_piece<'a>(
+    bytes: &'a [u8],
+    layout: &Layout,
+    skip_bad: bool,
+    mut cols: Columns,
+) -> Piece<'a> {
     let estimate = bytes.len() / 24 + 1;
-    p.users.reserve(estimate);
-    p.items.reserve(estimate);
-    p.values.reserve(estimate);
+    cols.users.clear();
+    cols.items.clear();
+    cols.values.clear();
+    cols.times.clear();
+    cols.users.reserve(estimate);
+    cols.items.reserve(estimate);
+    cols.values.reserve(estimate);
     if layout.time.is_some() {
-        p.times.reserve(estimate);
+        cols.times.reserve(estimate);
     }
+    let mut p = Piece {
+        cols,
+        ..Piece::default()
+    };
     let mut fields = Vec::with_capacity(layout.n_fields.max(4));
     let mut start = 0;
+    let fast = Fast::for_layout(layout);
+    let keep_time = layout.time.is_some();
+    let scale = layout.scale;
     while start < bytes.len() {
+        if let Some(f) = fast.filter(|_| start + FAST_SLACK <= bytes.len()) {
+            if let Some((user, item, value, time, next)) = f.line(bytes, start) {
+                if scale.is_none_or(|s| s.contains(value)) {
+                    p.lines += 1;
+                    p.cols.users.push(user);
+                    p.cols.items.push(item);
+                    p.cols.values.push(value);
+                    if keep_time {
+                        p.cols.times.push(time);
+                    }
+                    start = next;
+                    continue;
+                }
+            }
+        }
         let end = memchr::memchr(b'\n', &bytes[start..]).map_or(bytes.len(), |k| start + k);
         let raw = &bytes[start..end];
         let line = raw.strip_suffix(b"\r").unwrap_or(raw);
         p.lines += 1;
         if line.trim_ascii().is_empty() {
-            p.gaps.push(p.values.len() as u32);
+            p.gaps.push(p.cols.values.len() as u32);
         } else if let Err(fault) = parse_line(line, layout, &mut fields, &mut p) {
             let bad = BadLine {
                 line: p.lines,
@@ -520,7 +724,7 @@ fn parse_piece<'a>(bytes: &'a [u8], layout: &Layout, skip_bad: bool) -> Piece<'a
                 return p;
             }
             p.skipped += 1;
-            p.gaps.push(p.values.len() as u32);
+            p.gaps.push(p.cols.values.len() as u32);
             if p.examples.len() < SKIPPED_EXAMPLES {
                 p.examples.push(bad);
             }
@@ -563,11 +767,11 @@ fn parse_line<'a>(
         .item_ids
         .code(field(layout.item), layout.encoding)
         .map_err(|m| Fault::Parse(format!("item {m}")))?;
-    p.users.push(user);
-    p.items.push(item);
-    p.values.push(value);
+    p.cols.users.push(user);
+    p.cols.items.push(item);
+    p.cols.values.push(value);
     if let Some(t) = time {
-        p.times.push(t);
+        p.cols.times.push(t);
     }
     Ok(())
 }
@@ -678,26 +882,27 @@ impl Table {
         }
         self.reserved = true;
         let estimate = (rows as f64 * total_bytes as f64 / bytes as f64 * 1.02) as usize + 16;
-        self.users.reserve(estimate);
-        self.items.reserve(estimate);
-        self.values.reserve(estimate);
+        self.users = vec_with_capacity(estimate);
+        self.items = vec_with_capacity(estimate);
+        self.values = vec_with_capacity(estimate);
         if let Some(t) = self.times.as_mut() {
-            t.reserve(estimate);
+            *t = vec_with_capacity(estimate);
         }
     }
 
-    fn merge(&mut self, mut p: Piece, line_base: u64, byte_base: u64) -> Result<()> {
+    /// Appends a piece; gives its column buffers back for reuse.
+    fn merge(&mut self, mut p: Piece, line_base: u64, byte_base: u64) -> Result<Columns> {
         if let Some(bad) = p.error {
             return Err(bad.into_error(line_base, byte_base));
         }
         self.lines.push(self.values.len(), line_base + 1, p.gaps);
-        self.user_ids.remap(&mut p.users, &p.user_ids);
-        self.item_ids.remap(&mut p.items, &p.item_ids);
-        self.users.extend_from_slice(&p.users);
-        self.items.extend_from_slice(&p.items);
-        self.values.extend_from_slice(&p.values);
+        self.user_ids.remap(&mut p.cols.users, &p.user_ids);
+        self.item_ids.remap(&mut p.cols.items, &p.item_ids);
+        self.users.extend_from_slice(&p.cols.users);
+        self.items.extend_from_slice(&p.cols.items);
+        self.values.extend_from_slice(&p.cols.values);
         if let Some(t) = self.times.as_mut() {
-            t.extend_from_slice(&p.times);
+            t.extend_from_slice(&p.cols.times);
         }
         self.skipped += p.skipped;
         for bad in p.examples {
@@ -705,7 +910,7 @@ impl Table {
                 self.examples.push(bad.into_skipped(line_base));
             }
         }
-        Ok(())
+        Ok(p.cols)
     }
 }
 
@@ -727,25 +932,14 @@ fn pieces(bytes: &[u8], n: usize) -> Vec<&[u8]> {
     out
 }
 
-/// Fills `buf` from `src` until it holds `want` bytes or the input ends.
+/// Fills `buf` from `src` until it holds `want` bytes or the input ends
+/// (then returns true). Reads into the spare capacity: no zero-filling of
+/// the 16 MiB block before every read.
 fn fill(src: &mut impl Read, buf: &mut Vec<u8>, want: usize) -> Result<bool> {
-    let mut eof = false;
-    let start = buf.len();
-    buf.resize(want.max(start), 0);
-    let mut len = start;
-    while len < buf.len() {
-        match src.read(&mut buf[len..]) {
-            Ok(0) => {
-                eof = true;
-                break;
-            }
-            Ok(k) => len += k,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e.into()),
-        }
-    }
-    buf.truncate(len);
-    Ok(eof)
+    let missing = want.saturating_sub(buf.len());
+    buf.reserve(missing);
+    let got = src.by_ref().take(missing as u64).read_to_end(buf)?;
+    Ok(got < missing)
 }
 
 /// Reads a delimited text source of about `total_bytes` bytes.
@@ -775,6 +969,7 @@ pub(super) fn read(
         line_base = 1;
     }
     let threads = rayon::current_num_threads() * 4;
+    let mut pool: Vec<Columns> = Vec::new();
     loop {
         let complete = if eof {
             buf.len()
@@ -789,16 +984,20 @@ pub(super) fn read(
         }
         let body = &buf[skip..complete];
         let parts = pieces(body, threads);
+        let buffers: Vec<Columns> = (0..parts.len())
+            .map(|_| pool.pop().unwrap_or_default())
+            .collect();
         let parsed: Vec<Piece> = parts
             .par_iter()
-            .map(|b| parse_piece(b, &layout, opts.skip_bad_lines))
+            .zip(buffers)
+            .map(|(b, cols)| parse_piece(b, &layout, opts.skip_bad_lines, cols))
             .collect();
-        let rows: usize = parsed.iter().map(|p| p.values.len()).sum();
+        let rows: usize = parsed.iter().map(|p| p.cols.values.len()).sum();
         table.reserve_for(rows, body.len(), total_bytes);
         let mut piece_byte = byte_base + skip as u64;
         for (p, part) in parsed.into_iter().zip(&parts) {
             let lines = p.lines;
-            table.merge(p, line_base, piece_byte)?;
+            pool.push(table.merge(p, line_base, piece_byte)?);
             line_base += lines;
             piece_byte += part.len() as u64;
         }
@@ -904,6 +1103,66 @@ mod tests {
         assert_eq!(small_int(b"0205616461"), None);
         assert_eq!(small_int(b"+5"), None);
         assert_eq!(small_int(b"99999999"), None);
+    }
+
+    #[test]
+    fn swar_digits_match_a_plain_loop() {
+        let pad = |s: &str| {
+            let mut b = s.as_bytes().to_vec();
+            b.resize(8.max(b.len()), b',');
+            b
+        };
+        for s in [
+            "0", "7", "42", "1000", "98765", "123456", "1234567", "12345678",
+        ] {
+            let b = pad(s);
+            let (x, len) = digit_run(load8(&b, 0));
+            assert_eq!(len, s.len());
+            assert_eq!(swar_value(x, len), s.parse::<u64>().unwrap(), "{s}");
+        }
+        // Every byte that is not a digit stops the run, whatever follows.
+        for stop in (0..=255u8).filter(|b| !b.is_ascii_digit()) {
+            let b = [b'1', b'2', stop, 0xFF, b'9', 0x80, b'0', b'5'];
+            assert_eq!(digit_run(load8(&b, 0)).1, 2, "{stop:#x}");
+        }
+        let b = b"1425784250\n";
+        let mut buf = b.to_vec();
+        buf.resize(32, 0);
+        assert_eq!(time_digits(&buf, 0), Some((1_425_784_250, 10)));
+    }
+
+    #[test]
+    fn fast_scanner_reads_movielens_lines_and_declines_the_rest() {
+        let fast = Fast {
+            delim: b',',
+            four: true,
+        };
+        let line = |text: &str| {
+            let mut b = text.as_bytes().to_vec();
+            b.resize(FAST_SLACK + b.len(), b'#');
+            fast.line(&b, 0)
+        };
+        assert_eq!(
+            line("1,538,1.0,1425784250\n"),
+            Some((1, 538, 1.0, 1_425_784_250, 21))
+        );
+        assert_eq!(line("7,2,3.5,1\r\n"), Some((7, 2, 3.5, 1, 11)));
+        for declined in [
+            "01,2,3,4\n",
+            "\"1\",2,3,4\n",
+            "A1,2,3,4\n",
+            "12345678,2,3,4\n",
+            "1,2,3,4\r\r\n",
+            "1,2,3,4,5\n",
+            "1,2,.5,4\n",
+            "1,2,3.,4\n",
+            "1,2, 3,4\n",
+            "1,2,3,-4\n",
+            "1,2,3,1234567890123456\n",
+            "1,2,3\n",
+        ] {
+            assert_eq!(line(declined), None, "{declined:?}");
+        }
     }
 
     #[test]
