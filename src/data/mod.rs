@@ -6,7 +6,6 @@
 
 pub mod csr;
 pub mod filter;
-mod mem;
 pub mod read;
 pub mod side;
 pub mod split;

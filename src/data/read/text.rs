@@ -25,7 +25,6 @@ use super::finish::{finish, LineIndex};
 use super::{
     Column, Encoding, Format, Header, ReadOptions, ReadOutcome, SkippedLine, SKIPPED_EXAMPLES,
 };
-use crate::data::mem::vec_with_capacity;
 use crate::data::{IdMap, RatingScale, Ratings};
 use crate::error::{Error, ErrorKind, Position, Result};
 
@@ -823,18 +822,38 @@ impl GlobalIds {
         k
     }
 
-    /// Rewrites piece-local codes into global indices, in row order.
-    fn remap(&mut self, codes: &mut [u32], local: &LocalIds) {
+    /// Gives each id of a piece that is new to the file its global index,
+    /// in row order (that is what makes the order first-seen); returns the
+    /// global index of each of the piece's string ids. Only reads the
+    /// codes, and skips repeats of the previous code (a user's run of
+    /// ratings costs one comparison a row), so this serial step stays short.
+    fn register(&mut self, codes: &[u32], local: &LocalIds) -> Vec<u32> {
         let mut table = vec![UNSET; local.list.len()];
-        for c in codes {
-            *c = if *c & STRING_BIT == 0 {
-                self.int(*c)
+        let mut prev = UNSET;
+        for &c in codes {
+            if c == prev {
+                continue;
+            }
+            prev = c;
+            if c & STRING_BIT == 0 {
+                self.int(c);
             } else {
-                let k = (*c & !STRING_BIT) as usize;
+                let k = (c & !STRING_BIT) as usize;
                 if table[k] == UNSET {
                     table[k] = self.string(&local.list[k]);
                 }
-                table[k]
+            }
+        }
+        table
+    }
+
+    /// Writes the global index of each code (all registered) into `out`.
+    fn lookup_into(&self, codes: &[u32], strings: &[u32], out: &mut [u32]) {
+        for (o, &c) in out.iter_mut().zip(codes) {
+            *o = if c & STRING_BIT == 0 {
+                self.dense[c as usize]
+            } else {
+                strings[(c & !STRING_BIT) as usize]
             };
         }
     }
@@ -845,11 +864,18 @@ impl GlobalIds {
 }
 
 /// Accumulates pieces in file order.
+///
+/// The columns are allocated zeroed at their estimated final length (the
+/// kernel maps untouched zero pages, so this costs nothing until written)
+/// and their first `len` rows are filled. A block's pieces are copied in by
+/// the rayon threads, each into its own range, so the copy and the
+/// first-touch page faults of the ~400 MB table run on every core.
 struct Table {
     users: Vec<u32>,
     items: Vec<u32>,
     values: Vec<f32>,
     times: Option<Vec<i64>>,
+    len: usize,
     user_ids: GlobalIds,
     item_ids: GlobalIds,
     lines: LineIndex,
@@ -858,6 +884,10 @@ struct Table {
     reserved: bool,
 }
 
+/// One parsed piece on its way into the table: its columns and the global
+/// indices of its string user and item ids.
+type Job = (Columns, Vec<u32>, Vec<u32>);
+
 impl Table {
     fn new(layout: &Layout) -> Self {
         Table {
@@ -865,6 +895,7 @@ impl Table {
             items: Vec::new(),
             values: Vec::new(),
             times: layout.time.map(|_| Vec::new()),
+            len: 0,
             user_ids: GlobalIds::new(layout.encoding),
             item_ids: GlobalIds::new(layout.encoding),
             lines: LineIndex::default(),
@@ -874,43 +905,137 @@ impl Table {
         }
     }
 
-    /// Reserves the whole table once, from the first block's rows per byte,
-    /// so that growth never holds two copies of a column.
+    /// Sizes the whole table once, from the first block's rows per byte, so
+    /// that growth never holds two copies of a column.
     fn reserve_for(&mut self, rows: usize, bytes: usize, total_bytes: u64) {
         if self.reserved || bytes == 0 {
             return;
         }
         self.reserved = true;
         let estimate = (rows as f64 * total_bytes as f64 / bytes as f64 * 1.02) as usize + 16;
-        self.users = vec_with_capacity(estimate);
-        self.items = vec_with_capacity(estimate);
-        self.values = vec_with_capacity(estimate);
-        if let Some(t) = self.times.as_mut() {
-            *t = vec_with_capacity(estimate);
+        self.grow_to(estimate);
+    }
+
+    /// Makes room for `rows` rows (zeroed; a quarter more when it must grow).
+    fn grow_to(&mut self, rows: usize) {
+        let have = self.values.len();
+        if rows <= have {
+            return;
+        }
+        let n = if have == 0 {
+            rows
+        } else {
+            rows.max(have + have / 4)
+        };
+        if have == 0 {
+            // Zeroed allocations: fresh pages, nothing written yet.
+            self.users = vec![0; n];
+            self.items = vec![0; n];
+            self.values = vec![0.0; n];
+            if let Some(t) = self.times.as_mut() {
+                *t = vec![0; n];
+            }
+        } else {
+            self.users.resize(n, 0);
+            self.items.resize(n, 0);
+            self.values.resize(n, 0.0);
+            if let Some(t) = self.times.as_mut() {
+                t.resize(n, 0);
+            }
         }
     }
 
-    /// Appends a piece; gives its column buffers back for reuse.
-    fn merge(&mut self, mut p: Piece, line_base: u64, byte_base: u64) -> Result<Columns> {
-        if let Some(bad) = p.error {
-            return Err(bad.into_error(line_base, byte_base));
-        }
-        self.lines.push(self.values.len(), line_base + 1, p.gaps);
-        self.user_ids.remap(&mut p.cols.users, &p.user_ids);
-        self.item_ids.remap(&mut p.cols.items, &p.item_ids);
-        self.users.extend_from_slice(&p.cols.users);
-        self.items.extend_from_slice(&p.cols.items);
-        self.values.extend_from_slice(&p.cols.values);
-        if let Some(t) = self.times.as_mut() {
-            t.extend_from_slice(&p.cols.times);
-        }
-        self.skipped += p.skipped;
-        for bad in p.examples {
-            if self.examples.len() < SKIPPED_EXAMPLES {
-                self.examples.push(bad.into_skipped(line_base));
+    /// Appends one block's pieces in file order. Ids are registered
+    /// serially, piece after piece (first-seen order); the pieces are then
+    /// translated and copied in parallel. Gives the column buffers back for
+    /// reuse; stops at the first piece with an error.
+    fn merge_block(
+        &mut self,
+        parsed: Vec<Piece>,
+        parts: &[&[u8]],
+        line_base: &mut u64,
+        byte_base: u64,
+        pool: &mut Vec<Columns>,
+    ) -> Result<()> {
+        let first = self.len;
+        let mut row = first;
+        let mut piece_byte = byte_base;
+        let mut jobs: Vec<Job> = Vec::with_capacity(parsed.len());
+        for (p, part) in parsed.into_iter().zip(parts) {
+            if let Some(bad) = p.error {
+                return Err(bad.into_error(*line_base, piece_byte));
             }
+            self.lines.push(row, *line_base + 1, p.gaps);
+            let users = self.user_ids.register(&p.cols.users, &p.user_ids);
+            let items = self.item_ids.register(&p.cols.items, &p.item_ids);
+            self.skipped += p.skipped;
+            for bad in p.examples {
+                if self.examples.len() < SKIPPED_EXAMPLES {
+                    self.examples.push(bad.into_skipped(*line_base));
+                }
+            }
+            *line_base += p.lines;
+            piece_byte += part.len() as u64;
+            row += p.cols.values.len();
+            jobs.push((p.cols, users, items));
         }
-        Ok(p.cols)
+        self.grow_to(row);
+        let mut users = &mut self.users[first..row];
+        let mut items = &mut self.items[first..row];
+        let mut values = &mut self.values[first..row];
+        let mut times = self.times.as_mut().map(|t| &mut t[first..row]);
+        let mut tasks = Vec::with_capacity(jobs.len());
+        for job in jobs {
+            let n = job.0.values.len();
+            let (u, rest) = std::mem::take(&mut users).split_at_mut(n);
+            users = rest;
+            let (i, rest) = std::mem::take(&mut items).split_at_mut(n);
+            items = rest;
+            let (v, rest) = std::mem::take(&mut values).split_at_mut(n);
+            values = rest;
+            let t = times.take().map(|t| {
+                let (here, rest) = t.split_at_mut(n);
+                times = Some(rest);
+                here
+            });
+            tasks.push((job, u, i, v, t));
+        }
+        let (user_ids, item_ids) = (&self.user_ids, &self.item_ids);
+        let done: Vec<Columns> = tasks
+            .into_par_iter()
+            .map(|((cols, user_strings, item_strings), u, i, v, t)| {
+                user_ids.lookup_into(&cols.users, &user_strings, u);
+                item_ids.lookup_into(&cols.items, &item_strings, i);
+                v.copy_from_slice(&cols.values);
+                if let Some(t) = t {
+                    t.copy_from_slice(&cols.times);
+                }
+                cols
+            })
+            .collect();
+        pool.extend(done);
+        self.len = row;
+        Ok(())
+    }
+
+    /// The filled rows; the estimate's spare room is given back.
+    fn finish(mut self) -> Result<(Ratings, usize, Vec<SkippedLine>, LineIndex)> {
+        let len = self.len;
+        self.users.truncate(len);
+        self.items.truncate(len);
+        self.values.truncate(len);
+        if let Some(t) = self.times.as_mut() {
+            t.truncate(len);
+        }
+        let ratings = Ratings {
+            users: self.users,
+            items: self.items,
+            values: self.values,
+            timestamps: self.times,
+            user_ids: Arc::new(self.user_ids.into_map()?),
+            item_ids: Arc::new(self.item_ids.into_map()?),
+        };
+        Ok((ratings, self.skipped, self.examples, self.lines))
     }
 }
 
@@ -994,13 +1119,8 @@ pub(super) fn read(
             .collect();
         let rows: usize = parsed.iter().map(|p| p.cols.values.len()).sum();
         table.reserve_for(rows, body.len(), total_bytes);
-        let mut piece_byte = byte_base + skip as u64;
-        for (p, part) in parsed.into_iter().zip(&parts) {
-            let lines = p.lines;
-            pool.push(table.merge(p, line_base, piece_byte)?);
-            line_base += lines;
-            piece_byte += part.len() as u64;
-        }
+        let piece_byte = byte_base + skip as u64;
+        table.merge_block(parsed, &parts, &mut line_base, piece_byte, &mut pool)?;
         if eof {
             break;
         }
@@ -1012,29 +1132,15 @@ pub(super) fn read(
             break;
         }
     }
-    if table.values.is_empty() {
+    if table.len == 0 {
         return Err(Error::format(if table.skipped > 0 {
             format!("no valid rating: all {} data lines were bad", table.skipped)
         } else {
             "empty file: no ratings".to_string()
         }));
     }
-    let ratings = Ratings {
-        users: table.users,
-        items: table.items,
-        values: table.values,
-        timestamps: table.times,
-        user_ids: Arc::new(table.user_ids.into_map()?),
-        item_ids: Arc::new(table.item_ids.into_map()?),
-    };
-    finish(
-        ratings,
-        format,
-        opts,
-        table.skipped,
-        table.examples,
-        &table.lines,
-    )
+    let (ratings, skipped, examples, lines) = table.finish()?;
+    finish(ratings, format, opts, skipped, examples, &lines)
 }
 
 #[cfg(test)]
