@@ -246,3 +246,44 @@ fn scanned_values_are_exact() {
         assert_eq!(r.item_ids.id(r.items[row]), (1_000_000 + j).to_string());
     }
 }
+
+/// More than one 16 MiB block: lines cut by a block boundary, ids first
+/// seen in a later block, and line numbers counted across blocks.
+#[test]
+fn inputs_larger_than_a_block_read_whole() {
+    let n = 800_000u64;
+    let mut csv = String::with_capacity(n as usize * 32);
+    csv.push_str("userId,movieId,rating,timestamp\r\n");
+    for k in 0..n {
+        let item = if k == n - 1 {
+            99_999
+        } else {
+            (k * 7) % 5_000 + 1
+        };
+        csv.push_str(&format!(
+            "{},{item},{}.5,{}\r\n",
+            k / 50 + 1,
+            k % 5,
+            1_000_000_000 + k
+        ));
+    }
+    assert!(csv.len() > 17 << 20);
+    let opts = ReadOptions::new().duplicates(Duplicates::Error);
+    let r = read_ratings_bytes(csv.as_bytes(), &opts).unwrap().ratings;
+    assert_eq!(r.len(), n as usize);
+    assert_eq!((r.n_users(), r.n_items()), (16_000, 5_001));
+    let times = r.timestamps.as_ref().unwrap();
+    for k in [0, 1, 671_088, 699_999, 799_999] {
+        assert_eq!(times[k], 1_000_000_000 + k as i64);
+        assert_eq!(r.values[k], (k % 5) as f32 + 0.5);
+        assert_eq!(r.user_ids.id(r.users[k]), (k / 50 + 1).to_string());
+    }
+    assert_eq!(r.item_ids.id(r.items[799_999]), "99999");
+    // A bad line in the second block is reported with its file line number.
+    let bad_at = csv.match_indices("\r\n").nth(700_000).unwrap().0 + 2;
+    csv.insert_str(bad_at, "1,2,oops,3\r\n");
+    let err = read_ratings_bytes(csv.as_bytes(), &opts)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("line 700002"), "{err}");
+}

@@ -1069,7 +1069,7 @@ fn fill(src: &mut impl Read, buf: &mut Vec<u8>, want: usize) -> Result<bool> {
 
 /// Reads a delimited text source of about `total_bytes` bytes.
 pub(super) fn read(
-    mut src: impl Read,
+    mut src: impl Read + Send,
     total_bytes: u64,
     format: Format,
     opts: &ReadOptions,
@@ -1095,6 +1095,7 @@ pub(super) fn read(
     }
     let threads = rayon::current_num_threads() * 4;
     let mut pool: Vec<Columns> = Vec::new();
+    let mut next = Vec::new();
     loop {
         let complete = if eof {
             buf.len()
@@ -1107,27 +1108,46 @@ pub(super) fn read(
             eof = fill(&mut src, &mut buf, want)?;
             continue;
         }
+        // The next block is read while this one is parsed and merged: its
+        // buffer starts with this block's incomplete last line.
+        next.clear();
+        if !eof {
+            next.extend_from_slice(&buf[complete..]);
+        }
         let body = &buf[skip..complete];
-        let parts = pieces(body, threads);
-        let buffers: Vec<Columns> = (0..parts.len())
-            .map(|_| pool.pop().unwrap_or_default())
-            .collect();
-        let parsed: Vec<Piece> = parts
-            .par_iter()
-            .zip(buffers)
-            .map(|(b, cols)| parse_piece(b, &layout, opts.skip_bad_lines, cols))
-            .collect();
-        let rows: usize = parsed.iter().map(|p| p.cols.values.len()).sum();
-        table.reserve_for(rows, body.len(), total_bytes);
-        let piece_byte = byte_base + skip as u64;
-        table.merge_block(parsed, &parts, &mut line_base, piece_byte, &mut pool)?;
+        let first_byte = byte_base + skip as u64;
+        let (merged, filled) = rayon::join(
+            || {
+                let parts = pieces(body, threads);
+                let buffers: Vec<Columns> = (0..parts.len())
+                    .map(|_| pool.pop().unwrap_or_default())
+                    .collect();
+                let parsed: Vec<Piece> = parts
+                    .par_iter()
+                    .zip(buffers)
+                    .map(|(b, cols)| parse_piece(b, &layout, opts.skip_bad_lines, cols))
+                    .collect();
+                let rows: usize = parsed.iter().map(|p| p.cols.values.len()).sum();
+                table.reserve_for(rows, body.len(), total_bytes);
+                table.merge_block(parsed, &parts, &mut line_base, first_byte, &mut pool)
+            },
+            || {
+                if eof {
+                    Ok(true)
+                } else {
+                    fill(&mut src, &mut next, BLOCK)
+                }
+            },
+        );
+        // An error in this block comes before a read error after it.
+        merged?;
         if eof {
             break;
         }
+        eof = filled?;
         byte_base += complete as u64;
-        buf.drain(..complete);
+        std::mem::swap(&mut buf, &mut next);
         skip = 0;
-        eof = fill(&mut src, &mut buf, BLOCK)?;
         if buf.is_empty() {
             break;
         }
