@@ -1,5 +1,7 @@
 //! Compressed sparse rows: the one matrix layout aerec trains and scores on.
 
+use rayon::prelude::*;
+
 /// A sparse matrix in compressed-sparse-row form with `u32` column indices and
 /// `f32` values: about 8 bytes a stored entry. Column indices within a row are
 /// sorted ascending.
@@ -18,9 +20,11 @@ pub struct Csr {
 }
 
 impl Csr {
-    /// Builds from coordinate triplets in O(nnz + rows) by a counting sort on
-    /// the row, then a per-row sort of the (usually short, often already
-    /// sorted) column runs.
+    /// Builds from coordinate triplets in O(nnz + rows): a counting sort on
+    /// the row, then a sort of each row's (usually short, often already
+    /// sorted) column run. The scatter and the row sorts run on the rayon
+    /// threads, each owning a contiguous range of rows (and so a contiguous
+    /// range of the output) and scanning the row array for its own entries.
     ///
     /// # Panics
     /// When the three slices differ in length or an index is out of range:
@@ -42,44 +46,50 @@ impl Csr {
         for r in 0..n_rows {
             indptr[r + 1] += indptr[r];
         }
-        let mut next = indptr[..n_rows].to_vec();
         let mut indices = vec![0u32; nnz];
         let mut values = vec![0f32; nnz];
-        for k in 0..nnz {
-            let r = rows[k] as usize;
-            let c = cols[k];
-            assert!((c as usize) < n_cols, "column index out of range");
-            let at = next[r];
-            indices[at] = c;
-            values[at] = vals[k];
-            next[r] += 1;
+        // Each task rescans `rows` (4 bytes an entry, sequential), so few
+        // tasks: one per thread, and one for small matrices.
+        let tasks = if nnz < 1 << 16 {
+            1
+        } else {
+            rayon::current_num_threads().max(1)
+        };
+        let ranges = row_ranges(&indptr, nnz.div_ceil(tasks));
+        let mut work = Vec::with_capacity(ranges.len());
+        let (mut idx_rest, mut val_rest) = (&mut indices[..], &mut values[..]);
+        for &(r0, r1) in &ranges {
+            let len = indptr[r1] - indptr[r0];
+            let (idx, rest) = std::mem::take(&mut idx_rest).split_at_mut(len);
+            idx_rest = rest;
+            let (val, rest) = std::mem::take(&mut val_rest).split_at_mut(len);
+            val_rest = rest;
+            work.push((r0, &indptr[r0..=r1], idx, val));
         }
-        let mut csr = Csr {
+        work.into_par_iter().for_each(|(r0, ptr, idx, val)| {
+            let base = ptr[0];
+            let mut next: Vec<usize> = ptr[..ptr.len() - 1].iter().map(|p| p - base).collect();
+            let r1 = r0 + next.len();
+            for k in 0..nnz {
+                let r = rows[k] as usize;
+                if r < r0 || r >= r1 {
+                    continue;
+                }
+                let c = cols[k];
+                assert!((c as usize) < n_cols, "column index out of range");
+                let at = &mut next[r - r0];
+                idx[*at] = c;
+                val[*at] = vals[k];
+                *at += 1;
+            }
+            sort_rows(ptr, idx, val);
+        });
+        Csr {
             n_rows,
             n_cols,
             indptr,
             indices,
             values,
-        };
-        csr.sort_rows();
-        csr
-    }
-
-    fn sort_rows(&mut self) {
-        let mut pairs: Vec<(u32, f32)> = Vec::new();
-        for r in 0..self.n_rows {
-            let (s, e) = (self.indptr[r], self.indptr[r + 1]);
-            let idx = &self.indices[s..e];
-            if idx.windows(2).all(|w| w[0] <= w[1]) {
-                continue;
-            }
-            pairs.clear();
-            pairs.extend(idx.iter().copied().zip(self.values[s..e].iter().copied()));
-            pairs.sort_unstable_by_key(|p| p.0);
-            for (k, (c, v)) in pairs.iter().enumerate() {
-                self.indices[s + k] = *c;
-                self.values[s + k] = *v;
-            }
         }
     }
 
@@ -115,6 +125,51 @@ impl Csr {
     }
 }
 
+/// Splits rows `0..n` (with row pointers `indptr`) into contiguous ranges
+/// of about `target` entries each; every range holds at least one row.
+fn row_ranges(indptr: &[usize], target: usize) -> Vec<(usize, usize)> {
+    let n = indptr.len() - 1;
+    let mut out = Vec::new();
+    let mut r = 0;
+    while r < n {
+        let first = r;
+        let start = indptr[r];
+        while r < n && indptr[r + 1] - start < target.max(1) {
+            r += 1;
+        }
+        r = (r + 1).min(n);
+        out.push((first, r));
+    }
+    out
+}
+
+/// Sorts each row's run by column. `ptr` are the row pointers of the rows
+/// held in `idx` and `val` (offset by `ptr[0]`).
+fn sort_rows(ptr: &[usize], idx: &mut [u32], val: &mut [f32]) {
+    let base = ptr[0];
+    let mut keys: Vec<u64> = Vec::new();
+    for w in ptr.windows(2) {
+        let (s, e) = (w[0] - base, w[1] - base);
+        if idx[s..e].windows(2).all(|p| p[0] <= p[1]) {
+            continue;
+        }
+        // One u64 key per entry (column high, value bits low): an integer
+        // sort instead of a sort of pairs.
+        keys.clear();
+        keys.extend(
+            idx[s..e]
+                .iter()
+                .zip(&val[s..e])
+                .map(|(&c, &v)| (c as u64) << 32 | v.to_bits() as u64),
+        );
+        keys.sort_unstable();
+        for (k, key) in keys.iter().enumerate() {
+            idx[s + k] = (key >> 32) as u32;
+            val[s + k] = f32::from_bits(*key as u32);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -132,5 +187,43 @@ mod tests {
         assert_eq!((t.n_rows, t.n_cols), (4, 3));
         assert_eq!(t.row(0), (&[0u32, 2][..], &[3.0f32, 4.0][..]));
         assert_eq!(t.transpose(), m);
+    }
+
+    #[test]
+    fn parallel_build_matches_a_dense_reference() {
+        // Over 2^16 entries (so one task per thread); rows of very different lengths,
+        // columns in scrambled order.
+        let (n_rows, n_cols) = (1000usize, 211usize);
+        let mut dense = vec![vec![None; n_cols]; n_rows];
+        let (mut rows, mut cols, mut vals) = (Vec::new(), Vec::new(), Vec::new());
+        let mut x: u64 = 12345;
+        for k in 0..400_000u64 {
+            x = x
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            let r = ((x >> 33) % n_rows as u64).pow(2) as usize / n_rows;
+            let c = ((x >> 13) % n_cols as u64) as usize;
+            if dense[r][c].is_none() {
+                dense[r][c] = Some(k as f32);
+                rows.push(r as u32);
+                cols.push(c as u32);
+                vals.push(k as f32);
+            }
+        }
+        let m = Csr::from_triplets(n_rows, n_cols, &rows, &cols, &vals);
+        assert_eq!(m.nnz(), rows.len());
+        for (r, want) in dense.iter().enumerate() {
+            let (idx, val) = m.row(r);
+            let got: Vec<(u32, f32)> = idx.iter().copied().zip(val.iter().copied()).collect();
+            let want: Vec<(u32, f32)> = want
+                .iter()
+                .enumerate()
+                .filter_map(|(c, v)| v.map(|v| (c as u32, v)))
+                .collect();
+            assert_eq!(got, want, "row {r}");
+        }
+        let ranges = row_ranges(&m.indptr, 1000);
+        assert_eq!((ranges[0].0, ranges.last().unwrap().1), (0, n_rows));
+        assert!(ranges.windows(2).all(|w| w[0].1 == w[1].0));
     }
 }

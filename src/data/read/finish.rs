@@ -87,10 +87,38 @@ pub(crate) fn finish(
     })
 }
 
+/// True when the rows certainly hold no repeated (user, item) pair, found
+/// in one sequential pass for the common layout where each user's ratings
+/// are contiguous (files sorted or grouped by user, as MovieLens ships them):
+/// every user must start one run only, and no item may repeat within a run.
+/// False means "not proven", not "duplicates exist".
+fn grouped_without_duplicates(r: &Ratings) -> bool {
+    let mut user_seen = vec![false; r.n_users()];
+    let mut mark = vec![u32::MAX; r.n_items()];
+    let mut run = 0u32;
+    let mut current = u32::MAX;
+    for (&u, &i) in r.users.iter().zip(&r.items) {
+        if u != current {
+            if std::mem::replace(&mut user_seen[u as usize], true) {
+                return false;
+            }
+            current = u;
+            run += 1;
+        }
+        if std::mem::replace(&mut mark[i as usize], run) == run {
+            return false;
+        }
+    }
+    true
+}
+
 /// Every repeated (user, item) pair as `(later row, first row of the pair)`,
 /// in O(nnz): rows are bucketed by user (a stable counting sort), then each
 /// user's items are checked against a per-item "last user seen" mark.
 fn find_duplicates(r: &Ratings) -> Vec<(usize, usize)> {
+    if grouped_without_duplicates(r) {
+        return Vec::new();
+    }
     let n_users = r.n_users();
     let mut start = vec![0u32; n_users + 1];
     for &u in &r.users {
@@ -161,6 +189,42 @@ fn collapse(r: Ratings, duplicates: &[(usize, usize)], policy: Duplicates) -> Ra
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn table(users: &[u32], items: &[u32]) -> Ratings {
+        let ids = |n: u32| {
+            std::sync::Arc::new(
+                crate::IdMap::from_ids((0..n).map(|k| k.to_string()).collect()).unwrap(),
+            )
+        };
+        Ratings {
+            users: users.to_vec(),
+            items: items.to_vec(),
+            values: vec![1.0; users.len()],
+            timestamps: None,
+            user_ids: ids(users.iter().max().map_or(0, |m| m + 1)),
+            item_ids: ids(items.iter().max().map_or(0, |m| m + 1)),
+        }
+    }
+
+    #[test]
+    fn grouped_check_proves_only_what_it_can() {
+        // Grouped, no repeat: proven free of duplicates.
+        let r = table(&[0, 0, 1, 1, 2], &[0, 1, 1, 0, 0]);
+        assert!(grouped_without_duplicates(&r));
+        assert!(find_duplicates(&r).is_empty());
+        // Grouped with a repeat inside a run.
+        let r = table(&[0, 0, 0, 1], &[2, 1, 2, 2]);
+        assert!(!grouped_without_duplicates(&r));
+        assert_eq!(find_duplicates(&r), [(2, 0)]);
+        // User 0 comes back in a second run: not proven, and the full
+        // search finds the pair that spans the runs.
+        let r = table(&[0, 1, 0], &[3, 3, 3]);
+        assert!(!grouped_without_duplicates(&r));
+        assert_eq!(find_duplicates(&r), [(2, 0)]);
+        // Not grouped, but no duplicate.
+        let r = table(&[0, 1, 0], &[0, 0, 1]);
+        assert!(find_duplicates(&r).is_empty());
+    }
 
     #[test]
     fn line_index_counts_gap_lines() {

@@ -1,9 +1,16 @@
 //! The engine behind every delimited text format.
 //!
 //! The input is read in blocks of [`BLOCK`] bytes (never the whole file: the
-//! rating table itself is what must fit in memory). Each block is cut at line
-//! ends into pieces that rayon parses in parallel; the pieces are then merged
-//! in file order, which is what keeps ids in first-seen order.
+//! rating table itself is what must fit in memory), the next block while
+//! the current one is parsed. Each block is cut at line ends into pieces
+//! that rayon parses in parallel; the pieces' new ids are then registered
+//! in file order (which is what keeps ids in first-seen order), and the
+//! pieces are translated and copied into the final columns in parallel.
+//!
+//! Lines of plain canonical decimals in the usual column order (MovieLens
+//! CSV, `u.data`) go through a one-pass scanner that reads 8 bytes at a
+//! time ([`Fast`]); any line it does not fully recognise goes to the general
+//! field splitter, so the scanner changes speed, never results or errors.
 //!
 //! Ids take one of two roads. A canonical decimal below [`DENSE_LIMIT`]
 //! (`"42"`, not `"042"`) is parsed to its value and mapped through a dense
@@ -472,13 +479,186 @@ fn parse_time(field: &[u8]) -> std::result::Result<i64, Fault> {
     Ok(if negative { -v } else { v })
 }
 
-/// What one piece parsed to.
+/// The shape the fast line scanner handles: user, item, rating (and
+/// optionally one more integer field, the timestamp) in positions 0, 1, 2
+/// (, 3), one delimiter byte. Lines it does not recognise go to the general
+/// parser, so it changes speed, never results.
+#[derive(Debug, Clone, Copy)]
+struct Fast {
+    delim: u8,
+    /// Whether a fourth field follows the rating.
+    four: bool,
+}
+
+/// A scanner needs this many bytes after a line's start (the longest line it
+/// accepts is 9 + 9 + 9 + 17 + 2 bytes; its 8-byte loads reach a little further).
+const FAST_SLACK: usize = 64;
+const ONES: u64 = 0x0101_0101_0101_0101;
+
+impl Fast {
+    fn for_layout(l: &Layout) -> Option<Fast> {
+        let [d] = l.delimiter[..] else { return None };
+        let plain = !(d.is_ascii_digit() || b".\"\r\n-+ ".contains(&d));
+        let four = match (l.n_fields, l.time) {
+            (3, None) => false,
+            (4, None | Some(3)) => true,
+            _ => return None,
+        };
+        (plain && (l.user, l.item, l.rating) == (0, 1, 2)).then_some(Fast { delim: d, four })
+    }
+
+    /// Scans the line at `at`: `(user, item, rating, time, next line start)`,
+    /// or `None` when the line is not plain canonical decimals (then the
+    /// general parser decides). Needs `at + FAST_SLACK <= b.len()`.
+    #[inline(always)]
+    fn line(self, b: &[u8], at: usize) -> Option<(u32, u32, f32, i64, usize)> {
+        let (user, at) = self.id(b, at)?;
+        let (item, at) = self.id(b, at)?;
+        let (value, at) = self.rating(b, at)?;
+        if !self.four {
+            return Some((user, item, value, 0, end_of_line(b, at)?));
+        }
+        if b[at] != self.delim {
+            return None;
+        }
+        let (time, at) = time_digits(b, at + 1)?;
+        Some((user, item, value, time, end_of_line(b, at)?))
+    }
+
+    /// A canonical decimal id of 1 to 7 digits followed by the delimiter:
+    /// exactly what [`small_int`] accepts below 10^7.
+    #[inline(always)]
+    fn id(self, b: &[u8], at: usize) -> Option<(u32, usize)> {
+        let (x, len) = digit_run(load8(b, at));
+        let zero_led = len > 1 && x & 0xFF == 0;
+        if len == 0 || len == 8 || zero_led || b[at + len] != self.delim {
+            return None;
+        }
+        Some((swar_value(x, len) as u32, at + len + 1))
+    }
+
+    /// `d+` or `d+.d+` of at most 8 characters, as [`parse_rating`]'s exact
+    /// fast path computes it; ends at the delimiter (or line end when the
+    /// rating is the last field). Returns the position of that terminator.
+    #[inline(always)]
+    fn rating(self, b: &[u8], at: usize) -> Option<(f32, usize)> {
+        const POW10: [f32; 8] = [1.0, 10.0, 100.0, 1e3, 1e4, 1e5, 1e6, 1e7];
+        let (x, int_len) = digit_run(load8(b, at));
+        if int_len == 0 || int_len == 8 {
+            return None;
+        }
+        let mut mantissa = swar_value(x, int_len) as u32;
+        let mut end = at + int_len;
+        let mut frac_len = 0;
+        if b[end] == b'.' {
+            let (y, len) = digit_run(load8(b, end + 1));
+            if len == 0 || int_len + 1 + len > 8 {
+                return None;
+            }
+            mantissa = mantissa * POW10_U32[len] + swar_value(y, len) as u32;
+            frac_len = len;
+            end += 1 + len;
+        }
+        let term = b[end];
+        let ok = if self.four {
+            term == self.delim
+        } else {
+            term == b'\n' || term == b'\r'
+        };
+        ok.then(|| (mantissa as f32 / POW10[frac_len], end))
+    }
+}
+
+const POW10_U32: [u32; 9] = [
+    1,
+    10,
+    100,
+    1_000,
+    10_000,
+    100_000,
+    1_000_000,
+    10_000_000,
+    100_000_000,
+];
+
+#[inline(always)]
+fn load8(b: &[u8], at: usize) -> u64 {
+    let mut w = [0u8; 8];
+    w.copy_from_slice(&b[at..at + 8]);
+    u64::from_le_bytes(w)
+}
+
+/// The digit values of an 8-byte little-endian word (digit `k` in byte `k`)
+/// and how many leading bytes are ASCII digits (8 when all are).
+#[inline(always)]
+fn digit_run(w: u64) -> (u64, usize) {
+    let x = w ^ (0x30 * ONES);
+    // Bit 7 of a byte ends up set iff its value is not 0..=9; carries only
+    // travel upwards from bytes that are flagged already, so the lowest flag
+    // is exact.
+    let flags = (x.wrapping_add(0x76 * ONES) | x) & (0x80 * ONES);
+    (x, (flags.trailing_zeros() / 8) as usize)
+}
+
+/// The value of the first `len` (1..=8) digits of `x` (as from [`digit_run`]):
+/// three multiply-and-mask steps combine digit pairs, then quads, then halves.
+#[inline(always)]
+fn swar_value(x: u64, len: usize) -> u64 {
+    debug_assert!((1..=8).contains(&len));
+    let v = x << (64 - 8 * len as u32);
+    let v = (v.wrapping_mul(10) + (v >> 8)) & 0x00FF_00FF_00FF_00FF;
+    let v = (v.wrapping_mul(100) + (v >> 16)) & 0x0000_FFFF_0000_FFFF;
+    (v.wrapping_mul(10_000) + (v >> 32)) & 0xFFFF_FFFF
+}
+
+/// 1 to 15 digits (a timestamp), as [`parse_time`] reads them; returns the
+/// value and the position after the digits.
+#[inline(always)]
+fn time_digits(b: &[u8], at: usize) -> Option<(i64, usize)> {
+    let (x, len) = digit_run(load8(b, at));
+    if len == 0 {
+        return None;
+    }
+    let high = swar_value(x, len);
+    if len < 8 {
+        return Some((high as i64, at + len));
+    }
+    let (y, more) = digit_run(load8(b, at + 8));
+    match more {
+        0 => Some((high as i64, at + 8)),
+        8 => None,
+        _ => Some((
+            (high * POW10_U32[more] as u64 + swar_value(y, more)) as i64,
+            at + 8 + more,
+        )),
+    }
+}
+
+/// The start of the next line when `at` is a line end (`\n` or `\r\n`).
+#[inline(always)]
+fn end_of_line(b: &[u8], at: usize) -> Option<usize> {
+    match b[at] {
+        b'\n' => Some(at + 1),
+        b'\r' if b[at + 1] == b'\n' => Some(at + 2),
+        _ => None,
+    }
+}
+
+/// A piece's parsed columns. Their buffers go back to a pool after the
+/// merge and serve a later block, so parsing does not fault in fresh pages
+/// (and hand them back) for every piece.
 #[derive(Default)]
-struct Piece<'a> {
+struct Columns {
     users: Vec<u32>,
     items: Vec<u32>,
     values: Vec<f32>,
     times: Vec<i64>,
+}
+
+/// What one piece parsed to.
+#[derive(Default)]
+struct Piece<'a> {
+    cols: Columns,
     user_ids: LocalIds<'a>,
     item_ids: LocalIds<'a>,
     lines: u64,
@@ -490,24 +670,54 @@ struct Piece<'a> {
     error: Option<BadLine>,
 }
 
-fn parse_piece<'a>(bytes: &'a [u8], layout: &Layout, skip_bad: bool) -> Piece<'a> {
-    let mut p = Piece::default();
+fn parse_piece<'a>(
+    bytes: &'a [u8],
+    layout: &Layout,
+    skip_bad: bool,
+    mut cols: Columns,
+) -> Piece<'a> {
     let estimate = bytes.len() / 24 + 1;
-    p.users.reserve(estimate);
-    p.items.reserve(estimate);
-    p.values.reserve(estimate);
+    cols.users.clear();
+    cols.items.clear();
+    cols.values.clear();
+    cols.times.clear();
+    cols.users.reserve(estimate);
+    cols.items.reserve(estimate);
+    cols.values.reserve(estimate);
     if layout.time.is_some() {
-        p.times.reserve(estimate);
+        cols.times.reserve(estimate);
     }
+    let mut p = Piece {
+        cols,
+        ..Piece::default()
+    };
     let mut fields = Vec::with_capacity(layout.n_fields.max(4));
     let mut start = 0;
+    let fast = Fast::for_layout(layout);
+    let keep_time = layout.time.is_some();
+    let scale = layout.scale;
     while start < bytes.len() {
+        if let Some(f) = fast.filter(|_| start + FAST_SLACK <= bytes.len()) {
+            if let Some((user, item, value, time, next)) = f.line(bytes, start) {
+                if scale.is_none_or(|s| s.contains(value)) {
+                    p.lines += 1;
+                    p.cols.users.push(user);
+                    p.cols.items.push(item);
+                    p.cols.values.push(value);
+                    if keep_time {
+                        p.cols.times.push(time);
+                    }
+                    start = next;
+                    continue;
+                }
+            }
+        }
         let end = memchr::memchr(b'\n', &bytes[start..]).map_or(bytes.len(), |k| start + k);
         let raw = &bytes[start..end];
         let line = raw.strip_suffix(b"\r").unwrap_or(raw);
         p.lines += 1;
         if line.trim_ascii().is_empty() {
-            p.gaps.push(p.values.len() as u32);
+            p.gaps.push(p.cols.values.len() as u32);
         } else if let Err(fault) = parse_line(line, layout, &mut fields, &mut p) {
             let bad = BadLine {
                 line: p.lines,
@@ -520,7 +730,7 @@ fn parse_piece<'a>(bytes: &'a [u8], layout: &Layout, skip_bad: bool) -> Piece<'a
                 return p;
             }
             p.skipped += 1;
-            p.gaps.push(p.values.len() as u32);
+            p.gaps.push(p.cols.values.len() as u32);
             if p.examples.len() < SKIPPED_EXAMPLES {
                 p.examples.push(bad);
             }
@@ -563,11 +773,11 @@ fn parse_line<'a>(
         .item_ids
         .code(field(layout.item), layout.encoding)
         .map_err(|m| Fault::Parse(format!("item {m}")))?;
-    p.users.push(user);
-    p.items.push(item);
-    p.values.push(value);
+    p.cols.users.push(user);
+    p.cols.items.push(item);
+    p.cols.values.push(value);
     if let Some(t) = time {
-        p.times.push(t);
+        p.cols.times.push(t);
     }
     Ok(())
 }
@@ -619,18 +829,38 @@ impl GlobalIds {
         k
     }
 
-    /// Rewrites piece-local codes into global indices, in row order.
-    fn remap(&mut self, codes: &mut [u32], local: &LocalIds) {
+    /// Gives each id of a piece that is new to the file its global index,
+    /// in row order (that is what makes the order first-seen); returns the
+    /// global index of each of the piece's string ids. Only reads the
+    /// codes, and skips repeats of the previous code (a user's run of
+    /// ratings costs one comparison a row), so this serial step stays short.
+    fn register(&mut self, codes: &[u32], local: &LocalIds) -> Vec<u32> {
         let mut table = vec![UNSET; local.list.len()];
-        for c in codes {
-            *c = if *c & STRING_BIT == 0 {
-                self.int(*c)
+        let mut prev = UNSET;
+        for &c in codes {
+            if c == prev {
+                continue;
+            }
+            prev = c;
+            if c & STRING_BIT == 0 {
+                self.int(c);
             } else {
-                let k = (*c & !STRING_BIT) as usize;
+                let k = (c & !STRING_BIT) as usize;
                 if table[k] == UNSET {
                     table[k] = self.string(&local.list[k]);
                 }
-                table[k]
+            }
+        }
+        table
+    }
+
+    /// Writes the global index of each code (all registered) into `out`.
+    fn lookup_into(&self, codes: &[u32], strings: &[u32], out: &mut [u32]) {
+        for (o, &c) in out.iter_mut().zip(codes) {
+            *o = if c & STRING_BIT == 0 {
+                self.dense[c as usize]
+            } else {
+                strings[(c & !STRING_BIT) as usize]
             };
         }
     }
@@ -641,11 +871,18 @@ impl GlobalIds {
 }
 
 /// Accumulates pieces in file order.
+///
+/// The columns are allocated zeroed at their estimated final length (the
+/// kernel maps untouched zero pages, so this costs nothing until written)
+/// and their first `len` rows are filled. A block's pieces are copied in by
+/// the rayon threads, each into its own range, so the copy and the
+/// first-touch page faults of the ~400 MB table run on every core.
 struct Table {
     users: Vec<u32>,
     items: Vec<u32>,
     values: Vec<f32>,
     times: Option<Vec<i64>>,
+    len: usize,
     user_ids: GlobalIds,
     item_ids: GlobalIds,
     lines: LineIndex,
@@ -654,6 +891,10 @@ struct Table {
     reserved: bool,
 }
 
+/// One parsed piece on its way into the table: its columns and the global
+/// indices of its string user and item ids.
+type Job = (Columns, Vec<u32>, Vec<u32>);
+
 impl Table {
     fn new(layout: &Layout) -> Self {
         Table {
@@ -661,6 +902,7 @@ impl Table {
             items: Vec::new(),
             values: Vec::new(),
             times: layout.time.map(|_| Vec::new()),
+            len: 0,
             user_ids: GlobalIds::new(layout.encoding),
             item_ids: GlobalIds::new(layout.encoding),
             lines: LineIndex::default(),
@@ -670,42 +912,137 @@ impl Table {
         }
     }
 
-    /// Reserves the whole table once, from the first block's rows per byte,
-    /// so that growth never holds two copies of a column.
+    /// Sizes the whole table once, from the first block's rows per byte, so
+    /// that growth never holds two copies of a column.
     fn reserve_for(&mut self, rows: usize, bytes: usize, total_bytes: u64) {
         if self.reserved || bytes == 0 {
             return;
         }
         self.reserved = true;
         let estimate = (rows as f64 * total_bytes as f64 / bytes as f64 * 1.02) as usize + 16;
-        self.users.reserve(estimate);
-        self.items.reserve(estimate);
-        self.values.reserve(estimate);
-        if let Some(t) = self.times.as_mut() {
-            t.reserve(estimate);
+        self.grow_to(estimate);
+    }
+
+    /// Makes room for `rows` rows (zeroed; a quarter more when it must grow).
+    fn grow_to(&mut self, rows: usize) {
+        let have = self.values.len();
+        if rows <= have {
+            return;
+        }
+        let n = if have == 0 {
+            rows
+        } else {
+            rows.max(have + have / 4)
+        };
+        if have == 0 {
+            // Zeroed allocations: fresh pages, nothing written yet.
+            self.users = vec![0; n];
+            self.items = vec![0; n];
+            self.values = vec![0.0; n];
+            if let Some(t) = self.times.as_mut() {
+                *t = vec![0; n];
+            }
+        } else {
+            self.users.resize(n, 0);
+            self.items.resize(n, 0);
+            self.values.resize(n, 0.0);
+            if let Some(t) = self.times.as_mut() {
+                t.resize(n, 0);
+            }
         }
     }
 
-    fn merge(&mut self, mut p: Piece, line_base: u64, byte_base: u64) -> Result<()> {
-        if let Some(bad) = p.error {
-            return Err(bad.into_error(line_base, byte_base));
-        }
-        self.lines.push(self.values.len(), line_base + 1, p.gaps);
-        self.user_ids.remap(&mut p.users, &p.user_ids);
-        self.item_ids.remap(&mut p.items, &p.item_ids);
-        self.users.extend_from_slice(&p.users);
-        self.items.extend_from_slice(&p.items);
-        self.values.extend_from_slice(&p.values);
-        if let Some(t) = self.times.as_mut() {
-            t.extend_from_slice(&p.times);
-        }
-        self.skipped += p.skipped;
-        for bad in p.examples {
-            if self.examples.len() < SKIPPED_EXAMPLES {
-                self.examples.push(bad.into_skipped(line_base));
+    /// Appends one block's pieces in file order. Ids are registered
+    /// serially, piece after piece (first-seen order); the pieces are then
+    /// translated and copied in parallel. Gives the column buffers back for
+    /// reuse; stops at the first piece with an error.
+    fn merge_block(
+        &mut self,
+        parsed: Vec<Piece>,
+        parts: &[&[u8]],
+        line_base: &mut u64,
+        byte_base: u64,
+        pool: &mut Vec<Columns>,
+    ) -> Result<()> {
+        let first = self.len;
+        let mut row = first;
+        let mut piece_byte = byte_base;
+        let mut jobs: Vec<Job> = Vec::with_capacity(parsed.len());
+        for (p, part) in parsed.into_iter().zip(parts) {
+            if let Some(bad) = p.error {
+                return Err(bad.into_error(*line_base, piece_byte));
             }
+            self.lines.push(row, *line_base + 1, p.gaps);
+            let users = self.user_ids.register(&p.cols.users, &p.user_ids);
+            let items = self.item_ids.register(&p.cols.items, &p.item_ids);
+            self.skipped += p.skipped;
+            for bad in p.examples {
+                if self.examples.len() < SKIPPED_EXAMPLES {
+                    self.examples.push(bad.into_skipped(*line_base));
+                }
+            }
+            *line_base += p.lines;
+            piece_byte += part.len() as u64;
+            row += p.cols.values.len();
+            jobs.push((p.cols, users, items));
         }
+        self.grow_to(row);
+        let mut users = &mut self.users[first..row];
+        let mut items = &mut self.items[first..row];
+        let mut values = &mut self.values[first..row];
+        let mut times = self.times.as_mut().map(|t| &mut t[first..row]);
+        let mut tasks = Vec::with_capacity(jobs.len());
+        for job in jobs {
+            let n = job.0.values.len();
+            let (u, rest) = std::mem::take(&mut users).split_at_mut(n);
+            users = rest;
+            let (i, rest) = std::mem::take(&mut items).split_at_mut(n);
+            items = rest;
+            let (v, rest) = std::mem::take(&mut values).split_at_mut(n);
+            values = rest;
+            let t = times.take().map(|t| {
+                let (here, rest) = t.split_at_mut(n);
+                times = Some(rest);
+                here
+            });
+            tasks.push((job, u, i, v, t));
+        }
+        let (user_ids, item_ids) = (&self.user_ids, &self.item_ids);
+        let done: Vec<Columns> = tasks
+            .into_par_iter()
+            .map(|((cols, user_strings, item_strings), u, i, v, t)| {
+                user_ids.lookup_into(&cols.users, &user_strings, u);
+                item_ids.lookup_into(&cols.items, &item_strings, i);
+                v.copy_from_slice(&cols.values);
+                if let Some(t) = t {
+                    t.copy_from_slice(&cols.times);
+                }
+                cols
+            })
+            .collect();
+        pool.extend(done);
+        self.len = row;
         Ok(())
+    }
+
+    /// The filled rows; the estimate's spare room is given back.
+    fn finish(mut self) -> Result<(Ratings, usize, Vec<SkippedLine>, LineIndex)> {
+        let len = self.len;
+        self.users.truncate(len);
+        self.items.truncate(len);
+        self.values.truncate(len);
+        if let Some(t) = self.times.as_mut() {
+            t.truncate(len);
+        }
+        let ratings = Ratings {
+            users: self.users,
+            items: self.items,
+            values: self.values,
+            timestamps: self.times,
+            user_ids: Arc::new(self.user_ids.into_map()?),
+            item_ids: Arc::new(self.item_ids.into_map()?),
+        };
+        Ok((ratings, self.skipped, self.examples, self.lines))
     }
 }
 
@@ -727,30 +1064,19 @@ fn pieces(bytes: &[u8], n: usize) -> Vec<&[u8]> {
     out
 }
 
-/// Fills `buf` from `src` until it holds `want` bytes or the input ends.
+/// Fills `buf` from `src` until it holds `want` bytes or the input ends
+/// (then returns true). Reads into the spare capacity: no zero-filling of
+/// the 16 MiB block before every read.
 fn fill(src: &mut impl Read, buf: &mut Vec<u8>, want: usize) -> Result<bool> {
-    let mut eof = false;
-    let start = buf.len();
-    buf.resize(want.max(start), 0);
-    let mut len = start;
-    while len < buf.len() {
-        match src.read(&mut buf[len..]) {
-            Ok(0) => {
-                eof = true;
-                break;
-            }
-            Ok(k) => len += k,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e.into()),
-        }
-    }
-    buf.truncate(len);
-    Ok(eof)
+    let missing = want.saturating_sub(buf.len());
+    buf.reserve(missing);
+    let got = src.by_ref().take(missing as u64).read_to_end(buf)?;
+    Ok(got < missing)
 }
 
 /// Reads a delimited text source of about `total_bytes` bytes.
 pub(super) fn read(
-    mut src: impl Read,
+    mut src: impl Read + Send,
     total_bytes: u64,
     format: Format,
     opts: &ReadOptions,
@@ -775,6 +1101,8 @@ pub(super) fn read(
         line_base = 1;
     }
     let threads = rayon::current_num_threads() * 4;
+    let mut pool: Vec<Columns> = Vec::new();
+    let mut next = Vec::new();
     loop {
         let complete = if eof {
             buf.len()
@@ -787,55 +1115,59 @@ pub(super) fn read(
             eof = fill(&mut src, &mut buf, want)?;
             continue;
         }
-        let body = &buf[skip..complete];
-        let parts = pieces(body, threads);
-        let parsed: Vec<Piece> = parts
-            .par_iter()
-            .map(|b| parse_piece(b, &layout, opts.skip_bad_lines))
-            .collect();
-        let rows: usize = parsed.iter().map(|p| p.values.len()).sum();
-        table.reserve_for(rows, body.len(), total_bytes);
-        let mut piece_byte = byte_base + skip as u64;
-        for (p, part) in parsed.into_iter().zip(&parts) {
-            let lines = p.lines;
-            table.merge(p, line_base, piece_byte)?;
-            line_base += lines;
-            piece_byte += part.len() as u64;
+        // The next block is read while this one is parsed and merged: its
+        // buffer starts with this block's incomplete last line.
+        next.clear();
+        if !eof {
+            next.extend_from_slice(&buf[complete..]);
         }
+        let body = &buf[skip..complete];
+        let first_byte = byte_base + skip as u64;
+        let (merged, filled) = rayon::join(
+            || {
+                let parts = pieces(body, threads);
+                let buffers: Vec<Columns> = (0..parts.len())
+                    .map(|_| pool.pop().unwrap_or_default())
+                    .collect();
+                let parsed: Vec<Piece> = parts
+                    .par_iter()
+                    .zip(buffers)
+                    .map(|(b, cols)| parse_piece(b, &layout, opts.skip_bad_lines, cols))
+                    .collect();
+                let rows: usize = parsed.iter().map(|p| p.cols.values.len()).sum();
+                table.reserve_for(rows, body.len(), total_bytes);
+                table.merge_block(parsed, &parts, &mut line_base, first_byte, &mut pool)
+            },
+            || {
+                if eof {
+                    Ok(true)
+                } else {
+                    fill(&mut src, &mut next, BLOCK)
+                }
+            },
+        );
+        // An error in this block comes before a read error after it.
+        merged?;
         if eof {
             break;
         }
+        eof = filled?;
         byte_base += complete as u64;
-        buf.drain(..complete);
+        std::mem::swap(&mut buf, &mut next);
         skip = 0;
-        eof = fill(&mut src, &mut buf, BLOCK)?;
         if buf.is_empty() {
             break;
         }
     }
-    if table.values.is_empty() {
+    if table.len == 0 {
         return Err(Error::format(if table.skipped > 0 {
             format!("no valid rating: all {} data lines were bad", table.skipped)
         } else {
             "empty file: no ratings".to_string()
         }));
     }
-    let ratings = Ratings {
-        users: table.users,
-        items: table.items,
-        values: table.values,
-        timestamps: table.times,
-        user_ids: Arc::new(table.user_ids.into_map()?),
-        item_ids: Arc::new(table.item_ids.into_map()?),
-    };
-    finish(
-        ratings,
-        format,
-        opts,
-        table.skipped,
-        table.examples,
-        &table.lines,
-    )
+    let (ratings, skipped, examples, lines) = table.finish()?;
+    finish(ratings, format, opts, skipped, examples, &lines)
 }
 
 #[cfg(test)]
@@ -904,6 +1236,66 @@ mod tests {
         assert_eq!(small_int(b"0205616461"), None);
         assert_eq!(small_int(b"+5"), None);
         assert_eq!(small_int(b"99999999"), None);
+    }
+
+    #[test]
+    fn swar_digits_match_a_plain_loop() {
+        let pad = |s: &str| {
+            let mut b = s.as_bytes().to_vec();
+            b.resize(8.max(b.len()), b',');
+            b
+        };
+        for s in [
+            "0", "7", "42", "1000", "98765", "123456", "1234567", "12345678",
+        ] {
+            let b = pad(s);
+            let (x, len) = digit_run(load8(&b, 0));
+            assert_eq!(len, s.len());
+            assert_eq!(swar_value(x, len), s.parse::<u64>().unwrap(), "{s}");
+        }
+        // Every byte that is not a digit stops the run, whatever follows.
+        for stop in (0..=255u8).filter(|b| !b.is_ascii_digit()) {
+            let b = [b'1', b'2', stop, 0xFF, b'9', 0x80, b'0', b'5'];
+            assert_eq!(digit_run(load8(&b, 0)).1, 2, "{stop:#x}");
+        }
+        let b = b"1425784250\n";
+        let mut buf = b.to_vec();
+        buf.resize(32, 0);
+        assert_eq!(time_digits(&buf, 0), Some((1_425_784_250, 10)));
+    }
+
+    #[test]
+    fn fast_scanner_reads_movielens_lines_and_declines_the_rest() {
+        let fast = Fast {
+            delim: b',',
+            four: true,
+        };
+        let line = |text: &str| {
+            let mut b = text.as_bytes().to_vec();
+            b.resize(FAST_SLACK + b.len(), b'#');
+            fast.line(&b, 0)
+        };
+        assert_eq!(
+            line("1,538,1.0,1425784250\n"),
+            Some((1, 538, 1.0, 1_425_784_250, 21))
+        );
+        assert_eq!(line("7,2,3.5,1\r\n"), Some((7, 2, 3.5, 1, 11)));
+        for declined in [
+            "01,2,3,4\n",
+            "\"1\",2,3,4\n",
+            "A1,2,3,4\n",
+            "12345678,2,3,4\n",
+            "1,2,3,4\r\r\n",
+            "1,2,3,4,5\n",
+            "1,2,.5,4\n",
+            "1,2,3.,4\n",
+            "1,2, 3,4\n",
+            "1,2,3,-4\n",
+            "1,2,3,1234567890123456\n",
+            "1,2,3\n",
+        ] {
+            assert_eq!(line(declined), None, "{declined:?}");
+        }
     }
 
     #[test]
