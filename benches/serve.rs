@@ -73,11 +73,17 @@ fn time_top10(name: &str, model: &TrainedModel, queries: usize) {
         let t = Instant::now();
         let top = aerec::recommend::top_n(&scores, 10, model.train.row(u as usize).0);
         selection.push(t.elapsed().as_secs_f64() * 1e3);
-        assert_eq!(&top, recs, "user {u}: served top-10 differs from the exact scan");
+        assert_eq!(
+            &top, recs,
+            "user {u}: served top-10 differs from the exact scan"
+        );
     }
     summary(&format!("{name} top-10 (served path)"), &mut whole);
     summary(&format!("{name} exact scan: scoring only"), &mut scoring);
-    summary(&format!("{name} exact scan: top-N selection only"), &mut selection);
+    summary(
+        &format!("{name} exact scan: top-N selection only"),
+        &mut selection,
+    );
 }
 
 /// Counts the rows the 4-bit top-10 of `model` rescored in f32, checking

@@ -100,8 +100,7 @@ impl QuantizedRows {
     /// Quantizes a row-major `rows × dim` matrix. `None` when the shape does
     /// not match or a value is not finite (the bound would be meaningless).
     pub fn new(data: &[f32], rows: usize, dim: usize) -> Option<Self> {
-        if dim == 0 || data.len() != rows.checked_mul(dim)? || !data.iter().all(|v| v.is_finite())
-        {
+        if dim == 0 || data.len() != rows.checked_mul(dim)? || !data.iter().all(|v| v.is_finite()) {
             return None;
         }
         let stride = dim.div_ceil(BLOCK) * BLOCK;
@@ -259,7 +258,12 @@ impl QuantizedRows {
             let q = &self.packed[first * half..(first + rows) * half];
             let mut dots = vec![0i32; rows];
             nibble_dots(q, self.stride, &query.q, &mut dots);
-            for (r, ((a, u), &d)) in approx.iter_mut().zip(upper.iter_mut()).zip(&dots).enumerate() {
+            for (r, ((a, u), &d)) in approx
+                .iter_mut()
+                .zip(upper.iter_mut())
+                .zip(&dots)
+                .enumerate()
+            {
                 let i = first + r;
                 let c = bias.of(i) as f64;
                 let centre = query.mean * self.sum[i] + self.scale[i] as f64 * query.t * d as f64;
@@ -447,7 +451,8 @@ unsafe fn nibble_dots_avx2(packed: &[u8], stride: usize, x: &[i8], out: &mut [i3
             let hi = _mm256_and_si256(_mm256_srli_epi16::<4>(v), low);
             let x0 = _mm256_loadu_si256(x.as_ptr().add(2 * b).cast());
             let x1 = _mm256_loadu_si256(x.as_ptr().add(2 * b + 32).cast());
-            let pairs = _mm256_add_epi16(_mm256_maddubs_epi16(lo, x0), _mm256_maddubs_epi16(hi, x1));
+            let pairs =
+                _mm256_add_epi16(_mm256_maddubs_epi16(lo, x0), _mm256_maddubs_epi16(hi, x1));
             acc = _mm256_add_epi32(acc, _mm256_madd_epi16(pairs, ones));
         }
         let s = _mm_add_epi32(
@@ -471,12 +476,16 @@ mod tests {
     fn nibble_kernels_match_a_plain_dot_product() {
         let mut rng = rand::rngs::SmallRng::seed_from_u64(3);
         let (rows, dim) = (6, 150);
-        let mut data: Vec<f32> = (0..rows * dim).map(|_| rng.random_range(-1.0..1.0)).collect();
+        let mut data: Vec<f32> = (0..rows * dim)
+            .map(|_| rng.random_range(-1.0..1.0))
+            .collect();
         data[..dim].fill(2.0);
         data[dim..2 * dim].fill(-2.0);
         let m = QuantizedRows::new(&data, rows, dim).unwrap();
         assert_eq!(m.stride, 192);
-        let mut x: Vec<i8> = (0..m.stride).map(|_| rng.random_range(-127..=127)).collect();
+        let mut x: Vec<i8> = (0..m.stride)
+            .map(|_| rng.random_range(-127..=127))
+            .collect();
         x[..64].fill(127);
         x[64..128].fill(-127);
         x[dim..].fill(0);
@@ -491,7 +500,10 @@ mod tests {
         let reference: Vec<i32> = (0..rows)
             .map(|r| codes(r).iter().zip(&x).map(|(&a, &b)| a * b as i32).sum())
             .collect();
-        assert_eq!(reference[0], 7 * (127 * 64 - 127 * 64 + x[128..dim].iter().map(|&v| v as i32).sum::<i32>()));
+        assert_eq!(
+            reference[0],
+            7 * (127 * 64 - 127 * 64 + x[128..dim].iter().map(|&v| v as i32).sum::<i32>())
+        );
         let (mut a, mut b) = (vec![0; rows], vec![0; rows]);
         nibble_dots(&m.packed, m.stride, &x, &mut a);
         nibble_dots_portable(&m.packed, m.stride, &x, &mut b);
@@ -501,7 +513,16 @@ mod tests {
 
     #[test]
     fn keys_keep_the_total_order() {
-        let xs = [-f32::MAX, -1.0, -f32::MIN_POSITIVE, -0.0, 0.0, 1e-40, 1.0, f32::INFINITY];
+        let xs = [
+            -f32::MAX,
+            -1.0,
+            -f32::MIN_POSITIVE,
+            -0.0,
+            0.0,
+            1e-40,
+            1.0,
+            f32::INFINITY,
+        ];
         for w in xs.windows(2) {
             assert!(key(w[0]) < key(w[1]), "{w:?}");
             assert_eq!(from_key(key(w[0])).to_bits(), w[0].to_bits());
