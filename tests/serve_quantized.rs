@@ -7,7 +7,7 @@ use aerec::data::synth::{generate, SynthConfig};
 use aerec::model::autoencoder::config::{AutoencoderConfig, Based, OptimizerKind};
 use aerec::model::autoencoder::real::dot;
 use aerec::model::autoencoder::{Activation, Autoencoder, QUANTIZED_MIN_CELLS};
-use aerec::model::quantized::{Bias, QuantizedRows, CANDIDATES_PER_ITEM};
+use aerec::model::quantized::{Bias, QuantizedRows, RowScorer, CANDIDATES_PER_ITEM};
 use aerec::model::{FitData, FitOptions, Recommender, SparseRow};
 use aerec::recommend::top_n;
 use rand::rngs::SmallRng;
@@ -102,16 +102,14 @@ impl Case {
         } else {
             Bias::PerRow(&self.bias)
         };
+        let scorer = RowScorer {
+            x: &self.x,
+            bias,
+            g: self.g(),
+            exact: |i| self.pre(shared, i),
+        };
         index
-            .top_n(
-                &self.x,
-                bias,
-                self.g(),
-                |i| self.pre(shared, i),
-                n,
-                &self.exclude,
-                parallel,
-            )
+            .top_n(&scorer, n, &self.exclude, parallel)
             .map(|t| (t.items, t.rescored))
     }
 }
@@ -197,31 +195,20 @@ fn near_duplicates_beyond_the_candidates_are_found() {
 fn declines_what_it_cannot_answer() {
     let data = vec![1.0f32; 100 * 4];
     let index = QuantizedRows::new(&data, 100, 4).unwrap();
-    let g = |p: f32| p;
-    let exact = |_: usize| 4.0f32;
+    let scorer = |x: &'static [f32]| RowScorer {
+        x,
+        bias: Bias::Shared(0.0),
+        g: |p: f32| p,
+        exact: |_: usize| 4.0f32,
+    };
     // More candidates than rows: the caller scans.
-    assert!(index
-        .top_n(&[1.0; 4], Bias::Shared(0.0), g, exact, 20, &[], false)
-        .is_none());
+    assert!(index.top_n(&scorer(&[1.0; 4]), 20, &[], false).is_none());
     // A query that is not finite, or of the wrong width.
-    assert!(index
-        .top_n(
-            &[f32::NAN, 0.0, 0.0, 0.0],
-            Bias::Shared(0.0),
-            g,
-            exact,
-            1,
-            &[],
-            false
-        )
-        .is_none());
-    assert!(index
-        .top_n(&[1.0; 3], Bias::Shared(0.0), g, exact, 1, &[], false)
-        .is_none());
+    let nan = &[f32::NAN, 0.0, 0.0, 0.0];
+    assert!(index.top_n(&scorer(nan), 1, &[], false).is_none());
+    assert!(index.top_n(&scorer(&[1.0; 3]), 1, &[], false).is_none());
     // All equal scores: every row ties, the lowest indices win.
-    let top = index
-        .top_n(&[1.0; 4], Bias::Shared(0.0), g, exact, 3, &[0], false)
-        .unwrap();
+    let top = index.top_n(&scorer(&[1.0; 4]), 3, &[0], false).unwrap();
     assert_eq!(top.items, vec![(1, 4.0), (2, 4.0), (3, 4.0)]);
     assert_eq!(top.rescored, 99, "every tie must be rescored");
     assert!(QuantizedRows::new(&[1.0, f32::INFINITY], 1, 2).is_none());

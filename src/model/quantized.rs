@@ -64,6 +64,22 @@ impl Bias<'_> {
     }
 }
 
+/// How to score row `i` of a [`QuantizedRows`] for one query: the final
+/// score is `g(m_i·x + b_i)`.
+#[derive(Debug, Clone, Copy)]
+pub struct RowScorer<'a, G, E> {
+    /// The query vector (one value per column).
+    pub x: &'a [f32],
+    /// The bias of each row's dot product.
+    pub bias: Bias<'a>,
+    /// Pre-activation to final score: the output activation plus any shift;
+    /// must be monotone non-decreasing in f32 (`total_cmp` order).
+    pub g: G,
+    /// Row `i`'s f32 pre-activation `m_i·x + b_i`, exactly as the
+    /// full-scoring path computes it (same expression, same summation).
+    pub exact: E,
+}
+
 /// What a quantized top-N returned, and how much exact work it took.
 #[derive(Debug, Clone, PartialEq)]
 pub struct QuantizedTopN {
@@ -169,25 +185,28 @@ impl QuantizedRows {
         self.packed.len() + self.rows * (4 + 4 * 8)
     }
 
-    /// Exact top-`n` of `g(m_i·x + b_i)` over the rows not in the sorted
-    /// `exclude`, where `exact(i)` must return the f32 pre-activation
-    /// `m_i·x + b_i` exactly as the full-scoring path computes it and `g`
-    /// must be monotone non-decreasing. `parallel` splits the 4-bit scan over
-    /// the rayon pool (worth it for large matrices only).
+    /// Exact top-`n` of the scores of `scorer` over the rows not in the
+    /// sorted `exclude`, best first, ties to the lower row, NaN never:
+    /// exactly [`crate::recommend::top_n`] over every row's score.
+    /// `parallel` splits the 4-bit scan over the rayon pool (worth it for
+    /// large matrices only).
     ///
     /// `None` when the shortcut cannot answer and the caller must score every
     /// row: `x` is not finite or of the wrong length, there are too few rows
     /// to save anything, or fewer than `n` candidates have a non-NaN score.
-    pub fn top_n(
+    pub fn top_n<G, E>(
         &self,
-        x: &[f32],
-        bias: Bias<'_>,
-        g: impl Fn(f32) -> f32,
-        exact: impl Fn(usize) -> f32 + Sync,
+        scorer: &RowScorer<'_, G, E>,
         n: usize,
         exclude: &[u32],
         parallel: bool,
-    ) -> Option<QuantizedTopN> {
+    ) -> Option<QuantizedTopN>
+    where
+        G: Fn(f32) -> f32,
+        E: Fn(usize) -> f32,
+    {
+        let RowScorer { x, bias, g, exact } = scorer;
+        let bias = *bias;
         if n == 0 {
             return Some(QuantizedTopN {
                 items: Vec::new(),
@@ -213,8 +232,8 @@ impl QuantizedRows {
             .into_iter()
             .map(|(i, _)| (i, exact(i as usize)))
             .collect();
-        let nth = nth_best(&rescored, n, &g)?;
-        let cut = threshold(nth, &g)?;
+        let nth = nth_best(&rescored, n, g)?;
+        let cut = threshold(nth, g)?;
         // Every other row that could reach the n-th score is rescored too.
         rescored.sort_unstable_by_key(|p| p.0);
         let mut extra = Vec::new();
@@ -502,7 +521,7 @@ mod tests {
             .collect();
         assert_eq!(
             reference[0],
-            7 * (127 * 64 - 127 * 64 + x[128..dim].iter().map(|&v| v as i32).sum::<i32>())
+            7 * x[..dim].iter().map(|&v| v as i32).sum::<i32>()
         );
         let (mut a, mut b) = (vec![0; rows], vec![0; rows]);
         nibble_dots(&m.packed, m.stride, &x, &mut a);

@@ -48,7 +48,7 @@ use serde::{Deserialize, Serialize};
 use crate::data::side::SideOf;
 use crate::data::Csr;
 use crate::error::{Error, Result};
-use crate::model::quantized::{Bias, QuantizedRows, QuantizedTopN};
+use crate::model::quantized::{Bias, QuantizedRows, QuantizedTopN, RowScorer};
 use crate::model::{FitData, FitOptions, FitReport, ModelParts, Recommender, SparseRow, Tensor};
 use input::InputEncoder;
 use network::{Network, Workspace};
@@ -415,15 +415,25 @@ impl Autoencoder {
             Based::Item => match user.filter(|&u| (u as usize) < self.state.n_users) {
                 Some(u) => {
                     let (v, c) = self.output_row(u as usize);
-                    let exact = |i: usize| dot(item(i), v) + c;
-                    Ok(index.top_n(v, Bias::Shared(c), g, exact, n, exclude, parallel))
+                    let scorer = RowScorer {
+                        x: v,
+                        bias: Bias::Shared(c),
+                        g,
+                        exact: |i: usize| dot(item(i), v) + c,
+                    };
+                    Ok(index.top_n(&scorer, n, exclude, parallel))
                 }
                 None => {
                     let (v, c) = self.fit_new_user(row)?;
                     let v: Vec<f32> = v.iter().map(|&x| x as f32).collect();
                     let c = c as f32;
-                    let exact = |i: usize| dot(item(i), &v) + c;
-                    Ok(index.top_n(&v, Bias::Shared(c), g, exact, n, exclude, parallel))
+                    let scorer = RowScorer {
+                        x: &v,
+                        bias: Bias::Shared(c),
+                        g,
+                        exact: |i: usize| dot(item(i), &v) + c,
+                    };
+                    Ok(index.top_n(&scorer, n, exclude, parallel))
                 }
             },
             Based::User => {
@@ -431,8 +441,13 @@ impl Autoencoder {
                 let side = self.side_row(user.map(|u| u as usize));
                 let h = self.code(row, side);
                 let c = &self.net.params[self.net.output_bias].data;
-                let exact = |i: usize| dot(&h, item(i)) + c[i];
-                Ok(index.top_n(&h, Bias::PerRow(c), g, exact, n, exclude, parallel))
+                let scorer = RowScorer {
+                    x: &h,
+                    bias: Bias::PerRow(c),
+                    g,
+                    exact: |i: usize| dot(&h, item(i)) + c[i],
+                };
+                Ok(index.top_n(&scorer, n, exclude, parallel))
             }
         }
     }
