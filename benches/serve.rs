@@ -127,6 +127,15 @@ fn big_user_autorec() {
     let scale = RatingScale::new(1.0, 5.0).unwrap();
     let model =
         TrainedModel::fit(&spec, &ratings, None, None, scale, &FitOptions::default()).unwrap();
+    println!(
+        "U-AutoRec {} users × {} items × 500 hidden ({} params) built in {:.1} s",
+        model.n_users(),
+        model.n_items(),
+        model.model.n_params(),
+        t.elapsed().as_secs_f64()
+    );
+    time_top10("U-AutoRec 100k×500", &model, 200);
+    // The bare autoencoder (same seed, same weights) for the rescoring counts.
     let ModelSpec::Autoencoder(config) = &spec else {
         unreachable!("built above")
     };
@@ -139,14 +148,6 @@ fn big_user_autorec() {
     let (ae, _) = config.fit(&data, &FitOptions::default()).unwrap();
     count_rescored("U-AutoRec 100k×500", &ae, &model.train, 100);
     drop(ae);
-    println!(
-        "U-AutoRec {} users × {} items × 500 hidden ({} params) built in {:.1} s",
-        model.n_users(),
-        model.n_items(),
-        model.model.n_params(),
-        t.elapsed().as_secs_f64()
-    );
-    time_top10("U-AutoRec 100k×500", &model, 200);
 }
 
 fn data_dir() -> PathBuf {
