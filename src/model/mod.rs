@@ -10,6 +10,7 @@
 
 pub mod autoencoder;
 pub mod baseline;
+pub mod quantized;
 pub mod spec;
 pub mod trained;
 
@@ -218,6 +219,25 @@ pub trait Recommender: Send + Sync {
     fn score_all(&self, user: Option<u32>, row: SparseRow<'_>, out: &mut [f32]) -> Result<()> {
         let items: Vec<u32> = (0..self.n_items() as u32).collect();
         self.score_items(user, row, &items, out)
+    }
+
+    /// The `n` highest-scored items for one user (arguments as in
+    /// [`Recommender::score_all`]), skipping the sorted item indices in
+    /// `exclude`, best first, as (item, raw score); ties go to the lower
+    /// index and NaN scores are never returned. Always the same answer as
+    /// [`crate::recommend::top_n`] over [`Recommender::score_all`]; models
+    /// override it where a large catalogue can be ranked without scoring
+    /// every item in full precision.
+    fn top_n(
+        &self,
+        user: Option<u32>,
+        row: SparseRow<'_>,
+        n: usize,
+        exclude: &[u32],
+    ) -> Result<Vec<(u32, f32)>> {
+        let mut scores = vec![0f32; self.n_items()];
+        self.score_all(user, row, &mut scores)?;
+        Ok(crate::recommend::top_n(&scores, n, exclude))
     }
 
     /// Item vectors for similarity (row-major, `n_items × dim`), as `(dim, data)`;

@@ -247,6 +247,11 @@ impl TrainedModel {
     /// The `n` highest-predicted items that user index `u` has not rated in
     /// training, best first, as (item index, predicted rating).
     pub fn recommend_index(&self, u: u32, n: usize) -> Result<Vec<(u32, f32)>> {
+        if self.user_is_known(u) {
+            let (seen, _) = self.train.row(u as usize);
+            let row = SparseRow::of(&self.train, u as usize);
+            return self.model.top_n(Some(u), row, n, seen);
+        }
         let scores = self.score_user(u)?;
         let (seen, _) = if (u as usize) < self.n_users() {
             self.train.row(u as usize)
@@ -273,15 +278,10 @@ impl TrainedModel {
         row.dedup_by_key(|p| p.0);
         let indices: Vec<u32> = row.iter().map(|p| p.0).collect();
         let values: Vec<f32> = row.iter().map(|p| p.1).collect();
-        let mut scores = vec![0f32; self.n_items()];
-        self.model.score_all(
-            None,
-            SparseRow {
-                indices: &indices,
-                values: &values,
-            },
-            &mut scores,
-        )?;
-        Ok(top_n(&scores, n, &indices))
+        let row = SparseRow {
+            indices: &indices,
+            values: &values,
+        };
+        self.model.top_n(None, row, n, &indices)
     }
 }

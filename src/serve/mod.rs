@@ -7,7 +7,12 @@
 //!
 //! - Model compute never runs on the async runtime's threads: it goes to the
 //!   rayon pool (one thread a core, so concurrent requests queue instead of
-//!   oversubscribing the CPU) and the handler awaits the answer.
+//!   oversubscribing the CPU) and the handler awaits the answer. At most one
+//!   job a rayon thread is in the pool at a time; the others wait, first
+//!   come first served, on the async side, where a request whose client
+//!   went away is dropped before it costs any compute. A small catalogue's
+//!   query runs on one thread (no nested fan-out), so a request is never
+//!   held up behind jobs a blocked worker stole.
 //! - The model in service sits behind an `RwLock<Arc<…>>`: a request clones
 //!   the `Arc` and lets go of the lock at once, so a reload swaps the model
 //!   atomically while requests in flight finish on the model they started
@@ -176,6 +181,8 @@ pub struct AppState {
     limits: Limits,
     /// Serialises reloads so two of them cannot interleave load and swap.
     reloading: tokio::sync::Mutex<()>,
+    /// One permit per rayon thread: the model jobs allowed in the pool.
+    slots: tokio::sync::Semaphore,
 }
 
 impl AppState {
@@ -193,6 +200,7 @@ impl AppState {
             loader: config.loader,
             limits: config.limits,
             reloading: tokio::sync::Mutex::new(()),
+            slots: tokio::sync::Semaphore::new(rayon::current_num_threads().max(1)),
         })
     }
 
@@ -401,8 +409,19 @@ impl IntoResponse for ApiError {
 
 type Reply<T> = std::result::Result<Json<T>, ApiError>;
 
-/// Runs model code on the rayon pool and awaits it; a panic becomes a 500.
-async fn compute<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Reply<T> {
+/// Runs model code on the rayon pool once a slot is free and awaits it; a
+/// panic becomes a 500.
+async fn compute<T: Send + 'static>(
+    state: &AppState,
+    f: impl FnOnce() -> Result<T> + Send + 'static,
+) -> Reply<T> {
+    // The semaphore is never closed, so acquiring only waits.
+    let _slot = state.slots.acquire().await.map_err(|_| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the service is shutting down",
+        )
+    })?;
     let (tx, rx) = tokio::sync::oneshot::channel();
     rayon::spawn(move || {
         let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
@@ -461,7 +480,7 @@ async fn user_recommendations(
     let Path(user) = path?;
     let n = check_n(query?.n, &state.limits)?;
     let served = state.current();
-    compute(move || {
+    compute(&state, move || {
         let items = recommend::for_user(&served.model, &user, n)?;
         Ok(UserRecommendations { user, items })
     })
@@ -500,7 +519,10 @@ async fn new_user_recommendations(
         .map(|r| (r.item, r.rating))
         .collect();
     let served = state.current();
-    compute(move || recommend::for_new_user(&served.model, &ratings, n)).await
+    compute(&state, move || {
+        recommend::for_new_user(&served.model, &ratings, n)
+    })
+    .await
 }
 
 #[derive(Debug, Deserialize)]
@@ -538,7 +560,7 @@ async fn predictions(
         .map(|p| (p.user, p.item))
         .collect();
     let served = state.current();
-    compute(move || {
+    compute(&state, move || {
         let predictions = recommend::predict_pairs(&served.model, &pairs)?;
         Ok(Predictions { predictions })
     })
@@ -562,7 +584,7 @@ async fn similar(
     if let Err(why) = &served.similarity {
         return Err(ApiError::new(StatusCode::NOT_IMPLEMENTED, why.clone()));
     }
-    compute(move || {
+    compute(&state, move || {
         let index = served
             .similarity
             .as_ref()

@@ -17,6 +17,14 @@
 //!   ridge regression (λ = [`NEW_USER_RIDGE`]) of their ratings, mapped
 //!   through the inverse output activation, on the codes of the items they
 //!   rated, with a free bias.
+//!
+//! Top-N over a large catalogue ([`Recommender::top_n`]) ranks on a 4-bit
+//! serving copy of the item rows ([`QuantizedRows`], built at fit and at
+//! load, never stored) and rescores in f32 only the rows its error bound
+//! cannot rule out: the same answer as scoring every item, at a quarter of
+//! the memory traffic. Small catalogues, and output activations that are
+//! not monotone in f32 (tanh's rational approximation, swish), keep the
+//! exact full scan.
 
 pub mod activation;
 pub mod config;
@@ -40,6 +48,7 @@ use serde::{Deserialize, Serialize};
 use crate::data::side::SideOf;
 use crate::data::Csr;
 use crate::error::{Error, Result};
+use crate::model::quantized::{Bias, QuantizedRows, QuantizedTopN, RowScorer};
 use crate::model::{FitData, FitOptions, FitReport, ModelParts, Recommender, SparseRow, Tensor};
 use input::InputEncoder;
 use network::{Network, Workspace};
@@ -49,6 +58,16 @@ use train::{LoopSettings, TrainSet};
 
 /// Ridge penalty of a new user's output row in item-based models.
 pub const NEW_USER_RIDGE: f64 = 1.0;
+
+/// Catalogues of at least this many item-row cells (items × last width) get
+/// the 4-bit serving copy for top-N. Below it the f32 rows sit in the L2/L3
+/// cache and the full scan is already fast (see docs/serve-bench.md).
+pub const QUANTIZED_MIN_CELLS: usize = 1 << 20;
+
+/// Item-row cells from which one full-catalogue query is split across the
+/// rayon pool; below it a query runs on one thread, so concurrent requests
+/// (the HTTP service) do not contend in nested fan-out.
+pub const PARALLEL_MIN_CELLS: usize = 1 << 24;
 
 /// A fitted autoencoder.
 #[derive(Debug, Clone)]
@@ -60,6 +79,9 @@ pub struct Autoencoder {
     side: Vec<f32>,
     /// Item-based: each item's code (`n_items × h_last`).
     item_codes: Vec<f32>,
+    /// The 4-bit serving copy of the item rows (item codes or output
+    /// weights), for large catalogues with a monotone output activation.
+    serving: Option<QuantizedRows>,
 }
 
 /// What a fitted model knows besides its weights (stored in the model file's config).
@@ -142,10 +164,12 @@ impl AutoencoderConfig {
             net,
             side: side.map(|s| s.data.clone()).unwrap_or_default(),
             item_codes: Vec::new(),
+            serving: None,
         };
         if self.based == Based::Item {
             model.item_codes = model.codes_of(&rows);
         }
+        model.serving = model.build_serving();
         Ok((model, report))
     }
 }
@@ -326,14 +350,144 @@ impl Autoencoder {
         } else {
             Vec::new()
         };
-        Ok(Autoencoder {
+        let mut model = Autoencoder {
             config: saved.config,
             state: st,
             net,
             side,
             item_codes,
-        })
+            serving: None,
+        };
+        model.serving = model.build_serving();
+        Ok(model)
     }
+
+    /// Each item's row of the output GEMV: its code (item-based) or its
+    /// output weight row (user-based), `n_items × h_last`.
+    fn item_rows(&self) -> &[f32] {
+        match self.config.based {
+            Based::Item => &self.item_codes,
+            Based::User => {
+                let p = &self.net.params[self.net.output_weight];
+                &p.data[..self.state.n_items * p.cols]
+            }
+        }
+    }
+
+    fn build_serving(&self) -> Option<QuantizedRows> {
+        let hl = self.net.last_width();
+        let big = self.state.n_items.saturating_mul(hl) >= QUANTIZED_MIN_CELLS;
+        if !big || !monotone_in_f32(self.net.output_activation) {
+            return None;
+        }
+        QuantizedRows::new(self.item_rows(), self.state.n_items, hl)
+    }
+
+    /// Whether top-N runs on the 4-bit serving copy (large catalogues with a
+    /// monotone output activation).
+    pub fn has_quantized_top_n(&self) -> bool {
+        self.serving.is_some()
+    }
+
+    /// Top-N through the 4-bit serving copy, with how many rows were
+    /// rescored in f32; `Ok(None)` when the model has no serving copy or the
+    /// copy cannot answer this query (then [`Recommender::top_n`] scans).
+    pub fn quantized_top_n(
+        &self,
+        user: Option<u32>,
+        row: SparseRow<'_>,
+        n: usize,
+        exclude: &[u32],
+    ) -> Result<Option<QuantizedTopN>> {
+        let Some(index) = &self.serving else {
+            return Ok(None);
+        };
+        let hl = self.net.last_width();
+        let act = self.net.output_activation;
+        let shift = self.encoder().shift as f32;
+        let g = |pre: f32| act.apply(pre) + shift;
+        let parallel = self.state.n_items.saturating_mul(hl) >= PARALLEL_MIN_CELLS;
+        let rows = self.item_rows();
+        let item = |i: usize| &rows[i * hl..(i + 1) * hl];
+        // Each `exact` closure repeats the expression of the full-scoring
+        // path it stands for, so the scores match it bit for bit.
+        match self.config.based {
+            Based::Item => match user.filter(|&u| (u as usize) < self.state.n_users) {
+                Some(u) => {
+                    let (v, c) = self.output_row(u as usize);
+                    let scorer = RowScorer {
+                        x: v,
+                        bias: Bias::Shared(c),
+                        g,
+                        exact: |i: usize| dot(item(i), v) + c,
+                    };
+                    Ok(index.top_n(&scorer, n, exclude, parallel))
+                }
+                None => {
+                    let (v, c) = self.fit_new_user(row)?;
+                    let v: Vec<f32> = v.iter().map(|&x| x as f32).collect();
+                    let c = c as f32;
+                    let scorer = RowScorer {
+                        x: &v,
+                        bias: Bias::Shared(c),
+                        g,
+                        exact: |i: usize| dot(item(i), &v) + c,
+                    };
+                    Ok(index.top_n(&scorer, n, exclude, parallel))
+                }
+            },
+            Based::User => {
+                self.check_row(row)?;
+                let side = self.side_row(user.map(|u| u as usize));
+                let h = self.code(row, side);
+                let c = &self.net.params[self.net.output_bias].data;
+                let scorer = RowScorer {
+                    x: &h,
+                    bias: Bias::PerRow(c),
+                    g,
+                    exact: |i: usize| dot(&h, item(i)) + c[i],
+                };
+                Ok(index.top_n(&scorer, n, exclude, parallel))
+            }
+        }
+    }
+
+    /// An error for a row naming an item outside the catalogue.
+    fn check_row(&self, row: SparseRow<'_>) -> Result<()> {
+        match row
+            .indices
+            .iter()
+            .find(|&&i| i as usize >= self.state.n_items)
+        {
+            Some(&bad) => Err(Error::unknown_id("item", format!("index {bad}"))),
+            None => Ok(()),
+        }
+    }
+
+    /// The last hidden layer of one row (user-based top-N).
+    fn code(&self, row: SparseRow<'_>, side: Option<&[f32]>) -> Vec<f32> {
+        let mut ws = Workspace::default();
+        let mut batch = Batch::default();
+        batch.clear();
+        let d = self
+            .encoder()
+            .push_input(&mut batch, row.indices, row.values, side, None);
+        batch.end_row(d);
+        self.net.forward(&batch, &mut ws, false);
+        ws.a.swap_remove(self.net.widths.len() - 1)
+    }
+}
+
+/// Output activations whose f32 implementation is monotone non-decreasing,
+/// which the 4-bit top-N's proof of exactness needs: piecewise linear ones
+/// and those built on a monotone `exp`. Not tanh (a rational
+/// approximation, monotone only up to rounding) nor swish (not monotone).
+fn monotone_in_f32(act: crate::model::autoencoder::Activation) -> bool {
+    use crate::model::autoencoder::Activation as A;
+    matches!(
+        act,
+        A::Identity | A::Sigmoid | A::Relu | A::Relu6 | A::Lrelu | A::Elu | A::Selu
+    )
 }
 
 fn param_shape(p: &network::Param<f32>) -> Vec<usize> {
@@ -377,13 +531,7 @@ impl Recommender for Autoencoder {
                 if let Some(&bad) = items.iter().find(|&&i| i as usize >= self.state.n_items) {
                     return Err(Error::unknown_id("item", format!("index {bad}")));
                 }
-                if let Some(&bad) = row
-                    .indices
-                    .iter()
-                    .find(|&&i| i as usize >= self.state.n_items)
-                {
-                    return Err(Error::unknown_id("item", format!("index {bad}")));
-                }
+                self.check_row(row)?;
                 let side = self.side_row(user.map(|u| u as usize));
                 let pred = self.encode(row, side, items);
                 let shift = self.encoder().shift as f32;
@@ -396,7 +544,6 @@ impl Recommender for Autoencoder {
     }
 
     fn score_all(&self, user: Option<u32>, row: SparseRow<'_>, out: &mut [f32]) -> Result<()> {
-        let items: Vec<u32> = (0..self.state.n_items as u32).collect();
         if self.config.based == Based::Item && user.is_some() {
             // One GEMV of the item codes against the user's output row.
             let u = user.unwrap_or_default() as usize;
@@ -405,13 +552,32 @@ impl Recommender for Autoencoder {
                 let (v, c) = self.output_row(u);
                 let act = self.net.output_activation;
                 let shift = self.encoder().shift as f32;
+                // Split only a GEMV big enough to pay for it (see PARALLEL_MIN_CELLS).
+                let min_items = (PARALLEL_MIN_CELLS / 4 / hl.max(1)).max(1);
                 out.par_iter_mut()
                     .zip(self.item_codes.par_chunks(hl))
+                    .with_min_len(min_items)
                     .for_each(|(o, code)| *o = act.apply(dot(code, v) + c) + shift);
                 return Ok(());
             }
         }
+        let items: Vec<u32> = (0..self.state.n_items as u32).collect();
         self.score_items(user, row, &items, out)
+    }
+
+    fn top_n(
+        &self,
+        user: Option<u32>,
+        row: SparseRow<'_>,
+        n: usize,
+        exclude: &[u32],
+    ) -> Result<Vec<(u32, f32)>> {
+        if let Some(found) = self.quantized_top_n(user, row, n, exclude)? {
+            return Ok(found.items);
+        }
+        let mut scores = vec![0f32; self.state.n_items];
+        self.score_all(user, row, &mut scores)?;
+        Ok(crate::recommend::top_n(&scores, n, exclude))
     }
 
     fn item_vectors(&self) -> Option<(usize, Vec<f32>)> {
