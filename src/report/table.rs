@@ -35,9 +35,11 @@ impl Table {
         &self.rows
     }
 
-    /// Aligned plain text: the first column left-aligned, the others right-
-    /// aligned (they hold numbers), two spaces between columns, a rule under
-    /// the header. Widths count characters, so `±` aligns.
+    /// Aligned plain text: columns of numbers right-aligned (so digits line
+    /// up), every other column left-aligned (names, parameters, titles), two
+    /// spaces between columns, a rule under the header. The first column is
+    /// always left-aligned: it names the row. Widths count characters, so `±`
+    /// aligns.
     pub fn to_text(&self) -> String {
         let width = |s: &str| s.chars().count();
         let mut widths: Vec<usize> = self.headers.iter().map(|h| width(h)).collect();
@@ -46,6 +48,9 @@ impl Table {
                 *w = (*w).max(width(cell));
             }
         }
+        let right: Vec<bool> = (0..widths.len())
+            .map(|c| c > 0 && self.rows.iter().all(|row| is_number_like(&row[c])))
+            .collect();
         let line = |cells: &[String]| {
             let parts: Vec<String> = cells
                 .iter()
@@ -53,10 +58,10 @@ impl Table {
                 .enumerate()
                 .map(|(c, (cell, &w))| {
                     let pad = " ".repeat(w - width(cell));
-                    if c < 2 {
-                        format!("{cell}{pad}")
-                    } else {
+                    if right[c] {
                         format!("{pad}{cell}")
+                    } else {
+                        format!("{cell}{pad}")
                     }
                 })
                 .collect();
@@ -105,6 +110,20 @@ impl Table {
     }
 }
 
+/// A cell that reads as a number: empty, a dash (no value), or a number
+/// optionally followed by `± spread` or a unit-free suffix such as `%`.
+fn is_number_like(cell: &str) -> bool {
+    let cell = cell.trim();
+    if cell.is_empty() || cell == "-" || cell == "—" {
+        return true;
+    }
+    let number = |s: &str| s.trim_end_matches('%').parse::<f64>().is_ok();
+    match cell.split_once('±') {
+        Some((value, spread)) => number(value.trim()) && number(spread.trim()),
+        None => number(cell),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -137,5 +156,34 @@ mod tests {
             "model,params,rmse\nmf,factors=100,0.9412 ± 0.0031\n\"biases, als\",,0.95\n"
         );
         assert_eq!(t.to_json()[1]["model"], "biases, als");
+    }
+
+    #[test]
+    fn text_columns_align_left_and_number_columns_right() {
+        let mut t = Table::new(vec![
+            "#".into(),
+            "item".into(),
+            "predicted".into(),
+            "title".into(),
+        ]);
+        t.push(vec![
+            "1".into(),
+            "318".into(),
+            "5.00".into(),
+            "Shawshank (1994)".into(),
+        ]);
+        t.push(vec![
+            "10".into(),
+            "B00X".into(),
+            "4.50".into(),
+            "Up (2009)".into(),
+        ]);
+        let text = t.to_text();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[0], "#   item  predicted  title");
+        assert_eq!(lines[2], "1   318        5.00  Shawshank (1994)");
+        assert_eq!(lines[3], "10  B00X       4.50  Up (2009)");
+        assert!(is_number_like("0.9412 ± 0.0031") && is_number_like("12%"));
+        assert!(!is_number_like("factors=100") && !is_number_like("2001: A Space Odyssey"));
     }
 }
