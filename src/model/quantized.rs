@@ -419,12 +419,14 @@ fn from_key(k: i32) -> f32 {
 /// `out[r] = Σ_k q_rk·x[k]` over the 4-bit rows of `packed` (each
 /// `stride / 2` bytes), exactly in i32.
 fn nibble_dots(packed: &[u8], stride: usize, x: &[i8], out: &mut [i32]) {
-    debug_assert!(stride % BLOCK == 0 && x.len() == stride);
-    debug_assert_eq!(packed.len(), out.len() * stride / 2);
+    // Real asserts, not debug ones: the AVX2 kernel's unchecked loads rely
+    // on them, and they cost two comparisons a query.
+    assert!(stride % BLOCK == 0 && x.len() == stride);
+    assert_eq!(packed.len(), out.len() * stride / 2);
     #[cfg(target_arch = "x86_64")]
     {
         if std::is_x86_feature_detected!("avx2") {
-            // SAFETY: AVX2 is present, and the asserts above give whole
+            // SAFETY: AVX2 is present, and the asserts above guarantee whole
             // 32-byte blocks of rows and 64-byte blocks of the query.
             unsafe { nibble_dots_avx2(packed, stride, x, out) };
             return;
