@@ -48,6 +48,7 @@ use serde::{Deserialize, Serialize};
 use crate::data::side::SideOf;
 use crate::data::Csr;
 use crate::error::{Error, Result};
+use crate::model::baseline::solve_spd;
 use crate::model::quantized::{Bias, QuantizedRows, QuantizedTopN, RowScorer};
 use crate::model::{FitData, FitOptions, FitReport, ModelParts, Recommender, SparseRow, Tensor};
 use input::InputEncoder;
@@ -272,9 +273,10 @@ impl Autoencoder {
         }
         // The bias is unpenalised; a tiny jitter keeps an empty row solvable.
         ata[n * n - 1] += 1e-9;
-        let sol = cholesky_solve(&mut ata, &mut atb, n)?;
-        let bias = sol[hl];
-        Ok((sol[..hl].to_vec(), bias))
+        solve_spd(&mut ata, &mut atb)?;
+        let bias = atb[hl];
+        atb.truncate(hl);
+        Ok((atb, bias))
     }
 
     fn item_scores(
@@ -635,42 +637,4 @@ impl Recommender for Autoencoder {
             tensors,
         }
     }
-}
-
-/// Solves the symmetric positive definite system `A x = b` in place (`A` is
-/// `n × n`, overwritten by its Cholesky factor).
-fn cholesky_solve(a: &mut [f64], b: &mut [f64], n: usize) -> Result<Vec<f64>> {
-    for j in 0..n {
-        let mut d = a[j * n + j];
-        for k in 0..j {
-            d -= a[j * n + k] * a[j * n + k];
-        }
-        if d <= 0.0 || !d.is_finite() {
-            return Err(Error::other("new-user regression is singular"));
-        }
-        let d = d.sqrt();
-        a[j * n + j] = d;
-        for i in j + 1..n {
-            let mut s = a[i * n + j];
-            for k in 0..j {
-                s -= a[i * n + k] * a[j * n + k];
-            }
-            a[i * n + j] = s / d;
-        }
-    }
-    for i in 0..n {
-        let mut s = b[i];
-        for k in 0..i {
-            s -= a[i * n + k] * b[k];
-        }
-        b[i] = s / a[i * n + i];
-    }
-    for i in (0..n).rev() {
-        let mut s = b[i];
-        for k in i + 1..n {
-            s -= a[k * n + i] * b[k];
-        }
-        b[i] = s / a[i * n + i];
-    }
-    Ok(b.to_vec())
 }

@@ -141,8 +141,9 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
 
 /// Solves the symmetric positive definite system `A x = b` (`A` row-major
 /// `n × n`, overwritten) by Cholesky in f64. Used for the small ridge
-/// problems of fold-in, where `n` is the rank plus one.
-fn solve_spd(a: &mut [f64], b: &mut [f64]) -> Result<()> {
+/// problems of new-user fold-in (matrix factorisation and the autoencoders),
+/// where `n` is the rank or code width plus one.
+pub(crate) fn solve_spd(a: &mut [f64], b: &mut [f64]) -> Result<()> {
     let n = b.len();
     for j in 0..n {
         let mut d = a[j * n + j];
@@ -151,7 +152,7 @@ fn solve_spd(a: &mut [f64], b: &mut [f64]) -> Result<()> {
         }
         if d <= 0.0 || !d.is_finite() {
             return Err(Error::other(
-                "fold-in: the ridge system is not positive definite",
+                "new-user fold-in: the ridge system is not positive definite",
             ));
         }
         let d = d.sqrt();
