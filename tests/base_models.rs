@@ -3,6 +3,10 @@
 //! accuracy targets.
 
 mod base_common;
+/// The SVD assignment's matrix and recipe (seed 004), shared with the example.
+#[path = "../examples/svd_assignment.rs"]
+#[allow(dead_code)]
+mod svd_assignment;
 
 use aerec::data::Ratings;
 use aerec::model::baseline::{
@@ -33,28 +37,6 @@ fn scores(model: &dyn Recommender, train: &Ratings, u: u32) -> Vec<f32> {
     out
 }
 
-/// The 18 × 10 user-product matrix of the SVD assignment (seed 004).
-const ASSIGNMENT: [[f32; 10]; 18] = [
-    [0., 2., 0., 0., 3., 0., 0., 0., 0., 0.],
-    [4., 0., 0., 0., 3., 0., 0., 0., 5., 0.],
-    [0., 0., 0., 0., 0., 3., 0., 0., 0., 0.],
-    [0., 5., 0., 0., 0., 0., 0., 0., 0., 2.],
-    [0., 0., 0., 0., 0., 0., 0., 5., 0., 0.],
-    [5., 2., 0., 0., 0., 0., 0., 0., 0., 0.],
-    [0., 0., 0., 3., 0., 0., 4., 0., 5., 2.],
-    [0., 3., 0., 4., 0., 0., 0., 0., 0., 0.],
-    [0., 0., 4., 0., 0., 2., 0., 0., 0., 1.],
-    [0., 0., 0., 0., 5., 0., 3., 0., 2., 0.],
-    [1., 5., 0., 0., 0., 4., 0., 0., 0., 0.],
-    [0., 0., 4., 0., 5., 0., 0., 3., 0., 2.],
-    [1., 0., 0., 4., 0., 0., 0., 1., 0., 0.],
-    [0., 5., 0., 3., 0., 0., 0., 0., 4., 0.],
-    [4., 0., 0., 0., 4., 0., 0., 0., 0., 0.],
-    [0., 0., 0., 5., 0., 2., 0., 0., 0., 0.],
-    [0., 3., 0., 0., 0., 0., 4., 0., 0., 0.],
-    [3., 3., 0., 0., 0., 0., 0., 0., 0., 5.],
-];
-
 /// `np.round(low_rank_reconstruction)` with 3 components, as printed in seed
 /// 004 (numpy's `-0.` written as 0).
 const ASSIGNMENT_RANK3: [[f32; 10]; 18] = [
@@ -79,7 +61,7 @@ const ASSIGNMENT_RANK3: [[f32; 10]; 18] = [
 ];
 
 fn assignment() -> Ratings {
-    let rows: Vec<&[f32]> = ASSIGNMENT.iter().map(|r| &r[..]).collect();
+    let rows: Vec<&[f32]> = svd_assignment::UP_RATING.iter().map(|r| &r[..]).collect();
     from_dense(&rows)
 }
 
