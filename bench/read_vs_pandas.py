@@ -8,15 +8,18 @@ Usage (from the repository root; needs numpy and pandas, e.g. in a venv):
    spread over 1..131,262 as in ML-20M, skewed (power-law-like) user
    activity and item popularity, ratings 0.5-5 in halves, Unix timestamps, rows sorted by user
    then movie, no repeated (user, movie) pair, CRLF-free LF lines.
-2. Runs `cargo bench --bench read_ml20m -- PATH` (read + id maps + CSR by user,
-   with and without timestamps): reports seconds, MB/s and peak RSS.
-3. Runs pandas `read_csv` + `astype('category').cat.codes` on both id columns
-   in a fresh process and reports its seconds and peak RSS, then the speed-up.
+2. Runs, in each of `--rounds` interleaved rounds (default 5):
+   `cargo bench --bench read_ml20m -- PATH` (read + id maps + CSR by user,
+   with and without timestamps), then pandas `read_csv` +
+   `astype('category').cat.codes` on both id columns in a fresh process.
+3. Reports each run's median seconds, range, MB/s and peak RSS, the speed-up
+   of the medians, and the speed-up within each round.
 """
 import argparse
 import json
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import time
@@ -70,6 +73,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--rows", type=int, default=RATINGS)
     ap.add_argument("--csv", default=os.path.join(ROOT, "target", "bench-data", "ml20m-shaped-ratings.csv"))
+    ap.add_argument("--rounds", type=int, default=5, help="interleaved rounds of the three runs")
     ap.add_argument("--pandas-only", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.pandas_only:
@@ -80,23 +84,35 @@ def main():
         generate(args.csv, args.rows)
         print(f"generated {args.csv} in {time.perf_counter() - t:.0f} s", file=sys.stderr)
     size = os.path.getsize(args.csv)
-    print(f"file: {args.csv} ({size / 1e6:.0f} MB), cores: {os.cpu_count()}")
-    results = {}
-    for label, env in [("aerec (timestamps kept)", "1"), ("aerec (no timestamps)", "0")]:
-        out = subprocess.run(
-            ["cargo", "bench", "-q", "--bench", "read_ml20m", "--", args.csv],
-            cwd=ROOT, env={**os.environ, "AEREC_BENCH_TIMESTAMPS": env},
-            check=True, capture_output=True, text=True,
-        ).stdout
-        results[label] = json.loads(out.strip().splitlines()[-1])
-    out = subprocess.run([sys.executable, __file__, "--csv", args.csv, "--pandas-only"],
-                         check=True, capture_output=True, text=True).stdout
-    results["pandas read_csv + cat.codes"] = json.loads(out.strip().splitlines()[-1])
-    base = results["pandas read_csv + cat.codes"]["seconds"]
-    print(f"{'run':32} {'seconds':>8} {'MB/s':>8} {'peak RSS MB':>12} {'vs pandas':>10}")
-    for label, r in results.items():
-        print(f"{label:32} {r['seconds']:8.2f} {size / 1e6 / r['seconds']:8.0f} "
-              f"{r['peak_rss_bytes'] / 1e6:12.0f} {base / r['seconds']:9.1f}x")
+    print(f"file: {args.csv} ({size / 1e6:.0f} MB), cores: {os.cpu_count()}, rounds: {args.rounds}")
+    # The bench binary is built once, outside the timed runs.
+    subprocess.run(["cargo", "bench", "--no-run", "-q", "--bench", "read_ml20m"], cwd=ROOT, check=True)
+    runs = {"aerec (timestamps kept)": [], "aerec (no timestamps)": [], "pandas read_csv + cat.codes": []}
+    # Rounds interleave the three runs, so that a slow spell of the machine
+    # (in a VM, first-touch page faults vary 3x from run to run) hits all
+    # of them alike; the table reports medians and ranges.
+    for _ in range(args.rounds):
+        for label, env in [("aerec (timestamps kept)", "1"), ("aerec (no timestamps)", "0")]:
+            out = subprocess.run(
+                ["cargo", "bench", "-q", "--bench", "read_ml20m", "--", args.csv],
+                cwd=ROOT, env={**os.environ, "AEREC_BENCH_TIMESTAMPS": env},
+                check=True, capture_output=True, text=True,
+            ).stdout
+            runs[label].append(json.loads(out.strip().splitlines()[-1]))
+        out = subprocess.run([sys.executable, __file__, "--csv", args.csv, "--pandas-only"],
+                             check=True, capture_output=True, text=True).stdout
+        runs["pandas read_csv + cat.codes"].append(json.loads(out.strip().splitlines()[-1]))
+    med = {label: statistics.median(r["seconds"] for r in rs) for label, rs in runs.items()}
+    base = med["pandas read_csv + cat.codes"]
+    print(f"{'run':32} {'median s':>9} {'min-max s':>12} {'MB/s':>6} {'peak RSS MB':>12} {'vs pandas':>10}")
+    for label, rs in runs.items():
+        secs = [r["seconds"] for r in rs]
+        peak = max(r["peak_rss_bytes"] for r in rs)
+        print(f"{label:32} {med[label]:9.2f} {min(secs):5.2f}-{max(secs):<6.2f} "
+              f"{size / 1e6 / med[label]:6.0f} {peak / 1e6:12.0f} {base / med[label]:9.1f}x")
+    ratios = [p["seconds"] / a["seconds"]
+              for a, p in zip(runs["aerec (timestamps kept)"], runs["pandas read_csv + cat.codes"])]
+    print("speed-up per round (timestamps kept): " + " ".join(f"{r:.1f}x" for r in ratios))
 
 
 if __name__ == "__main__":

@@ -39,6 +39,7 @@ pub mod cli;
 pub mod data;
 pub mod error;
 pub mod eval;
+mod mem;
 pub mod model;
 pub mod persist;
 pub mod recommend;

@@ -506,3 +506,40 @@ fn compare_with_side_checks_its_inputs_before_fitting() {
     // Only the hybrid reads the side columns: 4 hidden units per feature more.
     assert_eq!(params[1] - params[0], side.dim * 4);
 }
+
+/// Every model config shipped in `examples/configs/` (the ones README and
+/// BENCHMARKS.md run) is a valid spec; the ensemble one trains, shortened.
+#[test]
+fn every_shipped_model_config_is_valid() {
+    let dir = root().join("examples/configs");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "toml") {
+            continue;
+        }
+        let table: toml::Table = toml::from_str(&std::fs::read_to_string(&path).unwrap())
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let spec = aerec::ModelSpec::from_json(&serde_json::to_value(table).unwrap())
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        if path.ends_with("engine-ml100k-u1-ensemble.toml") {
+            assert_eq!(spec.kind(), "ensemble");
+        }
+        seen += 1;
+    }
+    assert!(seen >= 4, "only {seen} configs in {}", dir.display());
+    let config = dir.join("engine-ml100k-u1-ensemble.toml");
+    let out = aerec_json(&[
+        "train",
+        "--config",
+        config.to_str().unwrap(),
+        "--epochs",
+        "2",
+        "--ensemble",
+        "2",
+        "--valid-fraction",
+        "0.05",
+    ]);
+    assert_eq!(out["model"], "ensemble");
+    assert!(out["valid_rmse"].as_f64().unwrap() < 1.5);
+}

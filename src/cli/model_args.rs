@@ -41,6 +41,10 @@ pub struct ModelArgs {
     /// Rank of the factor models (svd, mf, svdpp).
     #[arg(long, value_name = "K")]
     pub factors: Option<usize>,
+    /// Train N copies of the model from seeds seed … seed+N-1 and average
+    /// their predictions (a seed ensemble; 1 = one model).
+    #[arg(long, value_name = "N", help_heading = "Training")]
+    pub ensemble: Option<usize>,
 }
 
 /// Reads a TOML settings file into a JSON table.
@@ -79,6 +83,7 @@ impl ModelArgs {
         put("batch_size", self.batch_size.map(Value::from));
         put("l2", self.l2.map(Value::from));
         put("factors", self.factors.map(Value::from));
+        put("ensemble", self.ensemble.map(Value::from));
         Ok(s)
     }
 

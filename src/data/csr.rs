@@ -2,6 +2,8 @@
 
 use rayon::prelude::*;
 
+use crate::mem::zeroed_vec;
+
 /// A sparse matrix in compressed-sparse-row form with `u32` column indices and
 /// `f32` values: about 8 bytes a stored entry. Column indices within a row are
 /// sorted ascending.
@@ -46,8 +48,8 @@ impl Csr {
         for r in 0..n_rows {
             indptr[r + 1] += indptr[r];
         }
-        let mut indices = vec![0u32; nnz];
-        let mut values = vec![0f32; nnz];
+        let mut indices: Vec<u32> = zeroed_vec(nnz);
+        let mut values: Vec<f32> = zeroed_vec(nnz);
         // Each task rescans `rows` (4 bytes an entry, sequential), so few
         // tasks: one per thread, and one for small matrices.
         let tasks = if nnz < 1 << 16 {

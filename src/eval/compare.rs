@@ -201,7 +201,7 @@ pub fn compare_with_side(
                 m.name
             )));
         }
-        if m.side_info && !matches!(m.spec, ModelSpec::Autoencoder(_)) {
+        if m.side_info && !m.spec.uses_side_features() {
             return Err(Error::config(format!(
                 "model {:?}: side_info needs an autoencoder, not {}",
                 m.name,

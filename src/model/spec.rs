@@ -7,6 +7,7 @@ use super::autoencoder::{Autoencoder, AutoencoderConfig};
 use super::baseline::{
     BiasesConfig, BiasesModel, MeanModel, MfConfig, MfModel, SvdConfig, SvdModel, SvdppModel,
 };
+use super::ensemble::{Ensemble, EnsembleConfig};
 use super::{FitData, FitOptions, FitReport, ModelParts, Recommender};
 use crate::error::{Error, Result};
 
@@ -29,6 +30,9 @@ pub enum ModelSpec {
     Mf(MfConfig),
     /// SVD++ (MF with implicit feedback from what a user rated).
     Svdpp(MfConfig),
+    /// The mean of several members of one spec trained from different
+    /// seeds; written `ensemble = N` beside the members' own keys.
+    Ensemble(EnsembleConfig),
 }
 
 impl ModelSpec {
@@ -41,6 +45,7 @@ impl ModelSpec {
             ModelSpec::Svd(_) => "svd",
             ModelSpec::Mf(_) => "mf",
             ModelSpec::Svdpp(_) => "svdpp",
+            ModelSpec::Ensemble(_) => "ensemble",
         }
     }
 
@@ -54,8 +59,19 @@ impl ModelSpec {
             ModelSpec::Biases(c) => c.epochs = epochs,
             ModelSpec::Mf(c) | ModelSpec::Svdpp(c) => c.epochs = epochs,
             ModelSpec::Mean | ModelSpec::Svd(_) => return false,
+            ModelSpec::Ensemble(c) => return c.base.set_epochs(epochs),
         }
         true
+    }
+
+    /// Whether the model can take side features (autoencoders, and
+    /// ensembles of them).
+    pub fn uses_side_features(&self) -> bool {
+        match self {
+            ModelSpec::Autoencoder(_) => true,
+            ModelSpec::Ensemble(c) => c.base.uses_side_features(),
+            _ => false,
+        }
     }
 
     /// Checks every setting before any work starts.
@@ -66,6 +82,7 @@ impl ModelSpec {
             ModelSpec::Biases(c) => c.validate(),
             ModelSpec::Svd(c) => c.validate(),
             ModelSpec::Mf(c) | ModelSpec::Svdpp(c) => c.validate(),
+            ModelSpec::Ensemble(c) => c.validate(),
         }
     }
 
@@ -101,6 +118,10 @@ impl ModelSpec {
                 let (m, r) = c.fit_svdpp(data, opts)?;
                 (Box::new(m), r)
             }
+            ModelSpec::Ensemble(c) => {
+                let (m, r) = c.fit(data, opts)?;
+                (Box::new(m), r)
+            }
         })
     }
 }
@@ -114,6 +135,7 @@ pub fn load_model(parts: &ModelParts) -> Result<Box<dyn Recommender>> {
         "svd" => Box::new(SvdModel::from_parts(parts)?),
         "mf" => Box::new(MfModel::from_parts(parts)?),
         "svdpp" => Box::new(SvdppModel::from_parts(parts)?),
+        "ensemble" => Box::new(Ensemble::from_parts(parts)?),
         other => return Err(Error::model_file(format!("unknown model kind {other:?}"))),
     })
 }
@@ -123,13 +145,31 @@ impl ModelSpec {
     /// source (TOML file, command-line flags, `tune` output) is turned into.
     ///
     /// Keys: `model` (kind; default `"autoencoder"`), optional `preset` (an
-    /// autoencoder recipe the other keys then override), and the kind's own
-    /// config keys. Unknown keys are errors naming the key.
+    /// autoencoder recipe the other keys then override), optional `ensemble`
+    /// (train that many seeds of the model and average them; 1 = one model),
+    /// and the kind's own config keys. Unknown keys are errors naming the key.
     pub fn from_json(settings: &serde_json::Value) -> Result<ModelSpec> {
         let serde_json::Value::Object(map) = settings else {
             return Err(Error::config("model settings must be a table of keys"));
         };
         let mut map = map.clone();
+        if let Some(members) = map.remove("ensemble") {
+            let members = members.as_u64().filter(|&n| n >= 1).ok_or_else(|| {
+                Error::config(format!(
+                    "`ensemble` must be a whole number ≥ 1, got {members}"
+                ))
+            })? as usize;
+            let base = ModelSpec::from_json(&serde_json::Value::Object(map))?;
+            if members == 1 {
+                return Ok(base);
+            }
+            let spec = ModelSpec::Ensemble(EnsembleConfig {
+                members,
+                base: Box::new(base),
+            });
+            spec.validate()?;
+            return Ok(spec);
+        }
         let kind = match map.remove("model") {
             None => "autoencoder".to_string(),
             Some(serde_json::Value::String(s)) => s,

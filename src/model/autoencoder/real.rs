@@ -172,9 +172,6 @@ pub fn fast_tanh(x: f32) -> f32 {
     p / q
 }
 
-/// Tables of at least this many bytes ask for transparent huge pages.
-const HUGE_TABLE_BYTES: usize = 8 << 20;
-
 /// A zeroed buffer of `len` values for a large parameter or optimiser table.
 ///
 /// On Linux a large buffer is advised `MADV_HUGEPAGE` before it is touched:
@@ -191,8 +188,8 @@ const HUGE_TABLE_BYTES: usize = 8 << 20;
 /// optimiser state then exists when the optimiser does, as in Keras.
 pub fn zeroed_table<T: Real>(len: usize) -> Vec<T> {
     let mut v = vec![T::ZERO; len];
-    advise_huge_pages(&v);
-    if std::mem::size_of_val(v.as_slice()) >= HUGE_TABLE_BYTES {
+    crate::mem::advise_huge_pages(&v);
+    if std::mem::size_of_val(v.as_slice()) >= crate::mem::HUGE_BYTES {
         // One write per 4 KiB page: enough to fault it in (a huge page
         // faults whole on its first write).
         let per_page = (4096 / std::mem::size_of::<T>()).max(1);
@@ -204,29 +201,6 @@ pub fn zeroed_table<T: Real>(len: usize) -> Vec<T> {
     }
     v
 }
-
-#[cfg(target_os = "linux")]
-fn advise_huge_pages<T>(v: &[T]) {
-    const HUGE_PAGE: usize = 2 << 20;
-    let bytes = std::mem::size_of_val(v);
-    if bytes < HUGE_TABLE_BYTES {
-        return;
-    }
-    let start = v.as_ptr() as usize;
-    let first = start.next_multiple_of(HUGE_PAGE);
-    let end = (start + bytes) / HUGE_PAGE * HUGE_PAGE;
-    if end > first {
-        // SAFETY: the range lies inside `v`'s allocation and MADV_HUGEPAGE is
-        // advisory: it changes how pages are backed, never their contents.
-        // A refusal (THP disabled) is harmless, so the result is ignored.
-        unsafe {
-            libc::madvise(first as *mut libc::c_void, end - first, libc::MADV_HUGEPAGE);
-        }
-    }
-}
-
-#[cfg(not(target_os = "linux"))]
-fn advise_huge_pages<T>(_v: &[T]) {}
 
 /// Whether the CPU runs the AVX2 builds of the kernels (checked once by std,
 /// then a cached load).
@@ -410,7 +384,7 @@ mod tests {
 
     #[test]
     fn a_large_table_starts_zeroed_and_writable() {
-        let len = (HUGE_TABLE_BYTES / 4) * 2 + 3;
+        let len = (crate::mem::HUGE_BYTES / 4) * 2 + 3;
         let mut t = zeroed_table::<f32>(len);
         assert_eq!(t.len(), len);
         assert!(t.iter().all(|&v| v == 0.0));

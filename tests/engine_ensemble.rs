@@ -1,0 +1,240 @@
+//! Seed ensembles (`ensemble = N`): the average of members fitted with
+//! seeds seed … seed+N−1, for any model kind, through the model file, the
+//! settings parser and the command line.
+
+use std::sync::Arc;
+
+use aerec::data::{IdMap, RatingScale, Ratings};
+use aerec::model::{FitOptions, ModelSpec, SparseRow, TrainedModel};
+use aerec::{persist, ErrorKind};
+use assert_cmd::Command;
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+use serde_json::json;
+
+/// Ratings from a rank-2 model plus noise on 1–5, half observed, split
+/// 80/20 into train and test with shared id maps.
+fn data() -> (Ratings, Ratings) {
+    let (n_users, n_items) = (40, 30);
+    let mut rng = SmallRng::seed_from_u64(5);
+    let f = |rng: &mut SmallRng| [rng.random_range(-1.0..1.0), rng.random_range(-1.0..1.0)];
+    let uf: Vec<[f64; 2]> = (0..n_users).map(|_| f(&mut rng)).collect();
+    let itf: Vec<[f64; 2]> = (0..n_items).map(|_| f(&mut rng)).collect();
+    let (mut train, mut test) = (Vec::new(), Vec::new());
+    for (u, fu) in uf.iter().enumerate() {
+        for (i, fi) in itf.iter().enumerate() {
+            if rng.random::<f64>() < 0.5 {
+                let r = 3.0 + 3.0 * (fu[0] * fi[0] + fu[1] * fi[1]) + rng.random_range(-0.3..0.3);
+                let r = r.round().clamp(1.0, 5.0) as f32;
+                let part = if rng.random::<f64>() < 0.8 {
+                    &mut train
+                } else {
+                    &mut test
+                };
+                part.push((u as u32, i as u32, r));
+            }
+        }
+    }
+    let users = Arc::new(IdMap::from_ids((0..n_users).map(|u| format!("u{u}")).collect()).unwrap());
+    let items = Arc::new(IdMap::from_ids((0..n_items).map(|i| format!("i{i}")).collect()).unwrap());
+    let mk = |x: &[(u32, u32, f32)]| Ratings {
+        users: x.iter().map(|p| p.0).collect(),
+        items: x.iter().map(|p| p.1).collect(),
+        values: x.iter().map(|p| p.2).collect(),
+        timestamps: None,
+        user_ids: Arc::clone(&users),
+        item_ids: Arc::clone(&items),
+    };
+    (mk(&train), mk(&test))
+}
+
+fn scale() -> RatingScale {
+    RatingScale::new(1.0, 5.0).unwrap()
+}
+
+fn fit(spec: &ModelSpec, train: &Ratings, seed: u64) -> TrainedModel {
+    let opts = FitOptions {
+        seed,
+        progress: false,
+    };
+    TrainedModel::fit(spec, train, None, None, scale(), &opts).unwrap()
+}
+
+fn values(model: &TrainedModel, test: &Ratings) -> Vec<f32> {
+    model
+        .predict_ratings(test)
+        .unwrap()
+        .iter()
+        .map(|p| p.value)
+        .collect()
+}
+
+/// Each kind with seed-dependent training, as the settings a user writes.
+fn member_settings() -> Vec<serde_json::Value> {
+    vec![
+        json!({ "layers": [8], "epochs": 4, "lr": 0.01, "batch_size": 8 }),
+        json!({ "layers": [6], "based": "user", "input_dropout": 0.2, "epochs": 3, "lr": 0.01 }),
+        json!({ "model": "mf", "factors": 3, "epochs": 4 }),
+    ]
+}
+
+#[test]
+fn an_ensemble_is_the_mean_of_members_fitted_with_consecutive_seeds() {
+    let (train, test) = data();
+    for base in member_settings() {
+        let mut with = base.as_object().unwrap().clone();
+        with.insert("ensemble".into(), json!(3));
+        let spec = ModelSpec::from_json(&serde_json::Value::Object(with)).unwrap();
+        assert_eq!(spec.kind(), "ensemble");
+        let ensemble = fit(&spec, &train, 11);
+        assert_eq!(ensemble.model.kind(), "ensemble");
+
+        let member_spec = ModelSpec::from_json(&base).unwrap();
+        let members: Vec<Vec<f32>> = (0..3)
+            .map(|k| values(&fit(&member_spec, &train, 11 + k), &test))
+            .collect();
+        // Different seeds give different members, so the mean is a new model.
+        assert_ne!(members[0], members[1], "{base}");
+        let got = values(&ensemble, &test);
+        for (j, &g) in got.iter().enumerate() {
+            let mean = members.iter().map(|m| m[j] as f64).sum::<f64>() / 3.0;
+            assert!(
+                (g as f64 - mean).abs() <= 1e-5 * mean.abs().max(1.0),
+                "{base}: {g} vs {mean}"
+            );
+        }
+        let one = ensemble.model.n_params() / 3;
+        assert_eq!(ensemble.model.n_params(), 3 * one);
+        assert!(ensemble
+            .report
+            .notes
+            .iter()
+            .any(|n| n.contains("ensemble of 3 (seeds 11..=13)")));
+    }
+}
+
+#[test]
+fn scoring_paths_agree_and_new_users_fold_in() {
+    let (train, _) = data();
+    let spec = ModelSpec::from_json(&json!({ "layers": [8], "epochs": 3, "ensemble": 2 })).unwrap();
+    let model = fit(&spec, &train, 3);
+    let n_items = model.n_items();
+    let row = SparseRow::of(&model.train, 4);
+    let mut all = vec![0f32; n_items];
+    model.model.score_all(Some(4), row, &mut all).unwrap();
+    let items: Vec<u32> = (0..n_items as u32).rev().collect();
+    let mut some = vec![0f32; n_items];
+    model
+        .model
+        .score_items(Some(4), row, &items, &mut some)
+        .unwrap();
+    for (k, &i) in items.iter().enumerate() {
+        assert!((some[k] - all[i as usize]).abs() <= 1e-5, "item {i}");
+    }
+    // A user never trained on, described by a few ratings.
+    let new = model
+        .recommend_new(&[(0, 5.0), (3, 1.0), (7, 4.0)], 5)
+        .unwrap();
+    assert_eq!(new.len(), 5);
+    assert!(new
+        .iter()
+        .all(|&(i, s)| ![0, 3, 7].contains(&i) && s.is_finite()));
+    let (dim, vectors) = model.model.item_vectors().unwrap();
+    assert_eq!(vectors.len(), dim * n_items);
+}
+
+#[test]
+fn an_ensemble_round_trips_through_the_model_file() {
+    let (train, test) = data();
+    let dir = tempfile::tempdir().unwrap();
+    for base in member_settings() {
+        let mut with = base.as_object().unwrap().clone();
+        with.insert("ensemble".into(), json!(2));
+        let spec = ModelSpec::from_json(&serde_json::Value::Object(with)).unwrap();
+        let model = fit(&spec, &train, 1);
+        let path = dir.path().join("e.aerec");
+        persist::save(&model, &path).unwrap();
+        let back = persist::load(&path).unwrap();
+        assert_eq!(back.model.kind(), "ensemble");
+        assert_eq!(back.spec, model.spec);
+        assert_eq!(values(&back, &test), values(&model, &test), "{base}");
+        assert_eq!(
+            back.recommend("u3", 4).unwrap(),
+            model.recommend("u3", 4).unwrap()
+        );
+        let info = persist::inspect(&path).unwrap();
+        assert!(info.tensors.iter().any(|t| t.name.starts_with("member1.")));
+    }
+}
+
+#[test]
+fn ensemble_settings_are_checked() {
+    let one = ModelSpec::from_json(&json!({ "model": "mf", "ensemble": 1 })).unwrap();
+    assert_eq!(one.kind(), "mf", "ensemble = 1 is one model");
+    for bad in [json!(0), json!(65), json!("3"), json!(2.5), json!(-1)] {
+        let err = ModelSpec::from_json(&json!({ "model": "mf", "ensemble": bad })).unwrap_err();
+        assert!(matches!(err.kind(), ErrorKind::Config(_)), "{bad}: {err}");
+        assert!(err.to_string().contains("ensemble"), "{err}");
+    }
+    // A preset and the member's own keys apply to every member.
+    let spec =
+        ModelSpec::from_json(&json!({ "preset": "autorec", "lr": 0.01, "ensemble": 4 })).unwrap();
+    let ModelSpec::Ensemble(c) = &spec else {
+        panic!("not an ensemble: {spec:?}")
+    };
+    assert_eq!(c.members, 4);
+    let ModelSpec::Autoencoder(ae) = c.base.as_ref() else {
+        panic!("member is not an autoencoder")
+    };
+    assert_eq!(ae.lr, 0.01);
+    assert_eq!(ae.layers, vec![500]);
+    // The stored form reads back, and an ensemble of ensembles is refused.
+    assert_eq!(ModelSpec::from_json(&spec.to_json()).unwrap(), spec);
+    let mut nested = spec.to_json();
+    nested["base"] = spec.to_json();
+    let err = ModelSpec::from_json(&nested).unwrap_err();
+    assert!(
+        err.to_string().contains("cannot itself be an ensemble"),
+        "{err}"
+    );
+}
+
+#[test]
+fn the_command_line_trains_and_saves_an_ensemble() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("m.aerec");
+    let run = Command::cargo_bin("aerec")
+        .unwrap()
+        .args([
+            "train",
+            "--model",
+            "biases",
+            "--epochs",
+            "2",
+            "--ensemble",
+            "2",
+            "--json",
+        ])
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .success();
+    let stdout = String::from_utf8(run.get_output().stdout.clone()).unwrap();
+    let last: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    assert_eq!(last["model"], "ensemble");
+    assert_eq!(last["config"]["members"], 2);
+    assert!(last["test_rmse"].as_f64().unwrap() < 1.2);
+    Command::cargo_bin("aerec")
+        .unwrap()
+        .args(["recommend", "--user", "1", "-n", "3", "--model"])
+        .arg(&out)
+        .assert()
+        .success();
+    let bad = Command::cargo_bin("aerec")
+        .unwrap()
+        .args(["train", "--model", "mean", "--ensemble", "0"])
+        .assert()
+        .failure();
+    let stderr = String::from_utf8(bad.get_output().stderr.clone()).unwrap();
+    assert!(stderr.contains("ensemble"), "{stderr}");
+}
