@@ -287,3 +287,57 @@ fn inputs_larger_than_a_block_read_whole() {
         .to_string();
     assert!(err.contains("line 700002"), "{err}");
 }
+
+/// A file large enough to be cut into many pieces, whose ids first appear
+/// in every piece (numeric ids in most, string ids in a few): the id maps are
+/// in first-seen order and every row's indices point at its own ids, as a
+/// one-line-at-a-time reference reads them.
+#[test]
+fn ids_keep_first_seen_order_across_pieces() {
+    let mut text = String::new();
+    let mut x: u64 = 7;
+    let mut rows = Vec::new();
+    for line in 0..200_000u64 {
+        x = x
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        // Ids grow with the line number, so new ones keep appearing late.
+        let user = (line / 7 + (x >> 60)).to_string();
+        let mut item = ((x >> 33) % (line / 3 + 10)).to_string();
+        if (line / 20_000) % 4 == 3 && line % 5 == 0 {
+            item = format!("B{item}");
+        }
+        text.push_str(&format!(
+            "{user},{item},{}.5,{}\n",
+            (x >> 20) % 5,
+            1_000_000 + line
+        ));
+        rows.push((user, item));
+    }
+    assert!(text.len() > 4 << 20, "{} bytes: too few pieces", text.len());
+    let opts = ReadOptions::new()
+        .format(Format::Delimited)
+        .delimiter(b",")
+        .header(Header::No)
+        .duplicates(Duplicates::KeepLast);
+    let out = read_ratings_bytes(text.as_bytes(), &opts).unwrap();
+    let first_seen = |ids: &mut dyn Iterator<Item = &String>| {
+        let mut seen = std::collections::HashSet::new();
+        ids.filter(|id| seen.insert(id.to_string()))
+            .cloned()
+            .collect::<Vec<String>>()
+    };
+    let users = first_seen(&mut rows.iter().map(|r| &r.0));
+    let items = first_seen(&mut rows.iter().map(|r| &r.1));
+    assert_eq!(out.ratings.user_ids.ids(), &users[..]);
+    assert_eq!(out.ratings.item_ids.ids(), &items[..]);
+    // Rows (after keep-last merging) name the ids of their lines.
+    let r = &out.ratings;
+    for k in (0..r.len()).step_by(997) {
+        let (u, i) = (r.user_ids.id(r.users[k]), r.item_ids.id(r.items[k]));
+        assert!(
+            rows.iter().any(|(ru, ri)| ru == u && ri == i),
+            "row {k}: {u},{i}"
+        );
+    }
+}

@@ -23,8 +23,8 @@ pub struct Csr {
 
 impl Csr {
     /// Builds from coordinate triplets in O(nnz + rows): a counting sort on
-    /// the row, then a sort of each row's (usually short, often already
-    /// sorted) column run. The scatter and the row sorts run on the rayon
+    /// the row (a plain copy when the triplets come ordered by row), then a
+    /// sort of each row's (usually short, often already sorted) column run. The scatter and the row sorts run on the rayon
     /// threads, each owning a contiguous range of rows (and so a contiguous
     /// range of the output) and scanning the row array for its own entries.
     ///
@@ -41,13 +41,14 @@ impl Csr {
         assert_eq!(rows.len(), cols.len());
         assert_eq!(rows.len(), vals.len());
         let nnz = rows.len();
-        let mut indptr = vec![0usize; n_rows + 1];
-        for &r in rows {
-            indptr[r as usize + 1] += 1;
-        }
+        let mut indptr = count_rows(n_rows, rows);
         for r in 0..n_rows {
             indptr[r + 1] += indptr[r];
         }
+        // Triplets already ordered by row (a file grouped by user, read in
+        // first-seen order, gives exactly that) need no scatter: each
+        // task copies its rows' entries in one piece.
+        let grouped = rows.par_windows(2).all(|w| w[0] <= w[1]);
         let mut indices: Vec<u32> = zeroed_vec(nnz);
         let mut values: Vec<f32> = zeroed_vec(nnz);
         // Each task rescans `rows` (4 bytes an entry, sequential), so few
@@ -70,6 +71,18 @@ impl Csr {
         }
         work.into_par_iter().for_each(|(r0, ptr, idx, val)| {
             let base = ptr[0];
+            if grouped {
+                let end = ptr[ptr.len() - 1];
+                let c = &cols[base..end];
+                assert!(
+                    c.iter().all(|&c| (c as usize) < n_cols),
+                    "column index out of range"
+                );
+                idx.copy_from_slice(c);
+                val.copy_from_slice(&vals[base..end]);
+                sort_rows(ptr, idx, val);
+                return;
+            }
             let mut next: Vec<usize> = ptr[..ptr.len() - 1].iter().map(|p| p - base).collect();
             let r1 = r0 + next.len();
             for k in 0..nnz {
@@ -125,6 +138,29 @@ impl Csr {
         }
         Csr::from_triplets(self.n_cols, self.n_rows, &self.indices, &rows, &self.values)
     }
+}
+
+/// `counts[r + 1]` = entries in row `r` (`counts[0] = 0`), counted on the
+/// rayon threads, each over its own slice, into its own histogram.
+fn count_rows(n_rows: usize, rows: &[u32]) -> Vec<usize> {
+    let count = |chunk: &[u32]| {
+        let mut c = vec![0usize; n_rows + 1];
+        for &r in chunk {
+            c[r as usize + 1] += 1;
+        }
+        c
+    };
+    let threads = rayon::current_num_threads().max(1);
+    if rows.len() < 1 << 20 || threads == 1 {
+        return count(rows);
+    }
+    rows.par_chunks(rows.len().div_ceil(threads))
+        .map(count)
+        .reduce_with(|mut a, b| {
+            a.iter_mut().zip(&b).for_each(|(x, y)| *x += y);
+            a
+        })
+        .unwrap_or_else(|| vec![0; n_rows + 1])
 }
 
 /// Splits rows `0..n` (with row pointers `indptr`) into contiguous ranges
@@ -227,5 +263,45 @@ mod tests {
         let ranges = row_ranges(&m.indptr, 1000);
         assert_eq!((ranges[0].0, ranges.last().unwrap().1), (0, n_rows));
         assert!(ranges.windows(2).all(|w| w[0].1 == w[1].0));
+    }
+
+    #[test]
+    fn triplets_ordered_by_row_build_the_same_matrix() {
+        // Over 2^20 entries, so rows are counted in parallel; columns within
+        // a row in scrambled order; some rows empty.
+        let (n_rows, n_cols) = (5000usize, 3001usize);
+        let mut triplets = Vec::new();
+        let mut x: u64 = 99;
+        for r in 0..n_rows {
+            if r % 7 == 3 {
+                continue;
+            }
+            for k in 0..(r % 500) {
+                x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+                let c = (k * 1009 + (x >> 40) as usize % 3) % n_cols;
+                triplets.push((r as u32, c as u32, (x >> 20) as f32));
+            }
+        }
+        triplets.sort_by_key(|t| (t.0, t.1));
+        triplets.dedup_by_key(|t| (t.0, t.1));
+        assert!(triplets.len() > 1 << 20);
+        // Ordered by row, columns reversed within each row: the copy path.
+        let mut grouped = triplets.clone();
+        grouped.sort_by_key(|t| (t.0, std::cmp::Reverse(t.1)));
+        // The same triplets scrambled: the scatter path.
+        let mut scrambled = triplets.clone();
+        scrambled.sort_by_key(|t| (t.1, t.0));
+        let build = |t: &[(u32, u32, f32)]| {
+            let rows: Vec<u32> = t.iter().map(|t| t.0).collect();
+            let cols: Vec<u32> = t.iter().map(|t| t.1).collect();
+            let vals: Vec<f32> = t.iter().map(|t| t.2).collect();
+            Csr::from_triplets(n_rows, n_cols, &rows, &cols, &vals)
+        };
+        let a = build(&grouped);
+        assert_eq!(a, build(&scrambled));
+        let want: Vec<u32> = triplets.iter().map(|t| t.1).collect();
+        assert_eq!(a.indices, want);
+        assert_eq!(a.row_len(3), 0);
+        assert_eq!(a.row_len(499), 499);
     }
 }
