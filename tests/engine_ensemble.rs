@@ -200,6 +200,27 @@ fn ensemble_settings_are_checked() {
 }
 
 #[test]
+fn a_diverging_member_is_a_clear_error_naming_it() {
+    let (train, _) = data();
+    let spec = ModelSpec::from_json(&json!({
+        "layers": [16], "activation": "relu", "optimizer": "sgd", "lr": 1e4,
+        "epochs": 30, "batch_size": 16, "ensemble": 2
+    }))
+    .unwrap();
+    let opts = FitOptions {
+        seed: 1,
+        progress: false,
+    };
+    let err = TrainedModel::fit(&spec, &train, None, None, scale(), &opts).unwrap_err();
+    assert!(matches!(err.kind(), ErrorKind::Diverged(_)), "{err}");
+    let msg = err.to_string();
+    assert!(
+        msg.contains("ensemble member 1 of 2") && msg.contains("learning rate"),
+        "{msg}"
+    );
+}
+
+#[test]
 fn the_command_line_trains_and_saves_an_ensemble() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("m.aerec");
