@@ -105,6 +105,14 @@ fn non_default_params_lists_only_changed_keys() {
     // factors = 10 is the default; fill = zero is not.
     assert_eq!(non_default_params(&spec), "fill=zero");
     assert_eq!(non_default_params(&ModelSpec::Mean), "");
+    // An ensemble reads as written: the members' changed keys, then its size.
+    let ensemble = ModelSpec::from_json(&json!({"model": "svd", "fill": "zero", "ensemble": 3}));
+    assert_eq!(
+        non_default_params(&ensemble.unwrap()),
+        "fill=zero ensemble=3"
+    );
+    let plain = ModelSpec::from_json(&json!({"model": "mean", "ensemble": 2})).unwrap();
+    assert_eq!(non_default_params(&plain), "ensemble=2");
 }
 
 fn search() -> (Map<String, Value>, BTreeMap<String, Vec<Value>>) {

@@ -188,10 +188,19 @@ fn ensemble_settings_are_checked() {
     };
     assert_eq!(ae.lr, 0.01);
     assert_eq!(ae.layers, vec![500]);
-    // The stored form reads back, and an ensemble of ensembles is refused.
-    assert_eq!(ModelSpec::from_json(&spec.to_json()).unwrap(), spec);
-    let mut nested = spec.to_json();
-    nested["base"] = spec.to_json();
+    // The config form is flat and reads back; so does the model file's
+    // nested serde form; an ensemble of ensembles is refused.
+    let settings = spec.to_json();
+    assert_eq!(
+        (&settings["model"], &settings["ensemble"]),
+        (&json!("autoencoder"), &json!(4))
+    );
+    assert_eq!(ModelSpec::from_json(&settings).unwrap(), spec);
+    let stored = serde_json::to_value(&spec).unwrap();
+    assert_eq!(stored["model"], "ensemble");
+    assert_eq!(ModelSpec::from_json(&stored).unwrap(), spec);
+    let mut nested = stored.clone();
+    nested["base"] = stored;
     let err = ModelSpec::from_json(&nested).unwrap_err();
     assert!(
         err.to_string().contains("cannot itself be an ensemble"),
@@ -243,7 +252,10 @@ fn the_command_line_trains_and_saves_an_ensemble() {
     let stdout = String::from_utf8(run.get_output().stdout.clone()).unwrap();
     let last: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
     assert_eq!(last["model"], "ensemble");
-    assert_eq!(last["config"]["members"], 2);
+    assert_eq!(
+        (&last["config"]["model"], &last["config"]["ensemble"]),
+        (&json!("biases"), &json!(2))
+    );
     assert!(last["test_rmse"].as_f64().unwrap() < 1.2);
     Command::cargo_bin("aerec")
         .unwrap()

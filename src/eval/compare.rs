@@ -131,6 +131,16 @@ fn metric(r: &FoldResult, name: &str) -> Option<f64> {
 /// The settings of `spec` that differ from its kind's defaults, as
 /// `key=value` pairs (empty when everything is default).
 pub fn non_default_params(spec: &ModelSpec) -> String {
+    if let ModelSpec::Ensemble(c) = spec {
+        // Written as the user writes it: the members' settings, then `ensemble=N`.
+        let base = non_default_params(&c.base);
+        let n = format!("ensemble={}", c.members);
+        return if base.is_empty() {
+            n
+        } else {
+            format!("{base} {n}")
+        };
+    }
     let value = serde_json::to_value(spec).unwrap_or_default();
     let default = serde_json::from_value::<ModelSpec>(serde_json::json!({ "model": spec.kind() }))
         .ok()

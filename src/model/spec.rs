@@ -208,8 +208,19 @@ impl ModelSpec {
         Ok(spec)
     }
 
-    /// The spec as a JSON object of settings (the inverse of [`ModelSpec::from_json`]).
+    /// The spec as a JSON object of settings, in the form a config file
+    /// takes (the inverse of [`ModelSpec::from_json`]): an ensemble is its
+    /// members' settings plus `ensemble = N`. (The model file stores the
+    /// serde form, where an ensemble nests its members' spec under `base`;
+    /// [`ModelSpec::from_json`] reads both.)
     pub fn to_json(&self) -> serde_json::Value {
+        if let ModelSpec::Ensemble(c) = self {
+            let mut settings = c.base.to_json();
+            if let serde_json::Value::Object(m) = &mut settings {
+                m.insert("ensemble".into(), c.members.into());
+            }
+            return settings;
+        }
         serde_json::to_value(self).unwrap_or(serde_json::Value::Null)
     }
 }
