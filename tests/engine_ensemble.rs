@@ -2,50 +2,17 @@
 //! seeds seed … seed+N−1, for any model kind, through the model file, the
 //! settings parser and the command line.
 
-use std::sync::Arc;
+mod engine_support;
 
-use aerec::data::{IdMap, RatingScale, Ratings};
+use aerec::data::{RatingScale, Ratings};
 use aerec::model::{FitOptions, ModelSpec, SparseRow, TrainedModel};
 use aerec::{persist, ErrorKind};
 use assert_cmd::Command;
-use rand::rngs::SmallRng;
-use rand::{Rng, SeedableRng};
 use serde_json::json;
 
-/// Ratings from a rank-2 model plus noise on 1–5, half observed, split
-/// 80/20 into train and test with shared id maps.
+/// Low-rank ratings on 1–5 with shared id maps: (train, held-out).
 fn data() -> (Ratings, Ratings) {
-    let (n_users, n_items) = (40, 30);
-    let mut rng = SmallRng::seed_from_u64(5);
-    let f = |rng: &mut SmallRng| [rng.random_range(-1.0..1.0), rng.random_range(-1.0..1.0)];
-    let uf: Vec<[f64; 2]> = (0..n_users).map(|_| f(&mut rng)).collect();
-    let itf: Vec<[f64; 2]> = (0..n_items).map(|_| f(&mut rng)).collect();
-    let (mut train, mut test) = (Vec::new(), Vec::new());
-    for (u, fu) in uf.iter().enumerate() {
-        for (i, fi) in itf.iter().enumerate() {
-            if rng.random::<f64>() < 0.5 {
-                let r = 3.0 + 3.0 * (fu[0] * fi[0] + fu[1] * fi[1]) + rng.random_range(-0.3..0.3);
-                let r = r.round().clamp(1.0, 5.0) as f32;
-                let part = if rng.random::<f64>() < 0.8 {
-                    &mut train
-                } else {
-                    &mut test
-                };
-                part.push((u as u32, i as u32, r));
-            }
-        }
-    }
-    let users = Arc::new(IdMap::from_ids((0..n_users).map(|u| format!("u{u}")).collect()).unwrap());
-    let items = Arc::new(IdMap::from_ids((0..n_items).map(|i| format!("i{i}")).collect()).unwrap());
-    let mk = |x: &[(u32, u32, f32)]| Ratings {
-        users: x.iter().map(|p| p.0).collect(),
-        items: x.iter().map(|p| p.1).collect(),
-        values: x.iter().map(|p| p.2).collect(),
-        timestamps: None,
-        user_ids: Arc::clone(&users),
-        item_ids: Arc::clone(&items),
-    };
-    (mk(&train), mk(&test))
+    engine_support::low_rank(40, 30, 5)
 }
 
 fn scale() -> RatingScale {
