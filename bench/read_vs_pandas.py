@@ -9,8 +9,9 @@ Usage (from the repository root; needs numpy and pandas, e.g. in a venv):
    activity and item popularity, ratings 0.5-5 in halves, Unix timestamps, rows sorted by user
    then movie, no repeated (user, movie) pair, CRLF-free LF lines.
 2. Runs, in each of `--rounds` interleaved rounds (default 5):
-   `cargo bench --bench read_ml20m -- PATH` (read + id maps + CSR by user,
-   with and without timestamps), then pandas `read_csv` +
+   `cargo bench --bench read_ml20m -- PATH` (read + id maps + CSR by user:
+   with timestamps, without, and keeping the table next to the matrix
+   instead of handing its columns over), then pandas `read_csv` +
    `astype('category').cat.codes` on both id columns in a fresh process.
 3. Reports each run's median seconds, range, MB/s and peak RSS, the speed-up
    of the medians, within each round, and of the fastest runs. In a VM that
@@ -90,15 +91,22 @@ def main():
     print(f"file: {args.csv} ({size / 1e6:.0f} MB), cores: {os.cpu_count()}, rounds: {args.rounds}")
     # The bench binary is built once, outside the timed runs.
     subprocess.run(["cargo", "bench", "--no-run", "-q", "--bench", "read_ml20m"], cwd=ROOT, check=True)
-    runs = {"aerec (timestamps kept)": [], "aerec (no timestamps)": [], "pandas read_csv + cat.codes": []}
+    variants = [  # label, AEREC_BENCH_TIMESTAMPS, AEREC_BENCH_KEEP_TABLE
+        ("aerec (timestamps kept)", "1", "0"),
+        ("aerec (no timestamps)", "0", "0"),
+        ("aerec (table kept too)", "1", "1"),
+    ]
+    runs = {label: [] for label, _, _ in variants}
+    runs["pandas read_csv + cat.codes"] = []
     # Rounds interleave the three runs, so that a slow spell of the machine
     # (in a VM, first-touch page faults vary 3x from run to run) hits all
     # of them alike; the table reports medians and ranges.
     for _ in range(args.rounds):
-        for label, env in [("aerec (timestamps kept)", "1"), ("aerec (no timestamps)", "0")]:
+        for label, times, keep in variants:
             out = subprocess.run(
                 ["cargo", "bench", "-q", "--bench", "read_ml20m", "--", args.csv],
-                cwd=ROOT, env={**os.environ, "AEREC_BENCH_TIMESTAMPS": env},
+                cwd=ROOT, env={**os.environ, "AEREC_BENCH_TIMESTAMPS": times,
+                               "AEREC_BENCH_KEEP_TABLE": keep},
                 check=True, capture_output=True, text=True,
             ).stdout
             runs[label].append(json.loads(out.strip().splitlines()[-1]))

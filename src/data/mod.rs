@@ -6,6 +6,7 @@
 
 pub mod csr;
 pub mod filter;
+mod fxhash;
 pub mod read;
 pub mod side;
 pub mod split;
@@ -15,12 +16,12 @@ pub mod write;
 
 pub use csr::Csr;
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use fxhash::FxMap;
 
 /// Two-way map between original ids (strings, kept verbatim: `"0205616461"`
 /// keeps its leading zero) and dense indices `0..len`.
@@ -28,7 +29,7 @@ use crate::error::{Error, Result};
 pub struct IdMap {
     ids: Vec<String>,
     #[serde(skip)]
-    index: HashMap<String, u32>,
+    index: FxMap<String, u32>,
 }
 
 impl IdMap {
@@ -39,7 +40,7 @@ impl IdMap {
 
     /// Builds a map from ids in index order; an id given twice is an error.
     pub fn from_ids(ids: Vec<String>) -> Result<Self> {
-        let mut index = HashMap::with_capacity(ids.len());
+        let mut index = FxMap::with_capacity_and_hasher(ids.len(), Default::default());
         for (i, id) in ids.iter().enumerate() {
             if index.insert(id.clone(), i as u32).is_some() {
                 return Err(Error::format(format!(
@@ -213,6 +214,16 @@ impl Ratings {
             &self.items,
             &self.values,
         )
+    }
+
+    /// Compressed rows by user, consuming the table: for ratings grouped
+    /// by user (a file sorted by user, read in first-seen order), the
+    /// matrix takes over the item and rating columns instead of copying
+    /// them (see [`Csr::from_owned_triplets`]). The id maps and timestamps
+    /// go with the table: clone the maps' `Arc`s first to keep them.
+    pub fn into_by_user(self) -> Csr {
+        let (n_users, n_items) = (self.n_users(), self.n_items());
+        Csr::from_owned_triplets(n_users, n_items, self.users, self.items, self.values)
     }
 
     /// Compressed rows by item (rows = items, columns = users).

@@ -3,6 +3,8 @@
 
 use std::collections::HashMap;
 
+use rayon::prelude::*;
+
 use super::{Duplicates, Format, ReadOptions, ReadOutcome, SkippedLine};
 use crate::data::{RatingScale, Ratings};
 use crate::error::{Error, ErrorKind, Position, Result};
@@ -56,7 +58,11 @@ pub(crate) fn finish(
     skipped_examples: Vec<SkippedLine>,
     lines: &LineIndex,
 ) -> Result<ReadOutcome> {
-    let duplicates = find_duplicates(&ratings);
+    // The scale needs one pass over the values; it runs beside the search.
+    let (duplicates, min_max) = rayon::join(
+        || find_duplicates(&ratings),
+        || opts.scale.is_none().then(|| ratings.min_max()).flatten(),
+    );
     let merged = duplicates.len();
     let ratings = if duplicates.is_empty() {
         ratings
@@ -74,7 +80,13 @@ pub(crate) fn finish(
         }
     };
     let scale = opts.scale.or_else(|| {
-        let (lo, hi) = ratings.min_max()?;
+        // Collapsing duplicates keeps values or averages them: the range
+        // cannot widen, but it may narrow, so it is taken again then.
+        let (lo, hi) = if merged == 0 {
+            min_max?
+        } else {
+            ratings.min_max()?
+        };
         RatingScale::new(lo, hi).ok()
     });
     Ok(ReadOutcome {
@@ -92,24 +104,51 @@ pub(crate) fn finish(
 /// are contiguous (files sorted or grouped by user, as MovieLens ships them):
 /// every user must start one run only, and no item may repeat within a run.
 /// False means "not proven", not "duplicates exist".
+///
+/// The rows are cut at run starts into one part per thread; each part checks
+/// its runs' items against its own marks and lists the users its runs
+/// belong to, and those lists (one entry per run) are then checked for a
+/// user that appears twice.
 fn grouped_without_duplicates(r: &Ratings) -> bool {
-    let mut user_seen = vec![false; r.n_users()];
-    let mut mark = vec![u32::MAX; r.n_items()];
-    let mut run = 0u32;
-    let mut current = u32::MAX;
-    for (&u, &i) in r.users.iter().zip(&r.items) {
-        if u != current {
-            if std::mem::replace(&mut user_seen[u as usize], true) {
-                return false;
-            }
-            current = u;
-            run += 1;
+    let (users, items) = (&r.users[..], &r.items[..]);
+    let parts = if users.len() < 1 << 16 {
+        1
+    } else {
+        rayon::current_num_threads().max(1)
+    };
+    let mut cuts = vec![0];
+    for k in 1..parts {
+        let mut at = (users.len() * k / parts).max(cuts[cuts.len() - 1]);
+        while at > 0 && at < users.len() && users[at] == users[at - 1] {
+            at += 1;
         }
-        if std::mem::replace(&mut mark[i as usize], run) == run {
-            return false;
-        }
+        cuts.push(at);
     }
-    true
+    cuts.push(users.len());
+    let runs: Option<Vec<Vec<u32>>> = cuts
+        .par_windows(2)
+        .map(|w| {
+            let mut mark = vec![u32::MAX; r.n_items()];
+            let mut run_users = Vec::new();
+            let mut current = u32::MAX;
+            for (&u, &i) in users[w[0]..w[1]].iter().zip(&items[w[0]..w[1]]) {
+                if u != current {
+                    run_users.push(u);
+                    current = u;
+                }
+                let run = run_users.len() as u32;
+                if std::mem::replace(&mut mark[i as usize], run) == run {
+                    return None;
+                }
+            }
+            Some(run_users)
+        })
+        .collect();
+    let Some(runs) = runs else { return false };
+    let mut user_seen = vec![false; r.n_users()];
+    runs.iter()
+        .flatten()
+        .all(|&u| !std::mem::replace(&mut user_seen[u as usize], true))
 }
 
 /// Every repeated (user, item) pair as `(later row, first row of the pair)`,

@@ -20,8 +20,6 @@
 //! file said.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
 use std::io::Read;
 use std::sync::Arc;
 
@@ -32,6 +30,7 @@ use super::finish::{finish, LineIndex};
 use super::{
     Column, Encoding, Format, Header, ReadOptions, ReadOutcome, SkippedLine, SKIPPED_EXAMPLES,
 };
+use crate::data::fxhash::FxMap;
 use crate::data::{IdMap, RatingScale, Ratings};
 use crate::error::{Error, ErrorKind, Position, Result};
 use crate::mem::zeroed_vec;
@@ -45,35 +44,6 @@ const DENSE_LIMIT: u64 = 1 << 24;
 /// Marks a piece-local code as a string index rather than an integer id.
 const STRING_BIT: u32 = 1 << 31;
 const UNSET: u32 = u32::MAX;
-
-/// FxHash (rustc's hasher): ids are short, and SipHash's DoS resistance buys
-/// nothing for a local file.
-#[derive(Default, Clone, Copy)]
-pub(crate) struct FxHasher(u64);
-
-impl Hasher for FxHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        const K: u64 = 0x51_7c_c1_b7_27_22_0a_95;
-        let mut chunks = bytes.chunks_exact(8);
-        for c in &mut chunks {
-            let w = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
-            self.0 = (self.0.rotate_left(5) ^ w).wrapping_mul(K);
-        }
-        for &b in chunks.remainder() {
-            self.0 = (self.0.rotate_left(5) ^ b as u64).wrapping_mul(K);
-        }
-    }
-
-    fn write_usize(&mut self, n: usize) {
-        self.write(&n.to_le_bytes());
-    }
-
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
-
-pub(crate) type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
 
 /// Where the fields are, resolved from the options and the first line.
 #[derive(Debug, Clone)]
@@ -801,8 +771,15 @@ fn parse_line<'a>(
 struct GlobalIds {
     dense: Vec<u32>,
     strings: FxMap<Box<[u8]>, u32>,
-    ids: Vec<String>,
+    ids: Vec<IdText>,
     encoding: Encoding,
+}
+
+/// An id as first seen: integers are written out as text only at the end,
+/// on all threads, not in the serial registration.
+enum IdText {
+    Int(u32),
+    Text(String),
 }
 
 impl GlobalIds {
@@ -816,18 +793,18 @@ impl GlobalIds {
     }
 
     fn int(&mut self, v: u32) -> u32 {
-        let v = v as usize;
-        if v >= self.dense.len() {
+        let at = v as usize;
+        if at >= self.dense.len() {
             self.dense.resize(
-                (v + 1).max(self.dense.len() * 2).min(DENSE_LIMIT as usize),
+                (at + 1).max(self.dense.len() * 2).min(DENSE_LIMIT as usize),
                 UNSET,
             );
         }
-        if self.dense[v] == UNSET {
-            self.dense[v] = self.ids.len() as u32;
-            self.ids.push(v.to_string());
+        if self.dense[at] == UNSET {
+            self.dense[at] = self.ids.len() as u32;
+            self.ids.push(IdText::Int(v));
         }
-        self.dense[v]
+        self.dense[at]
     }
 
     fn string(&mut self, s: &[u8]) -> u32 {
@@ -839,7 +816,7 @@ impl GlobalIds {
             Encoding::Utf8 => String::from_utf8_lossy(s).into_owned(),
             Encoding::Latin1 => s.iter().map(|&b| b as char).collect(),
         };
-        self.ids.push(text);
+        self.ids.push(IdText::Text(text));
         self.strings.insert(s.into(), k);
         k
     }
@@ -921,7 +898,15 @@ impl GlobalIds {
     }
 
     fn into_map(self) -> Result<IdMap> {
-        IdMap::from_ids(self.ids)
+        let ids = self
+            .ids
+            .into_par_iter()
+            .map(|id| match id {
+                IdText::Int(v) => v.to_string(),
+                IdText::Text(t) => t,
+            })
+            .collect();
+        IdMap::from_ids(ids)
     }
 }
 
@@ -1103,13 +1088,15 @@ impl Table {
         if let Some(t) = self.times.as_mut() {
             t.truncate(len);
         }
+        let (user_ids, item_ids) =
+            rayon::join(|| self.user_ids.into_map(), || self.item_ids.into_map());
         let ratings = Ratings {
             users: self.users,
             items: self.items,
             values: self.values,
             timestamps: self.times,
-            user_ids: Arc::new(self.user_ids.into_map()?),
-            item_ids: Arc::new(self.item_ids.into_map()?),
+            user_ids: Arc::new(user_ids?),
+            item_ids: Arc::new(item_ids?),
         };
         Ok((ratings, self.skipped, self.examples, self.lines))
     }
