@@ -247,10 +247,9 @@ fn scanned_values_are_exact() {
     }
 }
 
-/// More than one 16 MiB block: lines cut by a block boundary, ids first
-/// seen in a later block, and line numbers counted across blocks.
-#[test]
-fn inputs_larger_than_a_block_read_whole() {
+/// An ML-latest-shaped CSV of 800,000 ratings (more than one 16 MiB block,
+/// CRLF line ends), whose last line brings a new item.
+fn two_block_csv() -> String {
     let n = 800_000u64;
     let mut csv = String::with_capacity(n as usize * 32);
     csv.push_str("userId,movieId,rating,timestamp\r\n");
@@ -268,9 +267,26 @@ fn inputs_larger_than_a_block_read_whole() {
         ));
     }
     assert!(csv.len() > 17 << 20);
+    csv
+}
+
+/// The same CSV with a bad line inserted as line 700,002.
+fn with_bad_line(csv: &str) -> String {
+    let mut csv = csv.to_string();
+    let bad_at = csv.match_indices("\r\n").nth(700_000).unwrap().0 + 2;
+    csv.insert_str(bad_at, "1,2,oops,3\r\n");
+    csv
+}
+
+/// More than one 16 MiB block: lines cut by a block boundary, ids first
+/// seen in a later block, and line numbers counted across blocks.
+#[test]
+fn inputs_larger_than_a_block_read_whole() {
+    let csv = two_block_csv();
+    let n = 800_000;
     let opts = ReadOptions::new().duplicates(Duplicates::Error);
     let r = read_ratings_bytes(csv.as_bytes(), &opts).unwrap().ratings;
-    assert_eq!(r.len(), n as usize);
+    assert_eq!(r.len(), n);
     assert_eq!((r.n_users(), r.n_items()), (16_000, 5_001));
     let times = r.timestamps.as_ref().unwrap();
     for k in [0, 1, 671_088, 699_999, 799_999] {
@@ -280,12 +296,60 @@ fn inputs_larger_than_a_block_read_whole() {
     }
     assert_eq!(r.item_ids.id(r.items[799_999]), "99999");
     // A bad line in the second block is reported with its file line number.
-    let bad_at = csv.match_indices("\r\n").nth(700_000).unwrap().0 + 2;
-    csv.insert_str(bad_at, "1,2,oops,3\r\n");
-    let err = read_ratings_bytes(csv.as_bytes(), &opts)
+    let err = read_ratings_bytes(with_bad_line(&csv).as_bytes(), &opts)
         .unwrap_err()
         .to_string();
     assert!(err.contains("line 700002"), "{err}");
+}
+
+/// A large file is read three ways: mapped (a regular file over 16 MiB),
+/// streamed through a buffer (a named pipe, as `<(zcat ratings.csv.gz)`
+/// gives), and from bytes in memory. All three give the same table, and
+/// the same line number for a bad line in the second block.
+#[cfg(unix)]
+#[test]
+fn mapped_streamed_and_in_memory_reads_agree() {
+    let csv = two_block_csv();
+    let dir = tempfile::tempdir().unwrap();
+    let opts = ReadOptions::new().duplicates(Duplicates::Error);
+    let file = dir.path().join("ratings.csv");
+    let pipe = dir.path().join("ratings-pipe");
+    let through_pipe = |text: String| {
+        let made = std::process::Command::new("mkfifo").arg(&pipe).status();
+        assert!(made.unwrap().success(), "mkfifo");
+        let to = pipe.clone();
+        let writer = std::thread::spawn(move || {
+            // A broken pipe (the reader stopped at an error) is expected.
+            let _ = std::fs::write(to, text);
+        });
+        // When the reader stops early, its closed end fails the writer's
+        // write (Rust ignores SIGPIPE), which ends the thread.
+        let out = aerec::data::read::read_ratings(&pipe, &opts);
+        writer.join().unwrap();
+        std::fs::remove_file(&pipe).unwrap();
+        out
+    };
+    let want = read_ratings_bytes(csv.as_bytes(), &opts).unwrap().ratings;
+    std::fs::write(&file, &csv).unwrap();
+    let mapped = aerec::data::read::read_ratings(&file, &opts)
+        .unwrap()
+        .ratings;
+    let streamed = through_pipe(csv.clone()).unwrap().ratings;
+    for (how, got) in [("mapped", &mapped), ("streamed", &streamed)] {
+        assert_eq!(got.users, want.users, "{how}");
+        assert_eq!(got.items, want.items, "{how}");
+        assert_eq!(got.values, want.values, "{how}");
+        assert_eq!(got.timestamps, want.timestamps, "{how}");
+        assert_eq!(got.user_ids.ids(), want.user_ids.ids(), "{how}");
+        assert_eq!(got.item_ids.ids(), want.item_ids.ids(), "{how}");
+    }
+    let bad = with_bad_line(&csv);
+    std::fs::write(&file, &bad).unwrap();
+    let mapped = aerec::data::read::read_ratings(&file, &opts).unwrap_err();
+    let streamed = through_pipe(bad).unwrap_err();
+    for err in [mapped.to_string(), streamed.to_string()] {
+        assert!(err.contains("line 700002") && err.contains("oops"), "{err}");
+    }
 }
 
 /// A file large enough to be cut into many pieces, whose ids first appear

@@ -7,14 +7,12 @@ use super::Format;
 /// Bytes looked at to detect a format.
 const HEAD_BYTES: usize = 4096;
 
-/// Reads the first bytes of a file for detection and rewinds it.
+/// Reads the first bytes of a file (fewer when it is shorter) for detection.
 pub(super) fn read_head(file: &mut std::fs::File) -> std::io::Result<Vec<u8>> {
-    use std::io::{Seek, SeekFrom};
     let mut head = Vec::with_capacity(HEAD_BYTES);
     file.by_ref()
         .take(HEAD_BYTES as u64)
         .read_to_end(&mut head)?;
-    file.seek(SeekFrom::Start(0))?;
     Ok(head)
 }
 

@@ -24,6 +24,8 @@
 mod detect;
 pub mod embedded;
 mod finish;
+#[cfg(target_os = "linux")]
+mod mapped;
 mod npz;
 mod text;
 
@@ -405,22 +407,50 @@ pub fn read_ratings(path: impl AsRef<Path>, opts: &ReadOptions) -> Result<ReadOu
 }
 
 fn read_path(path: &Path, opts: &ReadOptions) -> Result<ReadOutcome> {
+    use std::io::Read;
     let meta = std::fs::metadata(path)?;
     if meta.is_dir() {
         return Err(Error::format("is a directory, not a rating file"));
     }
     let mut file = std::fs::File::open(path)?;
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-    let format = match opts.format {
-        Some(f) => f,
-        None => Format::detect(name, &detect::read_head(&mut file)?),
-    };
+    // The first bytes are kept and read on from, never re-read: a pipe
+    // (`aerec stats <(zcat ratings.csv.gz)`) cannot rewind.
+    let head = detect::read_head(&mut file)?;
+    let format = opts.format.unwrap_or_else(|| Format::detect(name, &head));
     if format == Format::Npz {
-        let bytes = std::fs::read(path)?;
+        let mut bytes = head;
+        file.read_to_end(&mut bytes)?;
         return npz::read(&bytes, opts);
     }
-    text::read(file, meta.len(), format, opts)
+    #[cfg(target_os = "linux")]
+    {
+        // Large regular files are parsed where the page cache holds them.
+        let len = file.metadata()?.len();
+        if meta.is_file() && len >= MAP_MIN_BYTES {
+            if let Some(map) = usize::try_from(len)
+                .ok()
+                .and_then(|len| mapped::Mapped::new(&file, len))
+            {
+                return text::read_bytes(map.bytes(), format, opts, |next, done| {
+                    map.fetch(next);
+                    map.release(done);
+                });
+            }
+        }
+    }
+    text::read(
+        std::io::Cursor::new(head).chain(file),
+        meta.len(),
+        format,
+        opts,
+    )
 }
+
+/// Files at least this large are mapped into memory rather than read
+/// through a buffer (see `mapped`); smaller ones fit in one buffer anyway.
+#[cfg(target_os = "linux")]
+const MAP_MIN_BYTES: u64 = 16 << 20;
 
 /// Reads ratings from bytes in memory (any format; detected from the content
 /// unless set).
@@ -429,5 +459,5 @@ pub fn read_ratings_bytes(bytes: &[u8], opts: &ReadOptions) -> Result<ReadOutcom
     if format == Format::Npz {
         return npz::read(bytes, opts);
     }
-    text::read(bytes, bytes.len() as u64, format, opts)
+    text::read_bytes(bytes, format, opts, |_, _| {})
 }

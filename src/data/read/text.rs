@@ -1130,7 +1130,97 @@ fn fill(src: &mut impl Read, buf: &mut Vec<u8>, want: usize) -> Result<bool> {
     Ok(got < missing)
 }
 
-/// Reads a delimited text source of about `total_bytes` bytes.
+/// The state of one read: the layout, the table so far, and where the next
+/// block starts in lines. Blocks of whole lines come in file order, from a
+/// stream ([`read`]) or from bytes in memory ([`read_bytes`]).
+struct Reading<'o> {
+    layout: Layout,
+    opts: &'o ReadOptions,
+    table: Table,
+    line_base: u64,
+    pool: Vec<Columns>,
+    threads: usize,
+    total_bytes: u64,
+}
+
+impl<'o> Reading<'o> {
+    /// Resolves the layout from the first block; returns the state and how
+    /// many bytes of `head` precede the first data line (BOM, header).
+    fn start(
+        head: &[u8],
+        total_bytes: u64,
+        format: Format,
+        opts: &'o ReadOptions,
+    ) -> Result<(Self, usize)> {
+        let bom = if head.starts_with(b"\xEF\xBB\xBF") {
+            3
+        } else {
+            0
+        };
+        if head[bom..].trim_ascii().is_empty() {
+            return Err(Error::format("empty file: no ratings"));
+        }
+        let (layout, header) = Layout::resolve(format, opts, &head[bom..])?;
+        let mut skip = bom;
+        let mut line_base = 0;
+        if header {
+            skip = memchr::memchr(b'\n', head).map_or(head.len(), |k| k + 1);
+            line_base = 1;
+        }
+        let reading = Reading {
+            table: Table::new(&layout),
+            layout,
+            opts,
+            line_base,
+            pool: Vec::new(),
+            threads: rayon::current_num_threads() * 4,
+            total_bytes,
+        };
+        Ok((reading, skip))
+    }
+
+    /// Parses one block of whole lines starting at byte `first_byte` of the
+    /// file, in pieces on the rayon threads, and appends it to the table.
+    fn block(&mut self, body: &[u8], first_byte: u64) -> Result<()> {
+        let parts = pieces(body, self.threads);
+        let buffers: Vec<Columns> = (0..parts.len())
+            .map(|_| self.pool.pop().unwrap_or_default())
+            .collect();
+        let (layout, skip_bad) = (&self.layout, self.opts.skip_bad_lines);
+        let parsed: Vec<Piece> = parts
+            .par_iter()
+            .zip(buffers)
+            .map(|(b, cols)| parse_piece(b, layout, skip_bad, cols))
+            .collect();
+        let rows: usize = parsed.iter().map(|p| p.cols.values.len()).sum();
+        self.table.reserve_for(rows, body.len(), self.total_bytes);
+        self.table.merge_block(
+            parsed,
+            &parts,
+            &mut self.line_base,
+            first_byte,
+            &mut self.pool,
+        )
+    }
+
+    fn finish(self, format: Format) -> Result<ReadOutcome> {
+        if self.table.len == 0 {
+            return Err(Error::format(if self.table.skipped > 0 {
+                format!(
+                    "no valid rating: all {} data lines were bad",
+                    self.table.skipped
+                )
+            } else {
+                "empty file: no ratings".to_string()
+            }));
+        }
+        let (ratings, skipped, examples, lines) = self.table.finish()?;
+        finish(ratings, format, self.opts, skipped, examples, &lines)
+    }
+}
+
+/// Reads a delimited text stream of about `total_bytes` bytes, a block at
+/// a time: the next block is read while this one is parsed and merged.
 pub(super) fn read(
     mut src: impl Read + Send,
     total_bytes: u64,
@@ -1139,25 +1229,8 @@ pub(super) fn read(
 ) -> Result<ReadOutcome> {
     let mut buf = Vec::new();
     let mut eof = fill(&mut src, &mut buf, BLOCK)?;
-    let bom = if buf.starts_with(b"\xEF\xBB\xBF") {
-        3
-    } else {
-        0
-    };
-    if buf[bom..].trim_ascii().is_empty() {
-        return Err(Error::format("empty file: no ratings"));
-    }
-    let (layout, header) = Layout::resolve(format, opts, &buf[bom..])?;
-    let mut table = Table::new(&layout);
-    let mut line_base = 0u64;
+    let (mut reading, mut skip) = Reading::start(&buf, total_bytes, format, opts)?;
     let mut byte_base = 0u64;
-    let mut skip = bom;
-    if header {
-        skip = memchr::memchr(b'\n', &buf).map_or(buf.len(), |k| k + 1);
-        line_base = 1;
-    }
-    let threads = rayon::current_num_threads() * 4;
-    let mut pool: Vec<Columns> = Vec::new();
     let mut next = Vec::new();
     loop {
         let complete = if eof {
@@ -1171,8 +1244,7 @@ pub(super) fn read(
             eof = fill(&mut src, &mut buf, want)?;
             continue;
         }
-        // The next block is read while this one is parsed and merged: its
-        // buffer starts with this block's incomplete last line.
+        // The next buffer starts with this block's incomplete last line.
         next.clear();
         if !eof {
             next.extend_from_slice(&buf[complete..]);
@@ -1180,20 +1252,7 @@ pub(super) fn read(
         let body = &buf[skip..complete];
         let first_byte = byte_base + skip as u64;
         let (merged, filled) = rayon::join(
-            || {
-                let parts = pieces(body, threads);
-                let buffers: Vec<Columns> = (0..parts.len())
-                    .map(|_| pool.pop().unwrap_or_default())
-                    .collect();
-                let parsed: Vec<Piece> = parts
-                    .par_iter()
-                    .zip(buffers)
-                    .map(|(b, cols)| parse_piece(b, &layout, opts.skip_bad_lines, cols))
-                    .collect();
-                let rows: usize = parsed.iter().map(|p| p.cols.values.len()).sum();
-                table.reserve_for(rows, body.len(), total_bytes);
-                table.merge_block(parsed, &parts, &mut line_base, first_byte, &mut pool)
-            },
+            || reading.block(body, first_byte),
             || {
                 if eof {
                     Ok(true)
@@ -1215,15 +1274,49 @@ pub(super) fn read(
             break;
         }
     }
-    if table.len == 0 {
-        return Err(Error::format(if table.skipped > 0 {
-            format!("no valid rating: all {} data lines were bad", table.skipped)
-        } else {
-            "empty file: no ratings".to_string()
-        }));
+    reading.finish(format)
+}
+
+/// Reads delimited text held in memory, in blocks of whole lines cut out of
+/// `bytes` without copying. While a block is parsed, `ahead(next, done)` is
+/// called with the byte range of the following block and of the one just
+/// finished (a mapped file fetches the first and lets go of the second).
+pub(super) fn read_bytes(
+    bytes: &[u8],
+    format: Format,
+    opts: &ReadOptions,
+    ahead: impl Fn(std::ops::Range<usize>, std::ops::Range<usize>) + Sync,
+) -> Result<ReadOutcome> {
+    let head = &bytes[..bytes.len().min(BLOCK)];
+    let (mut reading, skip) = Reading::start(head, bytes.len() as u64, format, opts)?;
+    let mut start = skip;
+    let mut done = 0..0;
+    while start < bytes.len() {
+        let end = block_end(bytes, start);
+        let next = end..block_end(bytes, end);
+        let (merged, ()) = rayon::join(
+            || reading.block(&bytes[start..end], start as u64),
+            || ahead(next, done.clone()),
+        );
+        merged?;
+        done = start..end;
+        start = end;
     }
-    let (ratings, skipped, examples, lines) = table.finish()?;
-    finish(ratings, format, opts, skipped, examples, &lines)
+    ahead(bytes.len()..bytes.len(), done);
+    reading.finish(format)
+}
+
+/// The end of the block that starts at `start`: just after the last line
+/// end within [`BLOCK`] bytes, or after the first line when that is longer.
+fn block_end(bytes: &[u8], start: usize) -> usize {
+    let limit = (start + BLOCK).min(bytes.len());
+    if limit == bytes.len() {
+        return limit;
+    }
+    match memchr::memrchr(b'\n', &bytes[start..limit]) {
+        Some(k) => start + k + 1,
+        None => memchr::memchr(b'\n', &bytes[limit..]).map_or(bytes.len(), |k| limit + k + 1),
+    }
 }
 
 #[cfg(test)]
