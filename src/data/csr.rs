@@ -42,14 +42,11 @@ impl Csr {
         assert_eq!(rows.len(), cols.len());
         assert_eq!(rows.len(), vals.len());
         let nnz = rows.len();
-        let mut indptr = count_rows(n_rows, rows);
-        for r in 0..n_rows {
-            indptr[r + 1] += indptr[r];
-        }
+        let indptr = row_pointers(n_rows, rows);
         // Triplets already ordered by row (a file grouped by user, read in
         // first-seen order, gives exactly that) need no scatter: each
         // task copies its rows' entries in one piece.
-        let grouped = rows.par_windows(2).all(|w| w[0] <= w[1]);
+        let grouped = ordered_by_row(rows);
         let mut indices: Vec<u32> = zeroed_vec(nnz);
         let mut values: Vec<f32> = zeroed_vec(nnz);
         for_row_ranges(&indptr, &mut indices, &mut values, |r0, ptr, idx, val| {
@@ -104,14 +101,11 @@ impl Csr {
     ) -> Csr {
         assert_eq!(rows.len(), cols.len());
         assert_eq!(rows.len(), vals.len());
-        if !rows.par_windows(2).all(|w| w[0] <= w[1]) {
+        if !ordered_by_row(&rows) {
             return Csr::from_triplets(n_rows, n_cols, &rows, &cols, &vals);
         }
-        let mut indptr = count_rows(n_rows, &rows);
+        let indptr = row_pointers(n_rows, &rows);
         drop(rows);
-        for r in 0..n_rows {
-            indptr[r + 1] += indptr[r];
-        }
         let (mut indices, mut values) = (cols, vals);
         for_row_ranges(&indptr, &mut indices, &mut values, |_, ptr, idx, val| {
             check_columns(idx, n_cols);
@@ -156,6 +150,20 @@ impl Csr {
         }
         Csr::from_triplets(self.n_cols, self.n_rows, &self.indices, &rows, &self.values)
     }
+}
+
+/// Row pointers (`n_rows + 1` of them) for triplets with row indices `rows`.
+fn row_pointers(n_rows: usize, rows: &[u32]) -> Vec<usize> {
+    let mut indptr = count_rows(n_rows, rows);
+    for r in 0..n_rows {
+        indptr[r + 1] += indptr[r];
+    }
+    indptr
+}
+
+/// True when the row indices never decrease (checked on the rayon threads).
+fn ordered_by_row(rows: &[u32]) -> bool {
+    rows.par_windows(2).all(|w| w[0] <= w[1])
 }
 
 /// `counts[r + 1]` = entries in row `r` (`counts[0] = 0`), counted on the
