@@ -1,14 +1,16 @@
 """Reading speed: aerec vs pandas on a 20M-rating ML-20M-shaped CSV, side by side.
 
 Usage (from the repository root; needs numpy and pandas, e.g. in a venv):
-    python3 bench/read_vs_pandas.py [--rows N] [--csv PATH]
+    python3 bench/read_vs_pandas.py [--rounds N] [--warmup N] [--rows N] [--csv PATH]
 
 1. Generates (once, then reuses) an ML-20M-shaped `ratings.csv`: header
    `userId,movieId,rating,timestamp`, 138,493 users, 26,744 movies with ids
    spread over 1..131,262 as in ML-20M, skewed (power-law-like) user
    activity and item popularity, ratings 0.5-5 in halves, Unix timestamps, rows sorted by user
    then movie, no repeated (user, movie) pair, CRLF-free LF lines.
-2. Runs, in each of `--rounds` interleaved rounds (default 5):
+2. Runs, after `--warmup` untimed rounds (default 1: the first run of a
+   freshly built binary pays one-time costs), in each of `--rounds`
+   interleaved rounds (default 5):
    `cargo bench --bench read_ml20m -- PATH` (read + id maps + CSR by user:
    with timestamps, without, and keeping the table next to the matrix
    instead of handing its columns over), then pandas `read_csv` +
@@ -17,7 +19,7 @@ Usage (from the repository root; needs numpy and pandas, e.g. in a venv):
    of the medians, within each round, and of the fastest runs. In a VM that
    hands freed memory back to its host, a run's first touch of fresh memory
    costs 1-2 s more in some runs than in others (pandas touches 1.9 GB, aerec
-   0.6 GB): the fastest runs are the ones that did not pay it.
+   0.45 GB): the fastest runs are the ones that did not pay it.
 """
 import argparse
 import json
@@ -77,7 +79,9 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--rows", type=int, default=RATINGS)
     ap.add_argument("--csv", default=os.path.join(ROOT, "target", "bench-data", "ml20m-shaped-ratings.csv"))
-    ap.add_argument("--rounds", type=int, default=5, help="interleaved rounds of the three runs")
+    ap.add_argument("--rounds", type=int, default=5, help="interleaved rounds of the four runs")
+    ap.add_argument("--warmup", type=int, default=1,
+                    help="untimed rounds first (a freshly built binary's first run pays one-time costs)")
     ap.add_argument("--pandas-only", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.pandas_only:
@@ -88,7 +92,8 @@ def main():
         generate(args.csv, args.rows)
         print(f"generated {args.csv} in {time.perf_counter() - t:.0f} s", file=sys.stderr)
     size = os.path.getsize(args.csv)
-    print(f"file: {args.csv} ({size / 1e6:.0f} MB), cores: {os.cpu_count()}, rounds: {args.rounds}")
+    print(f"file: {args.csv} ({size / 1e6:.0f} MB), cores: {os.cpu_count()}, "
+          f"rounds: {args.rounds} (after {args.warmup} untimed)")
     # The bench binary is built once, outside the timed runs.
     subprocess.run(["cargo", "bench", "--no-run", "-q", "--bench", "read_ml20m"], cwd=ROOT, check=True)
     variants = [  # label, AEREC_BENCH_TIMESTAMPS, AEREC_BENCH_KEEP_TABLE
@@ -101,7 +106,8 @@ def main():
     # Rounds interleave the three runs, so that a slow spell of the machine
     # (in a VM, first-touch page faults vary 3x from run to run) hits all
     # of them alike; the table reports medians and ranges.
-    for _ in range(args.rounds):
+    for round_no in range(args.warmup + args.rounds):
+        timed = round_no >= args.warmup
         for label, times, keep in variants:
             out = subprocess.run(
                 ["cargo", "bench", "-q", "--bench", "read_ml20m", "--", args.csv],
@@ -109,10 +115,12 @@ def main():
                                "AEREC_BENCH_KEEP_TABLE": keep},
                 check=True, capture_output=True, text=True,
             ).stdout
-            runs[label].append(json.loads(out.strip().splitlines()[-1]))
+            if timed:
+                runs[label].append(json.loads(out.strip().splitlines()[-1]))
         out = subprocess.run([sys.executable, __file__, "--csv", args.csv, "--pandas-only"],
                              check=True, capture_output=True, text=True).stdout
-        runs["pandas read_csv + cat.codes"].append(json.loads(out.strip().splitlines()[-1]))
+        if timed:
+            runs["pandas read_csv + cat.codes"].append(json.loads(out.strip().splitlines()[-1]))
     med = {label: statistics.median(r["seconds"] for r in rs) for label, rs in runs.items()}
     base = med["pandas read_csv + cat.codes"]
     print(f"{'run':32} {'median s':>9} {'min-max s':>12} {'MB/s':>6} {'peak RSS MB':>12} {'vs pandas':>10}")
