@@ -1382,6 +1382,9 @@ pub(super) fn read_bytes(
     let (mut reading, skip) = Reading::start(head, bytes.len() as u64, format, opts)?;
     let mut start = skip;
     let mut done = 0..0;
+    // Each block is fetched before it is parsed: the first one here, the
+    // others while the block before them is parsed.
+    ahead(start..block_end(bytes, start), 0..0);
     while start < bytes.len() {
         let end = block_end(bytes, start);
         let next = end..block_end(bytes, end);
