@@ -306,6 +306,20 @@ fn embedded_dataset_counts() {
     assert_eq!(aerec::data::read::embedded::titles().len(), 9_742);
 }
 
+/// The matrix built by taking the table's columns (the embedded file is
+/// grouped by user) and the one built by copying them are the same, and so
+/// is the scattered build of the same ratings shuffled.
+#[test]
+fn matrix_taking_the_columns_equals_the_copy() {
+    let r = aerec::data::read::embedded::ratings();
+    let copied = r.by_user();
+    assert_eq!(r.clone().into_by_user(), copied);
+    let order: Vec<usize> = (0..r.len()).map(|k| (k * 7_919) % r.len()).collect();
+    let shuffled = r.select(&order);
+    assert_eq!(shuffled.into_by_user(), copied);
+    assert_eq!(copied.nnz(), 100_836);
+}
+
 #[test]
 fn ml100k_real_files() {
     let Some(dir) = shared_data() else { return };
