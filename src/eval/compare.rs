@@ -141,6 +141,16 @@ pub fn non_default_params(spec: &ModelSpec) -> String {
             format!("{base} {n}")
         };
     }
+    if let ModelSpec::Blend(c) = spec {
+        // Each member as kind(its changed keys); the list is the blend.
+        let members: Vec<String> = c
+            .members
+            .iter()
+            .map(|m| format!("{}({})", m.kind(), non_default_params(m)))
+            .collect();
+        let meta = if c.meta_features { " meta_features" } else { "" };
+        return format!("members=[{}]{meta}", members.join(", "));
+    }
     let value = serde_json::to_value(spec).unwrap_or_default();
     let default = serde_json::from_value::<ModelSpec>(serde_json::json!({ "model": spec.kind() }))
         .ok()

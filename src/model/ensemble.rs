@@ -49,6 +49,12 @@ impl EnsembleConfig {
                 "ensemble: a member cannot itself be an ensemble",
             ));
         }
+        if self.base.contains_blend() {
+            return Err(Error::config(
+                "ensemble: a blend cannot be trained from several seeds; \
+                 write `ensemble = N` in its [[members]] tables instead",
+            ));
+        }
         self.base.validate()
     }
 
@@ -92,7 +98,7 @@ impl EnsembleConfig {
 }
 
 /// Says which member an error came from, where the message is ours.
-fn in_member(e: Error, member: String) -> Error {
+pub(super) fn in_member(e: Error, member: String) -> Error {
     match e.kind() {
         ErrorKind::Diverged(m) => Error::new(ErrorKind::Diverged(format!("{member}: {m}"))),
         ErrorKind::Config(m) => Error::config(format!("{member}: {m}")),

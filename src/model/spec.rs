@@ -7,6 +7,7 @@ use super::autoencoder::{Autoencoder, AutoencoderConfig};
 use super::baseline::{
     BiasesConfig, BiasesModel, MeanModel, MfConfig, MfModel, SvdConfig, SvdModel, SvdppModel,
 };
+use super::blend::{Blend, BlendConfig};
 use super::ensemble::{Ensemble, EnsembleConfig};
 use super::{FitData, FitOptions, FitReport, ModelParts, Recommender};
 use crate::error::{Error, Result};
@@ -33,6 +34,10 @@ pub enum ModelSpec {
     /// The mean of several members of one spec trained from different
     /// seeds; written `ensemble = N` beside the members' own keys.
     Ensemble(EnsembleConfig),
+    /// Fitted models of any kinds, their predictions weighted by a ridge
+    /// regression on the validation split; written `model = "blend"` with
+    /// one `[[members]]` table per member.
+    Blend(BlendConfig),
 }
 
 impl ModelSpec {
@@ -46,6 +51,7 @@ impl ModelSpec {
             ModelSpec::Mf(_) => "mf",
             ModelSpec::Svdpp(_) => "svdpp",
             ModelSpec::Ensemble(_) => "ensemble",
+            ModelSpec::Blend(_) => "blend",
         }
     }
 
@@ -60,6 +66,10 @@ impl ModelSpec {
             ModelSpec::Mf(c) | ModelSpec::Svdpp(c) => c.epochs = epochs,
             ModelSpec::Mean | ModelSpec::Svd(_) => return false,
             ModelSpec::Ensemble(c) => return c.base.set_epochs(epochs),
+            ModelSpec::Blend(c) => {
+                let set: Vec<bool> = c.members.iter_mut().map(|m| m.set_epochs(epochs)).collect();
+                return set.contains(&true);
+            }
         }
         true
     }
@@ -70,6 +80,16 @@ impl ModelSpec {
         match self {
             ModelSpec::Autoencoder(_) => true,
             ModelSpec::Ensemble(c) => c.base.uses_side_features(),
+            ModelSpec::Blend(c) => c.members.iter().any(|m| m.uses_side_features()),
+            _ => false,
+        }
+    }
+
+    /// Whether this is a blend, or a seed ensemble of one.
+    pub fn contains_blend(&self) -> bool {
+        match self {
+            ModelSpec::Blend(_) => true,
+            ModelSpec::Ensemble(c) => c.base.contains_blend(),
             _ => false,
         }
     }
@@ -83,6 +103,7 @@ impl ModelSpec {
             ModelSpec::Svd(c) => c.validate(),
             ModelSpec::Mf(c) | ModelSpec::Svdpp(c) => c.validate(),
             ModelSpec::Ensemble(c) => c.validate(),
+            ModelSpec::Blend(c) => c.validate(),
         }
     }
 
@@ -122,6 +143,10 @@ impl ModelSpec {
                 let (m, r) = c.fit(data, opts)?;
                 (Box::new(m), r)
             }
+            ModelSpec::Blend(c) => {
+                let (m, r) = c.fit(data, opts)?;
+                (Box::new(m), r)
+            }
         })
     }
 }
@@ -136,6 +161,7 @@ pub fn load_model(parts: &ModelParts) -> Result<Box<dyn Recommender>> {
         "mf" => Box::new(MfModel::from_parts(parts)?),
         "svdpp" => Box::new(SvdppModel::from_parts(parts)?),
         "ensemble" => Box::new(Ensemble::from_parts(parts)?),
+        "blend" => Box::new(Blend::from_parts(parts)?),
         other => return Err(Error::model_file(format!("unknown model kind {other:?}"))),
     })
 }
@@ -169,6 +195,9 @@ impl ModelSpec {
             });
             spec.validate()?;
             return Ok(spec);
+        }
+        if map.get("model").and_then(|m| m.as_str()) == Some("blend") {
+            return BlendConfig::from_settings(map).map(ModelSpec::Blend);
         }
         let kind = match map.remove("model") {
             None => "autoencoder".to_string(),
@@ -220,6 +249,9 @@ impl ModelSpec {
                 m.insert("ensemble".into(), c.members.into());
             }
             return settings;
+        }
+        if let ModelSpec::Blend(c) = self {
+            return c.to_settings();
         }
         serde_json::to_value(self).unwrap_or(serde_json::Value::Null)
     }
