@@ -141,7 +141,10 @@ fn main() -> anyhow::Result<()> {
             let v = evaluate(&trained, valid, &eval)?.rating.rmse;
             let t = evaluate(&trained, &parts.test, &eval)?.rating.rmse;
             let name = if meta { "blend+meta" } else { "blend" };
-            println!("{seed:<5} {name:<26} {v:.4}   {t:.4}   {cpu:.1}   ({})", fit.notes().last().unwrap());
+            println!(
+                "{seed:<5} {name:<26} {v:.4}   {t:.4}   {cpu:.1}   ({})",
+                fit.notes().last().unwrap()
+            );
         }
     }
     Ok(())

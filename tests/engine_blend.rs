@@ -113,17 +113,27 @@ fn a_blend_never_validates_worse_than_its_best_member() {
             .enumerate()
             .map(|(k, m)| {
                 let s = seed + k as u64 * MEMBER_SEED_STRIDE;
-                clipped_rmse(&fit(&ModelSpec::from_json(m).unwrap(), &train, &valid, s), &valid)
+                clipped_rmse(
+                    &fit(&ModelSpec::from_json(m).unwrap(), &train, &valid, s),
+                    &valid,
+                )
             })
             .collect();
         let best = alone.iter().cloned().fold(f64::INFINITY, f64::min);
         for meta in [false, true] {
             let blend = fit(&blend_spec(&list, meta), &train, &valid, seed);
             let got = clipped_rmse(&blend, &valid);
-            assert!(got <= best + 1e-6, "seed {seed}, meta {meta}: blend {got} > best {best}");
+            assert!(
+                got <= best + 1e-6,
+                "seed {seed}, meta {meta}: blend {got} > best {best}"
+            );
             for (k, &a) in alone.iter().enumerate() {
                 let noted = noted_member_rmse(&blend.report.notes, k + 1);
-                assert!((noted - a).abs() < 1e-4, "member {}: noted {noted}, alone {a}", k + 1);
+                assert!(
+                    (noted - a).abs() < 1e-4,
+                    "member {}: noted {noted}, alone {a}",
+                    k + 1
+                );
             }
             let blend_note = blend
                 .report
@@ -139,7 +149,10 @@ fn a_blend_never_validates_worse_than_its_best_member() {
     }
     // Kinds this different are worth weighing on this data: the ridge path,
     // not only the fallback, is what the guarantee was checked on.
-    assert!(weighted >= 2, "ridge weights were used in only {weighted} of 4 fits");
+    assert!(
+        weighted >= 2,
+        "ridge weights were used in only {weighted} of 4 fits"
+    );
 }
 
 /// A blend built from members already fitted, with predictions chosen so
@@ -178,7 +191,10 @@ fn weights_fitted_from_given_predictions_recover_a_known_mix() {
     let (blend, fit) = from_fitted(&train, &valid, &[p0, p1]);
     assert_eq!(blend.only_member(), None, "{}", fit.why);
     let (w, b) = blend.weights();
-    assert!((w[0] - 0.6).abs() < 1e-3 && (w[1] - 0.3).abs() < 1e-3, "{w:?}");
+    assert!(
+        (w[0] - 0.6).abs() < 1e-3 && (w[1] - 0.3).abs() < 1e-3,
+        "{w:?}"
+    );
     assert!((b - 0.5).abs() < 1e-2, "{b}");
     assert!(fit.blend_rmse < 1e-3, "{fit:?}");
 }
@@ -247,11 +263,20 @@ fn a_blend_round_trips_through_the_model_file_and_folds_in_new_users() {
 
         let info = persist::inspect(&path).unwrap();
         let names: Vec<&str> = info.tensors.iter().map(|t| t.name.as_str()).collect();
-        for expected in ["member0.mu", "member1.item_bias", "blend.weights", "blend.clip"] {
+        for expected in [
+            "member0.mu",
+            "member1.item_bias",
+            "blend.weights",
+            "blend.clip",
+        ] {
             assert!(names.contains(&expected), "{expected} not in {names:?}");
         }
         assert_eq!(names.contains(&"blend.item_counts"), meta);
-        assert!(info.fit_report.notes.iter().any(|n| n.starts_with("blend: valid")));
+        assert!(info
+            .fit_report
+            .notes
+            .iter()
+            .any(|n| n.starts_with("blend: valid")));
     }
 }
 
@@ -299,7 +324,10 @@ fn bad_blend_settings_are_clear_errors() {
     let cases = [
         (json!({ "model": "blend" }), "no members"),
         (json!({ "model": "blend", "members": [] }), "no members"),
-        (json!({ "model": "blend", "members": [mf, blend] }), "member 2 is a blend"),
+        (
+            json!({ "model": "blend", "members": [mf, blend] }),
+            "member 2 is a blend",
+        ),
         (
             json!({ "model": "blend", "members": [mf], "ensemble": 2 }),
             "blend cannot be trained from several seeds",
@@ -308,19 +336,34 @@ fn bad_blend_settings_are_clear_errors() {
             json!({ "model": "blend", "members": [{ "model": "blend", "members": [mf], "ensemble": 2 }] }),
             "several seeds",
         ),
-        (json!({ "model": "blend", "members": [mf], "epochs": 3 }), "unknown setting `epochs`"),
+        (
+            json!({ "model": "blend", "members": [mf], "epochs": 3 }),
+            "unknown setting `epochs`",
+        ),
         (json!({ "model": "blend", "members": mf }), "must be a list"),
-        (json!({ "model": "blend", "members": [mf], "meta_features": "yes" }), "true or false"),
+        (
+            json!({ "model": "blend", "members": [mf], "meta_features": "yes" }),
+            "true or false",
+        ),
         (
             json!({ "model": "blend", "members": [mf, { "model": "mf", "factors": 0 }] }),
             "blend member 2",
         ),
-        (json!({ "model": "blend", "members": [{ "model": "nope" }] }), "nope"),
+        (
+            json!({ "model": "blend", "members": [{ "model": "nope" }] }),
+            "nope",
+        ),
     ];
     for (settings, needle) in cases {
         let err = ModelSpec::from_json(&settings).unwrap_err();
-        assert!(matches!(err.kind(), ErrorKind::Config(_)), "{settings}: {err}");
-        assert!(err.to_string().contains(needle), "{settings}: {err} lacks {needle:?}");
+        assert!(
+            matches!(err.kind(), ErrorKind::Config(_)),
+            "{settings}: {err}"
+        );
+        assert!(
+            err.to_string().contains(needle),
+            "{settings}: {err} lacks {needle:?}"
+        );
     }
     // Fitting needs the validation split the weights are fitted on.
     let (train, _, _) = data(6);
@@ -399,12 +442,28 @@ model = "biases"
 
     let (ok, out, err) = aerec(&["info", &p(&model)]);
     assert!(ok, "info failed: {err}");
-    for needle in ["blend member 1 (svdpp): valid", "blend member 2 (biases): valid", "blend: valid", "blend.weights"] {
+    for needle in [
+        "blend member 1 (svdpp): valid",
+        "blend member 2 (biases): valid",
+        "blend: valid",
+        "blend weights: intercept",
+        "member 2 (biases)",
+        "g_user",
+        "blend.weights",
+    ] {
         assert!(out.contains(needle), "info lacks {needle:?}:\n{out}");
     }
     let pairs = dir.path().join("pairs.csv");
     std::fs::write(&pairs, "user,item\nu1,i2\nu3,i5\n").unwrap();
-    let (ok, out, err) = aerec(&["predict", "--model", &p(&model), "--pairs", &p(&pairs), "--out", "-"]);
+    let (ok, out, err) = aerec(&[
+        "predict",
+        "--model",
+        &p(&model),
+        "--pairs",
+        &p(&pairs),
+        "--out",
+        "-",
+    ]);
     assert!(ok, "predict failed: {err}");
     let loaded = persist::load(&model).unwrap();
     for (user, item) in [("u1", "i2"), ("u3", "i5")] {
@@ -471,7 +530,11 @@ fn a_blend_is_served() {
         .unwrap()
         .json()
         .unwrap();
-    assert_eq!(ids(&body), names(model.recommend("u1", 4).unwrap()), "{body}");
+    assert_eq!(
+        ids(&body),
+        names(model.recommend("u1", 4).unwrap()),
+        "{body}"
+    );
 
     let new_user = json!({ "ratings": [{ "item": "i1", "rating": 5 }, { "item": "i4", "rating": 2 }], "n": 3 });
     let body: Value = client
@@ -481,7 +544,10 @@ fn a_blend_is_served() {
         .unwrap()
         .json()
         .unwrap();
-    let (i1, i4) = (model.item_ids.get("i1").unwrap(), model.item_ids.get("i4").unwrap());
+    let (i1, i4) = (
+        model.item_ids.get("i1").unwrap(),
+        model.item_ids.get("i4").unwrap(),
+    );
     let expected = model.recommend_new(&[(i1, 5.0), (i4, 2.0)], 3).unwrap();
     assert_eq!(ids(&body), names(expected), "{body}");
 
@@ -499,4 +565,61 @@ fn a_blend_is_served() {
 
     let _ = stop.send(());
     server.join().unwrap().unwrap();
+}
+
+/// `compare` and `tune` take a blend like any other model.
+#[test]
+fn compare_and_tune_take_a_blend() {
+    use aerec::data::split::{ColdStartReport, Split};
+    use aerec::eval::{compare, tune, NamedSpec, SearchMode};
+
+    let (train, valid, test) = data(9);
+    let members = [
+        json!({ "model": "mf", "factors": 3, "epochs": 5 }),
+        json!({ "model": "biases" }),
+    ];
+    let spec = blend_spec(&members, true);
+    let fold = Split {
+        train: train.clone(),
+        test: test.clone(),
+        valid: Some(valid.clone()),
+        cold: ColdStartReport::default(),
+        valid_cold: None,
+    };
+    let eval = EvalOptions {
+        clip: true,
+        ranking: None,
+    };
+    let report = compare(
+        &[NamedSpec::new("blend", spec.clone())],
+        &[fold],
+        scale(),
+        &eval,
+        &opts(1),
+    )
+    .unwrap();
+    let row = &report.models[0];
+    assert_eq!(
+        row.params,
+        "members=[mf(epochs=5 factors=3), biases()] meta_features"
+    );
+    let alone = fit(&spec, &train, &valid, 1);
+    assert_eq!(row.folds[0].test.rating.rmse, clipped_rmse(&alone, &test));
+
+    let base = json!({ "model": "blend", "members": members });
+    let search = [("meta_features".to_string(), vec![json!(false), json!(true)])]
+        .into_iter()
+        .collect();
+    let tuned = tune(
+        base.as_object().unwrap(),
+        &search,
+        SearchMode::Grid,
+        &train,
+        &valid,
+        scale(),
+        &opts(1),
+    )
+    .unwrap();
+    assert_eq!(tuned.trials.len(), 2);
+    assert_eq!(tuned.best_spec.kind(), "blend");
 }

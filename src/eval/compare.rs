@@ -148,7 +148,11 @@ pub fn non_default_params(spec: &ModelSpec) -> String {
             .iter()
             .map(|m| format!("{}({})", m.kind(), non_default_params(m)))
             .collect();
-        let meta = if c.meta_features { " meta_features" } else { "" };
+        let meta = if c.meta_features {
+            " meta_features"
+        } else {
+            ""
+        };
         return format!("members=[{}]{meta}", members.join(", "));
     }
     let value = serde_json::to_value(spec).unwrap_or_default();

@@ -33,6 +33,8 @@
 
 mod ridge;
 
+use std::fmt::Write as _;
+
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -105,7 +107,8 @@ impl BlendConfig {
                 .iter()
                 .enumerate()
                 .map(|(k, m)| {
-                    ModelSpec::from_json(m).map_err(|e| in_member(e, format!("blend member {}", k + 1)))
+                    ModelSpec::from_json(m)
+                        .map_err(|e| in_member(e, format!("blend member {}", k + 1)))
                 })
                 .collect::<Result<_>>()?,
             Some(other) => {
@@ -176,7 +179,11 @@ impl BlendConfig {
             report
                 .notes
                 .extend(r.notes.iter().map(|n| format!("{label}: {n}")));
-            predictions.push(valid_predictions(model.as_ref(), data.train_by_user, valid)?);
+            predictions.push(valid_predictions(
+                model.as_ref(),
+                data.train_by_user,
+                valid,
+            )?);
             members.push(model);
         }
         let (blend, fit) = self.from_fitted(members, &predictions, data)?;
@@ -241,8 +248,16 @@ impl BlendConfig {
         }
         let log = |n: u32| (1.0 + n as f64).ln();
         let count_norm = if self.meta_features {
-            let (cu, su) = mean_std(cells.iter().map(|&j| log(train.row_len(valid.users[j] as usize) as u32)));
-            let (ci, si) = mean_std(cells.iter().map(|&j| log(item_counts[valid.items[j] as usize])));
+            let (cu, su) = mean_std(
+                cells
+                    .iter()
+                    .map(|&j| log(train.row_len(valid.users[j] as usize) as u32)),
+            );
+            let (ci, si) = mean_std(
+                cells
+                    .iter()
+                    .map(|&j| log(item_counts[valid.items[j] as usize])),
+            );
             [cu as f32, su as f32, ci as f32, si as f32]
         } else {
             [0.0, 1.0, 0.0, 1.0]
@@ -254,7 +269,11 @@ impl BlendConfig {
             clip,
             weights: vec![0.0; n_features(n_members, self.meta_features)],
             intercept: 0.0,
-            item_counts: if self.meta_features { item_counts } else { Vec::new() },
+            item_counts: if self.meta_features {
+                item_counts
+            } else {
+                Vec::new()
+            },
             count_norm,
             only_member: None,
         };
@@ -277,11 +296,13 @@ impl BlendConfig {
             only_member: Some(best),
             why: String::new(),
             cells: cells.len(),
+            weights: Vec::new(),
+            intercept: 0.0,
         };
         blend.set_only_member(best);
         if n_members == 1 {
             fit.why = "one member: nothing to weigh".into();
-            return Ok((blend, fit));
+            return Ok(fit.kept(blend));
         }
 
         // The feature rows, built by the same code that scores.
@@ -303,7 +324,7 @@ impl BlendConfig {
             Ok(r) => r,
             Err(e) => {
                 fit.why = format!("no ridge fit ({e}): the best member alone");
-                return Ok((blend, fit));
+                return Ok(fit.kept(blend));
             }
         };
         if !(ridge.loo_rmse < member_rmse[best]) {
@@ -312,7 +333,7 @@ impl BlendConfig {
                 ridge.loo_rmse, member_rmse[best]
             );
             fit.ridge = Some(ridge);
-            return Ok((blend, fit));
+            return Ok(fit.kept(blend));
         }
         let mut candidate = blend;
         candidate.only_member = None;
@@ -322,7 +343,11 @@ impl BlendConfig {
         // evaluation clips: the number the guarantee is about.
         let blended: Vec<f32> = x
             .chunks_exact(p)
-            .map(|r| candidate.combine(r.iter().map(|&v| v as f32)).clamp(clip.0, clip.1))
+            .map(|r| {
+                candidate
+                    .combine(r.iter().map(|&v| v as f32))
+                    .clamp(clip.0, clip.1)
+            })
             .collect();
         let blend_rmse = rmse(&blended, &targets);
         fit.ridge = Some(ridge);
@@ -332,12 +357,12 @@ impl BlendConfig {
                 member_rmse[best]
             );
             candidate.set_only_member(best);
-            return Ok((candidate, fit));
+            return Ok(fit.kept(candidate));
         }
         fit.blend_rmse = blend_rmse;
         fit.only_member = None;
         fit.why = "ridge weights".into();
-        Ok((candidate, fit))
+        Ok(fit.kept(candidate))
     }
 }
 
@@ -360,10 +385,22 @@ pub struct BlendFit {
     pub why: String,
     /// Validation ratings the weights were fitted on.
     pub cells: usize,
+    /// The weights kept (see [`Blend`] for their order).
+    pub weights: Vec<f32>,
+    /// The intercept kept.
+    pub intercept: f32,
 }
 
 impl BlendFit {
-    /// The fit notes: each member's validation RMSE, then the blend's.
+    /// Records the blend's final weights and hands both back.
+    fn kept(mut self, blend: Blend) -> (Blend, BlendFit) {
+        self.weights = blend.weights.clone();
+        self.intercept = blend.intercept;
+        (blend, self)
+    }
+
+    /// The fit notes: each member's validation RMSE, the blend's, and the
+    /// weights.
     pub fn notes(&self) -> Vec<String> {
         let mut notes: Vec<String> = self
             .kinds
@@ -373,15 +410,39 @@ impl BlendFit {
             .map(|(k, (kind, r))| format!("blend member {} ({kind}): valid {r:.4}", k + 1))
             .collect();
         let ridge = self.ridge.as_ref().map_or(String::new(), |r| {
-            format!(
-                ", λ {:.3e}, leave-one-out RMSE {:.4}",
-                r.lambda, r.loo_rmse
-            )
+            format!(", λ {:.3e}, leave-one-out RMSE {:.4}", r.lambda, r.loo_rmse)
         });
         notes.push(format!(
             "blend: valid {:.4} on {} ratings ({}{ridge})",
             self.blend_rmse, self.cells, self.why
         ));
+        let m = self.kinds.len();
+        let mut weights = format!("blend weights: intercept {:.4}", self.intercept);
+        for (k, kind) in self.kinds.iter().enumerate() {
+            let _ = write!(
+                weights,
+                "; member {} ({kind}) {:.4}",
+                k + 1,
+                self.weights[k]
+            );
+            if self.weights.len() > m {
+                let _ = write!(
+                    weights,
+                    " + {:.4}·g_user + {:.4}·g_item",
+                    self.weights[m + k],
+                    self.weights[2 * m + k]
+                );
+            }
+        }
+        if self.weights.len() > m {
+            let _ = write!(
+                weights,
+                "; g_user {:.4}, g_item {:.4}",
+                self.weights[3 * m],
+                self.weights[3 * m + 1]
+            );
+        }
+        notes.push(weights);
         notes
     }
 }
@@ -616,7 +677,8 @@ impl Blend {
                     .filter_map(|(n, t)| Some((n.strip_prefix(&prefix)?.to_string(), t.clone())))
                     .collect(),
             };
-            let model = load_model(&member).map_err(|e| in_member(e, format!("blend member {k}")))?;
+            let model =
+                load_model(&member).map_err(|e| in_member(e, format!("blend member {k}")))?;
             if let Some(first) = members.first() {
                 if (model.n_users(), model.n_items()) != (first.n_users(), first.n_items()) {
                     return Err(Error::model_file(format!(
@@ -636,7 +698,10 @@ impl Blend {
         let intercept = parts.tensor("blend.intercept", &[1])?.data[0];
         let clip = parts.tensor("blend.clip", &[2])?;
         let clip = (clip.data[0], clip.data[1]);
-        if weights.iter().chain([&intercept, &clip.0, &clip.1]).any(|v| !v.is_finite())
+        if weights
+            .iter()
+            .chain([&intercept, &clip.0, &clip.1])
+            .any(|v| !v.is_finite())
             || clip.0 > clip.1
         {
             return Err(Error::model_file(
@@ -646,7 +711,10 @@ impl Blend {
         let (item_counts, count_norm) = if meta_features {
             let counts = parts.tensor("blend.item_counts", &[n_items])?;
             let norm = parts.tensor("blend.count_norm", &[4])?;
-            if counts.data.iter().any(|&c| !(c >= 0.0 && c <= u32::MAX as f32))
+            if counts
+                .data
+                .iter()
+                .any(|&c| !(c >= 0.0 && c <= u32::MAX as f32))
                 || norm.data.iter().any(|v| !v.is_finite())
                 || norm.data[1] <= 0.0
                 || norm.data[3] <= 0.0
@@ -741,7 +809,8 @@ impl Recommender for Blend {
     /// weighted blend (clipped, and with meta-features not even linear in
     /// the members' scores) has no item space of its own.
     fn item_vectors(&self) -> Option<(usize, Vec<f32>)> {
-        self.only_member.and_then(|k| self.members[k].item_vectors())
+        self.only_member
+            .and_then(|k| self.members[k].item_vectors())
     }
 
     fn to_parts(&self) -> ModelParts {
@@ -826,7 +895,10 @@ mod tests {
             let gu = ((1.0f64 + 2.0).ln() - 1.0) / 0.5;
             let gi = ((1.0f64 + [0.0, 3.0, 10.0, 1.0][item]).ln() - 1.5) / 2.0;
             let (p0, p1) = (2.0, 5.0);
-            0.2 + 0.5 * p0 + 0.25 * p1 + (0.1 * p0 - 0.2 * p1) * gu + (0.05 * p0 + 0.03 * p1) * gi
+            0.2 + 0.5 * p0
+                + 0.25 * p1
+                + (0.1 * p0 - 0.2 * p1) * gu
+                + (0.05 * p0 + 0.03 * p1) * gi
                 + 0.4 * gu
                 - 0.3 * gi
         };
@@ -835,7 +907,11 @@ mod tests {
             let mut all = [0f32; 4];
             blend.score_all(user, row, &mut all).unwrap();
             for (i, &s) in all.iter().enumerate() {
-                assert!((s as f64 - expected(i)).abs() < 1e-5, "item {i}: {s} vs {}", expected(i));
+                assert!(
+                    (s as f64 - expected(i)).abs() < 1e-5,
+                    "item {i}: {s} vs {}",
+                    expected(i)
+                );
             }
             let mut some = [0f32; 2];
             blend.score_items(user, row, &[3, 1], &mut some).unwrap();
@@ -880,9 +956,7 @@ mod tests {
         };
         let good = blend.to_parts();
         let mut short = good.clone();
-        short
-            .tensors
-            .retain(|(n, _)| n != "blend.weights");
+        short.tensors.retain(|(n, _)| n != "blend.weights");
         short.tensors.push((
             "blend.weights".into(),
             Tensor {

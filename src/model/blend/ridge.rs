@@ -75,7 +75,9 @@ pub fn fit_loo(x: &[f64], n: usize, p: usize, y: &[f64], prior: &[f64]) -> Resul
     let eig = gram
         .self_adjoint_eigen(faer::Side::Lower)
         .map_err(|e| Error::other(format!("ridge: the eigenproblem failed: {e:?}")))?;
-    let s: Vec<f64> = (0..p).map(|k| eig.S().column_vector()[k].max(0.0)).collect();
+    let s: Vec<f64> = (0..p)
+        .map(|k| eig.S().column_vector()[k].max(0.0))
+        .collect();
     let v: MatRef<'_, f64> = eig.U();
     let s_max = s.iter().cloned().fold(0.0, f64::max);
     if s_max <= 0.0 {
@@ -180,7 +182,10 @@ mod tests {
         let fit = fit_loo(&x, 60, 3, &y, &prior).unwrap();
         let direct = solve_direct(&x, 60, 3, &y, &prior, fit.lambda);
         for c in 0..3 {
-            assert!((fit.weights[c] - direct[c]).abs() < 1e-8, "{fit:?} {direct:?}");
+            assert!(
+                (fit.weights[c] - direct[c]).abs() < 1e-8,
+                "{fit:?} {direct:?}"
+            );
         }
         assert!((fit.intercept - direct[3]).abs() < 1e-8);
     }
@@ -220,7 +225,11 @@ mod tests {
                 .map(|c| (0..n).map(|j| x[j * p + c]).sum::<f64>() / n as f64)
                 .collect();
             (0..n)
-                .map(|j| (0..p).map(|c| (x[j * p + c] - mean[c]).powi(2)).sum::<f64>())
+                .map(|j| {
+                    (0..p)
+                        .map(|c| (x[j * p + c] - mean[c]).powi(2))
+                        .sum::<f64>()
+                })
                 .sum()
         };
         for lambda in lambda_grid(gram_trace / p as f64) {
@@ -232,10 +241,7 @@ mod tests {
     fn a_duplicated_column_does_not_break_the_fit() {
         let (x3, y) = problem(40, 3);
         // Columns: p0, p0 again, p1.
-        let x: Vec<f64> = x3
-            .chunks(3)
-            .flat_map(|r| [r[0], r[0], r[1]])
-            .collect();
+        let x: Vec<f64> = x3.chunks(3).flat_map(|r| [r[0], r[0], r[1]]).collect();
         let fit = fit_loo(&x, 40, 3, &y, &[0.0, 0.0, 1.0]).unwrap();
         assert!(fit.weights.iter().all(|w| w.is_finite()), "{fit:?}");
         assert!(fit.loo_rmse.is_finite());
