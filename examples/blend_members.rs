@@ -56,7 +56,8 @@ fn main() -> anyhow::Result<()> {
         return Ok(());
     }
     let table: toml::Table = toml::from_str(&std::fs::read_to_string(config)?)?;
-    let ModelSpec::Blend(blend) = ModelSpec::from_json(&serde_json::to_value(table)?)? else {
+    let spec = ModelSpec::from_json(&serde_json::to_value(table)?)?;
+    let Some(blend) = spec.config::<BlendConfig>().cloned() else {
         anyhow::bail!("{config}: not a blend (model = \"blend\")");
     };
     let data = read_ratings(&path, &ReadOptions::new())?;
@@ -131,12 +132,12 @@ fn main() -> anyhow::Result<()> {
             // so each member is rebuilt from its parts (an exact copy).
             let members = fitted
                 .iter()
-                .map(|t| aerec::model::spec::load_model(&t.model.to_parts()))
+                .map(|t| aerec::model::registry::load_model(&t.model.to_parts()))
                 .collect::<aerec::Result<Vec<_>>>()?;
             let cpu = cpu_seconds();
             let (model, fit) = config.from_fitted(members, &predictions, &fit_data)?;
             let cpu = cpu_seconds() - cpu + members_cpu;
-            let spec = ModelSpec::Blend(config);
+            let spec = ModelSpec::new(config.clone())?;
             let trained = wrap(&spec, Box::new(model), FitReport::default());
             let v = evaluate(&trained, valid, &eval)?.rating.rmse;
             let t = evaluate(&trained, &parts.test, &eval)?.rating.rmse;

@@ -155,6 +155,10 @@ fn a_blend_never_validates_worse_than_its_best_member() {
     );
 }
 
+fn mean() -> ModelSpec {
+    ModelSpec::from_json(&json!({ "model": "mean" })).unwrap()
+}
+
 /// A blend built from members already fitted, with predictions chosen so
 /// the answer is known.
 fn from_fitted(
@@ -170,11 +174,11 @@ fn from_fitted(
         side: None,
     };
     let config = BlendConfig {
-        members: vec![ModelSpec::Mean; predictions.len()],
+        members: vec![mean(); predictions.len()],
         meta_features: false,
     };
     let members: Vec<Box<dyn Recommender>> = (0..predictions.len())
-        .map(|_| ModelSpec::Mean.fit(&data, &opts(1)).unwrap().0)
+        .map(|_| mean().fit(&data, &opts(1)).unwrap().0)
         .collect();
     config.from_fitted(members, predictions, &data).unwrap()
 }
@@ -292,9 +296,9 @@ fn blend_settings_round_trip_through_json_toml_and_the_model_file_form() {
         ],
     }))
     .unwrap();
-    let ModelSpec::Blend(c) = &spec else {
-        panic!("not a blend: {spec:?}")
-    };
+    let c = spec
+        .config::<BlendConfig>()
+        .unwrap_or_else(|| panic!("not a blend: {spec:?}"));
     assert_eq!(c.members[1].kind(), "ensemble");
     assert!(c.meta_features);
     // The config-file form.
@@ -365,11 +369,29 @@ fn bad_blend_settings_are_clear_errors() {
             "{settings}: {err} lacks {needle:?}"
         );
     }
-    // Fitting needs the validation split the weights are fitted on.
-    let (train, _, _) = data(6);
-    let spec = blend_spec(&[json!({ "model": "biases" })], false);
-    let err = TrainedModel::fit(&spec, &train, None, None, scale(), &opts(1)).unwrap_err();
-    assert!(err.to_string().contains("validation"), "{err}");
+}
+
+/// Without a validation split a blend holds out a tenth of train for it, says
+/// so, and is the blend of members fitted on the rest.
+#[test]
+fn without_a_validation_split_a_blend_carves_one() {
+    let (train, _, test) = data(6);
+    let spec = blend_spec(&members()[1..3], true);
+    let model = TrainedModel::fit(&spec, &train, None, None, scale(), &opts(4)).unwrap();
+    assert!(
+        model
+            .report
+            .notes
+            .iter()
+            .any(|n| n.contains("no validation split given; 10%")),
+        "{:?}",
+        model.report.notes
+    );
+    let p = values(&model, &test);
+    assert!(p.iter().all(|v| v.is_finite()));
+    // The same seed carves the same part: the fit repeats.
+    let again = TrainedModel::fit(&spec, &train, None, None, scale(), &opts(4)).unwrap();
+    assert_eq!(values(&again, &test), p);
 }
 
 fn aerec(args: &[&str]) -> (bool, String, String) {
@@ -475,11 +497,6 @@ model = "biases"
         let got: f32 = line.split(',').nth(2).unwrap().parse().unwrap();
         assert!((got - expected).abs() < 1e-4, "{line} vs {expected}");
     }
-
-    // A blend with no validation split says what to add.
-    let (ok, _, err) = aerec(&["train", "--config", &p(&config), "--data", &p(&data_file)]);
-    assert!(!ok);
-    assert!(err.contains("--valid-fraction"), "{err}");
 }
 
 /// The HTTP service answers from a blend's model file what the library does.

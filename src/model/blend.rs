@@ -38,13 +38,34 @@ use std::fmt::Write as _;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::ensemble::in_member;
-use super::spec::{load_model, ModelSpec};
+use rand::rngs::SmallRng;
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use serde_json::{Map, Value};
+
+use super::registry::{load_model, no_presets, ModelConfig, ModelKind};
+use super::spec::ModelSpec;
 use super::{FitData, FitOptions, FitReport, ModelParts, Recommender, SparseRow, Tensor};
 use crate::data::{Csr, Ratings};
 use crate::error::{Error, Result};
 
 pub use ridge::RidgeFit;
+
+/// The `blend` model kind: `model = "blend"`, `meta_features`, and one
+/// `[[members]]` table per member.
+pub const KIND: ModelKind = ModelKind {
+    name: "blend",
+    summary: "members of any kinds, weighted by a ridge regression on the validation split",
+    parse: |settings| Ok(Box::new(BlendConfig::from_settings(settings)?)),
+    presets: &[],
+    preset: no_presets,
+    load: |parts| Ok(Box::new(Blend::from_parts(parts)?)),
+};
+
+/// Share of the training ratings a blend holds out for its members' early
+/// stopping and its weights when it is given no validation split (as `aerec
+/// tune` carves by default).
+pub const CARVE_FRACTION: f64 = 0.1;
 
 /// Most members a blend may have: with meta-features a member costs three
 /// weights, and beyond a handful of kinds the validation split cannot tell
@@ -69,32 +90,6 @@ pub struct BlendConfig {
 }
 
 impl BlendConfig {
-    /// Checks the member count, that no member is a blend, and every member.
-    pub fn validate(&self) -> Result<()> {
-        if self.members.is_empty() {
-            return Err(Error::config(
-                "blend: no members (add [[members]] tables, one per model)",
-            ));
-        }
-        if self.members.len() > MAX_MEMBERS {
-            return Err(Error::config(format!(
-                "blend: {} members, at most {MAX_MEMBERS}",
-                self.members.len()
-            )));
-        }
-        for (k, m) in self.members.iter().enumerate() {
-            if m.contains_blend() {
-                return Err(Error::config(format!(
-                    "blend: member {} is a blend; list its members in this blend instead",
-                    k + 1
-                )));
-            }
-            m.validate()
-                .map_err(|e| in_member(e, format!("blend member {}", k + 1)))?;
-        }
-        Ok(())
-    }
-
     /// Reads the settings of a `model = "blend"` table: `members`, a list of
     /// model tables each read by [`ModelSpec::from_json`] (so `preset` and
     /// `ensemble = N` work there), and `meta_features`. Any other key is an
@@ -108,7 +103,7 @@ impl BlendConfig {
                 .enumerate()
                 .map(|(k, m)| {
                     ModelSpec::from_json(m)
-                        .map_err(|e| in_member(e, format!("blend member {}", k + 1)))
+                        .map_err(|e| e.context(format!("blend member {}", k + 1)))
                 })
                 .collect::<Result<_>>()?,
             Some(other) => {
@@ -140,26 +135,26 @@ impl BlendConfig {
         Ok(config)
     }
 
-    /// The settings table a config file takes (the inverse of
-    /// [`BlendConfig::from_settings`]): each member in its own config form.
-    pub fn to_settings(&self) -> serde_json::Value {
-        serde_json::json!({
-            "model": "blend",
-            "members": self.members.iter().map(ModelSpec::to_json).collect::<Vec<_>>(),
-            "meta_features": self.meta_features,
-        })
-    }
-
     /// Fits every member on the training split, then the weights on the
-    /// validation split ([`BlendConfig::from_fitted`]).
-    pub fn fit(&self, data: &FitData<'_>, opts: &FitOptions) -> Result<(Blend, FitReport)> {
+    /// validation split ([`BlendConfig::from_fitted`]). Without a validation
+    /// split, [`CARVE_FRACTION`] of the training ratings is held out for it
+    /// (seeded by `opts.seed`), and the fit notes say so.
+    pub fn fit_blend(&self, data: &FitData<'_>, opts: &FitOptions) -> Result<(Blend, FitReport)> {
         self.validate()?;
-        let valid = data.valid.filter(|v| !v.is_empty()).ok_or_else(|| {
-            Error::config(
-                "blend: the weights are fitted on a validation split; give one \
-                 (--valid-fraction)",
-            )
-        })?;
+        let carved = match data.valid {
+            Some(v) if !v.is_empty() => None,
+            _ => Some(carve_validation(data.train, opts.seed)?),
+        };
+        let data = match &carved {
+            Some((train, train_by_user, valid)) => FitData {
+                train,
+                train_by_user,
+                valid: Some(valid),
+                side: data.side,
+            },
+            None => *data,
+        };
+        let valid = data.valid.expect("given or carved");
         let start = std::time::Instant::now();
         let mut members = Vec::with_capacity(self.members.len());
         let mut predictions = Vec::with_capacity(self.members.len());
@@ -173,8 +168,8 @@ impl BlendConfig {
             };
             let label = format!("blend member {} ({})", k + 1, spec.kind());
             let (model, r) = spec
-                .fit(data, &member_opts)
-                .map_err(|e| in_member(e, label.clone()))?;
+                .fit(&data, &member_opts)
+                .map_err(|e| e.context(label.clone()))?;
             report.epochs += r.epochs;
             report
                 .notes
@@ -186,7 +181,15 @@ impl BlendConfig {
             )?);
             members.push(model);
         }
-        let (blend, fit) = self.from_fitted(members, &predictions, data)?;
+        let (blend, fit) = self.from_fitted(members, &predictions, &data)?;
+        if carved.is_some() {
+            report.notes.push(format!(
+                "blend: no validation split given; {:.0}% of the training ratings (seed {}) held out \
+                 for the members' early stopping and the weights",
+                CARVE_FRACTION * 100.0,
+                opts.seed
+            ));
+        }
         report.notes.extend(fit.notes());
         report.train_seconds = start.elapsed().as_secs_f64();
         Ok((blend, report))
@@ -364,6 +367,93 @@ impl BlendConfig {
         fit.why = "ridge weights".into();
         Ok(fit.kept(candidate))
     }
+}
+
+impl ModelConfig for BlendConfig {
+    fn kind(&self) -> &'static ModelKind {
+        &KIND
+    }
+
+    /// Checks the member count, that no member is a blend, and every member.
+    fn validate(&self) -> Result<()> {
+        if self.members.is_empty() {
+            return Err(Error::config(
+                "blend: no members (add [[members]] tables, one per model)",
+            ));
+        }
+        if self.members.len() > MAX_MEMBERS {
+            return Err(Error::config(format!(
+                "blend: {} members, at most {MAX_MEMBERS}",
+                self.members.len()
+            )));
+        }
+        for (k, m) in self.members.iter().enumerate() {
+            if m.kind() == KIND.name {
+                return Err(Error::config(format!(
+                    "blend: member {} is a blend; list its members in this blend instead",
+                    k + 1
+                )));
+            }
+            m.validate()
+                .map_err(|e| e.context(format!("blend member {}", k + 1)))?;
+        }
+        Ok(())
+    }
+
+    fn fit(
+        &self,
+        data: &FitData<'_>,
+        opts: &FitOptions,
+    ) -> Result<(Box<dyn Recommender>, FitReport)> {
+        let (m, r) = self.fit_blend(data, opts)?;
+        Ok((Box::new(m), r))
+    }
+
+    /// Sets every member's epochs; true when any member trains in epochs.
+    fn set_epochs(&mut self, epochs: usize) -> bool {
+        let set: Vec<bool> = self
+            .members
+            .iter_mut()
+            .map(|m| m.set_epochs(epochs))
+            .collect();
+        set.contains(&true)
+    }
+
+    fn uses_side_features(&self) -> bool {
+        self.members.iter().any(|m| m.uses_side_features())
+    }
+
+    /// Each member in its config-file form (`preset`-free, `ensemble = N`).
+    fn user_settings(&self) -> Map<String, Value> {
+        let mut m = Map::new();
+        m.insert(
+            "members".into(),
+            self.members.iter().map(ModelSpec::to_json).collect(),
+        );
+        m.insert("meta_features".into(), self.meta_features.into());
+        m
+    }
+}
+
+/// Splits `CARVE_FRACTION` of `train` off at random (seeded) as validation:
+/// (the rest, the rest by user, the carve).
+fn carve_validation(train: &Ratings, seed: u64) -> Result<(Ratings, Csr, Ratings)> {
+    let n = train.len();
+    let k = ((n as f64 * CARVE_FRACTION).round() as usize).max(1);
+    if n < 2 * k {
+        return Err(Error::config(format!(
+            "blend: {n} training ratings are too few to hold out a validation part"
+        )));
+    }
+    let mut order: Vec<usize> = (0..n).collect();
+    // A stream of its own, so the carve does not echo a member's draws.
+    order.shuffle(&mut SmallRng::seed_from_u64(seed ^ 0x626c_656e_6400));
+    let (held, kept) = order.split_at_mut(k);
+    held.sort_unstable();
+    kept.sort_unstable();
+    let rest = train.select(kept);
+    let by_user = rest.by_user();
+    Ok((rest, by_user, train.select(held)))
 }
 
 /// What fitting a blend's weights found, for the fit notes and for a caller
@@ -677,8 +767,7 @@ impl Blend {
                     .filter_map(|(n, t)| Some((n.strip_prefix(&prefix)?.to_string(), t.clone())))
                     .collect(),
             };
-            let model =
-                load_model(&member).map_err(|e| in_member(e, format!("blend member {k}")))?;
+            let model = load_model(&member).map_err(|e| e.context(format!("blend member {k}")))?;
             if let Some(first) = members.first() {
                 if (model.n_users(), model.n_items()) != (first.n_users(), first.n_items()) {
                     return Err(Error::model_file(format!(
