@@ -217,7 +217,7 @@ impl fmt::Display for Error {
                 write!(
                     f,
                     "duplicate rating for user {user:?} and item {item:?} \
-                     (choose a policy with --duplicates keep-last|mean)"
+                     (choose a duplicate policy: keep-last or mean)"
                 )
             }
             ErrorKind::Config(m) => write!(f, "invalid configuration: {m}"),
