@@ -142,10 +142,11 @@ fn main() -> anyhow::Result<()> {
             let v = evaluate(&trained, valid, &eval)?.rating.rmse;
             let t = evaluate(&trained, &parts.test, &eval)?.rating.rmse;
             let name = if meta { "blend+meta" } else { "blend" };
-            println!(
-                "{seed:<5} {name:<26} {v:.4}   {t:.4}   {cpu:.1}   ({})",
-                fit.notes().last().unwrap()
-            );
+            println!("{seed:<5} {name:<26} {v:.4}   {t:.4}   {cpu:.1}");
+            let notes = fit.notes();
+            for note in &notes[notes.len() - 2..] {
+                println!("      {note}");
+            }
         }
     }
     Ok(())

@@ -88,7 +88,12 @@ fn a_blend_of_one_member_is_that_member() {
     let (train, valid, test) = data(1);
     for member in [members()[0].clone(), members()[1].clone()] {
         for meta in [false, true] {
-            let blend = fit(&blend_spec(&[member.clone()], meta), &train, &valid, 7);
+            let blend = fit(
+                &blend_spec(std::slice::from_ref(&member), meta),
+                &train,
+                &valid,
+                7,
+            );
             let alone = fit(&ModelSpec::from_json(&member).unwrap(), &train, &valid, 7);
             assert_eq!(values(&blend, &test), values(&alone, &test), "{member}");
             assert_eq!(rec(&blend, "u2", 5), rec(&alone, "u2", 5));

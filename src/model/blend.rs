@@ -330,7 +330,8 @@ impl BlendConfig {
                 return Ok(fit.kept(blend));
             }
         };
-        if !(ridge.loo_rmse < member_rmse[best]) {
+        // A NaN error (a degenerate fit) does not beat anything.
+        if ridge.loo_rmse.is_nan() || ridge.loo_rmse >= member_rmse[best] {
             fit.why = format!(
                 "ridge leave-one-out RMSE {:.4} does not beat the best member's {:.4}: the best member alone",
                 ridge.loo_rmse, member_rmse[best]
