@@ -41,6 +41,13 @@ fn settings_for(kind: &str) -> Option<(Value, bool)> {
                     "ensemble": 2 }),
             true,
         ),
+        "blend" => (
+            json!({ "model": "blend", "meta_features": true, "members": [
+                { "model": "mf", "factors": 4, "epochs": 60, "lr": 0.02, "l2": 0.01 },
+                { "model": "biases" },
+            ] }),
+            true,
+        ),
         _ => return None,
     })
 }

@@ -10,6 +10,7 @@
 
 pub mod autoencoder;
 pub mod baseline;
+pub mod blend;
 pub mod ensemble;
 pub mod quantized;
 mod rank;
@@ -192,7 +193,7 @@ impl ModelParts {
 /// A fitted recommender. Users and items are dense indices of the training
 /// id space; [`TrainedModel`] speaks original ids.
 pub trait Recommender: Send + Sync {
-    /// Model kind: `"autoencoder"`, `"mean"`, `"biases"`, `"svd"`, `"mf"`, `"svdpp"`, `"ensemble"`.
+    /// Model kind: `"autoencoder"`, `"mean"`, `"biases"`, `"svd"`, `"mf"`, `"svdpp"`, `"ensemble"`, `"blend"`.
     fn kind(&self) -> &'static str;
 
     /// Number of users in the training id space.

@@ -50,6 +50,7 @@ pub static KINDS: &[&ModelKind] = &[
     &super::baseline::MF,
     &super::baseline::SVDPP,
     &super::ensemble::KIND,
+    &super::blend::KIND,
 ];
 
 /// The kind called `name`, or an error listing the kinds there are.
