@@ -16,11 +16,14 @@ use crate::model::ModelSpec;
 #[derive(Debug, Default, Clone, clap::Args)]
 #[command(next_help_heading = "Model")]
 pub struct ModelArgs {
-    /// Model kind: autoencoder, mean, biases, svd, mf, svdpp (default: the
-    /// config file's `model`, else autoencoder).
+    /// Model kind: autoencoder, mean, biases, svd, mf, svdpp, glocal-k
+    /// (default: the config file's `model`, else what the preset is for,
+    /// else autoencoder).
     #[arg(long, value_name = "KIND")]
     pub model: Option<String>,
-    /// Autoencoder recipe to start from: tutorial, autorec, deep, assignment, deep-sbs.
+    /// Recipe to start from: tutorial, autorec, deep, assignment, deep-sbs
+    /// (autoencoders); glocal-k, glocal-k-ml1m, glocal-k-douban (GLocal-K
+    /// with the paper's ML-100K, ML-1M, Douban settings).
     #[arg(long, value_name = "NAME")]
     pub preset: Option<String>,
     /// Model settings as TOML (the keys `train` flags set; `tune --out` writes this form).
@@ -89,10 +92,18 @@ impl ModelArgs {
 
     /// The model kind these settings name.
     pub fn kind(settings: &Map<String, Value>) -> &str {
+        let glocal_preset = settings
+            .get("preset")
+            .and_then(Value::as_str)
+            .is_some_and(|p| crate::model::glocal_k::PRESETS.contains(&p));
         settings
             .get("model")
             .and_then(Value::as_str)
-            .unwrap_or("autoencoder")
+            .unwrap_or(if glocal_preset {
+                "glocal-k"
+            } else {
+                "autoencoder"
+            })
     }
 
     /// Builds the validated spec from these flags plus kind-specific overrides.

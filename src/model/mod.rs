@@ -11,6 +11,7 @@
 pub mod autoencoder;
 pub mod baseline;
 pub mod ensemble;
+pub mod glocal_k;
 pub mod quantized;
 pub mod spec;
 pub mod trained;
@@ -189,7 +190,7 @@ impl ModelParts {
 /// A fitted recommender. Users and items are dense indices of the training
 /// id space; [`TrainedModel`] speaks original ids.
 pub trait Recommender: Send + Sync {
-    /// Model kind: `"autoencoder"`, `"mean"`, `"biases"`, `"svd"`, `"mf"`, `"svdpp"`, `"ensemble"`.
+    /// Model kind: `"autoencoder"`, `"mean"`, `"biases"`, `"svd"`, `"mf"`, `"svdpp"`, `"ensemble"`, `"glocal-k"`.
     fn kind(&self) -> &'static str;
 
     /// Number of users in the training id space.

@@ -8,6 +8,7 @@ use super::baseline::{
     BiasesConfig, BiasesModel, MeanModel, MfConfig, MfModel, SvdConfig, SvdModel, SvdppModel,
 };
 use super::ensemble::{Ensemble, EnsembleConfig};
+use super::glocal_k::{GlocalK, GlocalKConfig};
 use super::{FitData, FitOptions, FitReport, ModelParts, Recommender};
 use crate::error::{Error, Result};
 
@@ -33,6 +34,9 @@ pub enum ModelSpec {
     /// The mean of several members of one spec trained from different
     /// seeds; written `ensemble = N` beside the members' own keys.
     Ensemble(EnsembleConfig),
+    /// GLocal-K: local-kernel autoencoder fine-tuned with a global kernel.
+    #[serde(rename = "glocal-k")]
+    GlocalK(GlocalKConfig),
 }
 
 impl ModelSpec {
@@ -46,6 +50,7 @@ impl ModelSpec {
             ModelSpec::Mf(_) => "mf",
             ModelSpec::Svdpp(_) => "svdpp",
             ModelSpec::Ensemble(_) => "ensemble",
+            ModelSpec::GlocalK(_) => "glocal-k",
         }
     }
 
@@ -60,6 +65,10 @@ impl ModelSpec {
             ModelSpec::Mf(c) | ModelSpec::Svdpp(c) => c.epochs = epochs,
             ModelSpec::Mean | ModelSpec::Svd(_) => return false,
             ModelSpec::Ensemble(c) => return c.base.set_epochs(epochs),
+            ModelSpec::GlocalK(c) => {
+                c.pretrain_epochs = epochs.max(1);
+                c.finetune_epochs = epochs;
+            }
         }
         true
     }
@@ -83,6 +92,7 @@ impl ModelSpec {
             ModelSpec::Svd(c) => c.validate(),
             ModelSpec::Mf(c) | ModelSpec::Svdpp(c) => c.validate(),
             ModelSpec::Ensemble(c) => c.validate(),
+            ModelSpec::GlocalK(c) => c.validate(),
         }
     }
 
@@ -122,6 +132,10 @@ impl ModelSpec {
                 let (m, r) = c.fit(data, opts)?;
                 (Box::new(m), r)
             }
+            ModelSpec::GlocalK(c) => {
+                let (m, r) = c.fit(data, opts)?;
+                (Box::new(m), r)
+            }
         })
     }
 }
@@ -136,6 +150,7 @@ pub fn load_model(parts: &ModelParts) -> Result<Box<dyn Recommender>> {
         "mf" => Box::new(MfModel::from_parts(parts)?),
         "svdpp" => Box::new(SvdppModel::from_parts(parts)?),
         "ensemble" => Box::new(Ensemble::from_parts(parts)?),
+        "glocal-k" => Box::new(GlocalK::from_parts(parts)?),
         other => return Err(Error::model_file(format!("unknown model kind {other:?}"))),
     })
 }
@@ -170,7 +185,13 @@ impl ModelSpec {
             spec.validate()?;
             return Ok(spec);
         }
+        // A GLocal-K preset names its model kind.
+        let glocal_preset = map
+            .get("preset")
+            .and_then(|p| p.as_str())
+            .is_some_and(|p| super::glocal_k::PRESETS.contains(&p));
         let kind = match map.remove("model") {
+            None if glocal_preset => "glocal-k".to_string(),
             None => "autoencoder".to_string(),
             Some(serde_json::Value::String(s)) => s,
             Some(other) => {
@@ -182,6 +203,17 @@ impl ModelSpec {
         let mut base = serde_json::Map::new();
         match map.remove("preset") {
             None => {}
+            Some(serde_json::Value::String(name)) if glocal_preset => {
+                if kind != "glocal-k" {
+                    return Err(Error::config(format!(
+                        "preset {name:?} is a glocal-k recipe, but the model is {kind:?}"
+                    )));
+                }
+                match serde_json::to_value(GlocalKConfig::preset(&name)?) {
+                    Ok(serde_json::Value::Object(m)) => base = m,
+                    _ => return Err(Error::other("preset did not serialise to a table")),
+                }
+            }
             Some(serde_json::Value::String(name)) => {
                 if kind != "autoencoder" {
                     return Err(Error::config(format!(
