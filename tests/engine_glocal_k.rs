@@ -227,6 +227,17 @@ fn presets_and_settings_parse_into_the_kind() {
 #[test]
 fn the_command_line_trains_saves_and_serves_a_recommendation() {
     let dir = tempfile::tempdir().unwrap();
+    // A small rating file (the embedded data set would make a dense
+    // 9724 × 610 matrix: seconds of GEMMs for a smoke test).
+    let (train, valid) = data();
+    let mut text = String::new();
+    for r in [&train, &valid] {
+        for k in 0..r.len() {
+            text += &format!("{}\t{}\t{}\t0\n", r.users[k] + 1, r.items[k] + 1, r.values[k]);
+        }
+    }
+    let ratings = dir.path().join("u.data");
+    std::fs::write(&ratings, text).unwrap();
     let config = dir.path().join("g.toml");
     std::fs::write(
         &config,
@@ -238,6 +249,8 @@ fn the_command_line_trains_saves_and_serves_a_recommendation() {
         .unwrap()
         .args(["train", "--json", "--valid-fraction", "0.05", "--config"])
         .arg(&config)
+        .arg("--data")
+        .arg(&ratings)
         .arg("--out")
         .arg(&out)
         .assert()
