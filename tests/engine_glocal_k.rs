@@ -44,7 +44,7 @@ fn fit(
     };
     let scale = RatingScale::new(1.0, 5.0).unwrap();
     TrainedModel::fit(
-        &ModelSpec::GlocalK(config.clone()),
+        &ModelSpec::new(config.clone()).unwrap(),
         train,
         valid,
         None,
@@ -196,22 +196,27 @@ fn a_dense_matrix_over_the_memory_limit_is_refused_before_training() {
     };
     let opts = FitOptions::default();
     let scale = RatingScale::new(1.0, 5.0).unwrap();
-    let err =
-        TrainedModel::fit(&ModelSpec::GlocalK(c), &train, None, None, scale, &opts).unwrap_err();
+    let err = TrainedModel::fit(
+        &ModelSpec::new(c).unwrap(),
+        &train,
+        None,
+        None,
+        scale,
+        &opts,
+    )
+    .unwrap_err();
     assert!(err.to_string().contains("GiB"), "{err}");
 }
 
 #[test]
 fn presets_and_settings_parse_into_the_kind() {
     let spec = ModelSpec::from_json(&json!({ "preset": "glocal-k" })).unwrap();
-    assert_eq!(spec, ModelSpec::GlocalK(GlocalKConfig::default()));
+    assert_eq!(spec, ModelSpec::new(GlocalKConfig::default()).unwrap());
     let spec = ModelSpec::from_json(
         &json!({ "model": "glocal-k", "preset": "glocal-k-ml1m", "lambda_2": 5.0 }),
     )
     .unwrap();
-    let ModelSpec::GlocalK(c) = &spec else {
-        panic!("{spec:?}")
-    };
+    let c = spec.config::<GlocalKConfig>().unwrap();
     assert_eq!((c.lambda_2, c.pretrain_iters, c.dot_scale), (5.0, 50, 0.5));
     assert_eq!(ModelSpec::from_json(&spec.to_json()).unwrap(), spec);
     for bad in [
@@ -233,7 +238,12 @@ fn the_command_line_trains_saves_and_serves_a_recommendation() {
     let mut text = String::new();
     for r in [&train, &valid] {
         for k in 0..r.len() {
-            text += &format!("{}\t{}\t{}\t0\n", r.users[k] + 1, r.items[k] + 1, r.values[k]);
+            text += &format!(
+                "{}\t{}\t{}\t0\n",
+                r.users[k] + 1,
+                r.items[k] + 1,
+                r.values[k]
+            );
         }
     }
     let ratings = dir.path().join("u.data");

@@ -92,18 +92,20 @@ impl ModelArgs {
 
     /// The model kind these settings name.
     pub fn kind(settings: &Map<String, Value>) -> &str {
-        let glocal_preset = settings
+        // Without a kind, a preset names it (as in `ModelSpec::from_json`).
+        let of_preset = settings
             .get("preset")
             .and_then(Value::as_str)
-            .is_some_and(|p| crate::model::glocal_k::PRESETS.contains(&p));
+            .and_then(|p| {
+                crate::model::registry::KINDS
+                    .iter()
+                    .find(|k| k.presets.iter().any(|(n, _)| *n == p))
+            })
+            .map_or("autoencoder", |k| k.name);
         settings
             .get("model")
             .and_then(Value::as_str)
-            .unwrap_or(if glocal_preset {
-                "glocal-k"
-            } else {
-                "autoencoder"
-            })
+            .unwrap_or(of_preset)
     }
 
     /// Builds the validated spec from these flags plus kind-specific overrides.

@@ -13,6 +13,7 @@ pub mod baseline;
 pub mod ensemble;
 pub mod glocal_k;
 pub mod quantized;
+pub mod registry;
 pub mod spec;
 pub mod trained;
 

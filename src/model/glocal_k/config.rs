@@ -72,8 +72,15 @@ impl Default for GlocalKConfig {
     }
 }
 
-/// The names [`GlocalKConfig::preset`] knows.
-pub const PRESETS: &[&str] = &["glocal-k", "glocal-k-ml1m", "glocal-k-douban"];
+/// The recipes [`GlocalKConfig::preset`] knows, as (name, description).
+pub const PRESETS: &[(&str, &str)] = &[
+    (
+        "glocal-k",
+        "the reference's ML-100K settings (the defaults)",
+    ),
+    ("glocal-k-ml1m", "the reference's ML-1M settings"),
+    ("glocal-k-douban", "the reference's Douban settings"),
+];
 
 impl GlocalKConfig {
     /// The reference implementation's settings for one data set:
@@ -103,10 +110,11 @@ impl GlocalKConfig {
                 ..d
             },
             other => {
+                let names: Vec<&str> = PRESETS.iter().map(|p| p.0).collect();
                 return Err(Error::config(format!(
                     "unknown GLocal-K preset {other:?} (known: {})",
-                    PRESETS.join(", ")
-                )))
+                    names.join(", ")
+                )));
             }
         })
     }
@@ -214,7 +222,7 @@ mod tests {
 
     #[test]
     fn presets_validate_and_differ() {
-        for name in PRESETS {
+        for (name, _) in PRESETS {
             GlocalKConfig::preset(name).unwrap().validate().unwrap();
         }
         assert_ne!(
