@@ -251,7 +251,7 @@ fn the_command_line_trains_saves_and_serves_a_recommendation() {
     let config = dir.path().join("g.toml");
     std::fs::write(
         &config,
-        "model = \"glocal-k\"\nhidden = [8]\nkernel_dim = 2\npretrain_epochs = 2\nfinetune_epochs = 2\n",
+        "model = \"glocal-k\"\nhidden = [8]\nkernel_dim = 2\nlambda_2 = 1.0\npretrain_epochs = 6\nfinetune_epochs = 4\n",
     )
     .unwrap();
     let out = dir.path().join("m.aerec");

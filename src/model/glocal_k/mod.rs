@@ -419,25 +419,37 @@ impl GlocalK {
     fn fold_in(&self, row: SparseRow<'_>) -> Result<(Vec<f32>, f32)> {
         let h = self.code_width();
         let n = h + 1;
-        let mut ata = vec![0f64; n * n];
-        let mut atb = vec![0f64; n];
-        let mut x = vec![0f64; n];
-        x[h] = 1.0;
-        for (&i, &r) in row.indices.iter().zip(row.values) {
+        // X: one row per rated item, its code and a 1 for the bias.
+        let mut x = vec![1f64; row.len() * n];
+        for (xr, &i) in x.chunks_mut(n).zip(row.indices) {
             let i = i as usize;
             if i >= self.state.n_items {
                 return Err(Error::unknown_id("item", format!("index {i}")));
             }
-            for (xk, c) in x.iter_mut().zip(&self.item_codes[i * h..(i + 1) * h]) {
+            for (xk, c) in xr.iter_mut().zip(&self.item_codes[i * h..(i + 1) * h]) {
                 *xk = *c as f64;
             }
-            for a in 0..n {
-                atb[a] += x[a] * r as f64;
-                for b in 0..n {
-                    ata[a * n + b] += x[a] * x[b];
-                }
-            }
         }
+        let xm = faer::MatRef::from_row_major_slice(&x, row.len(), n);
+        let r: Vec<f64> = row.values.iter().map(|&v| v as f64).collect();
+        let mut ata = vec![0f64; n * n];
+        faer::linalg::matmul::matmul(
+            faer::MatMut::from_row_major_slice_mut(&mut ata, n, n),
+            faer::Accum::Replace,
+            xm.transpose(),
+            xm,
+            1.0,
+            faer::Par::Seq,
+        );
+        let mut atb = vec![0f64; n];
+        faer::linalg::matmul::matmul(
+            faer::MatMut::from_row_major_slice_mut(&mut atb, n, 1),
+            faer::Accum::Replace,
+            xm.transpose(),
+            faer::MatRef::from_row_major_slice(&r, row.len(), 1),
+            1.0,
+            faer::Par::Seq,
+        );
         for k in 0..h {
             ata[k * n + k] += self.config.lambda_2.max(1e-6);
         }
