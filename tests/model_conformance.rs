@@ -36,6 +36,11 @@ fn settings_for(kind: &str) -> Option<(Value, bool)> {
             json!({ "model": "svdpp", "factors": 4, "epochs": 60, "lr": 0.02, "l2": 0.01 }),
             true,
         ),
+        "glocal-k" => (
+            json!({ "model": "glocal-k", "hidden": [16], "kernel_dim": 3, "lambda_2": 0.5,
+                    "lambda_s": 0.01, "pretrain_epochs": 8, "finetune_epochs": 4 }),
+            true,
+        ),
         "ensemble" => (
             json!({ "model": "mf", "factors": 4, "epochs": 60, "lr": 0.02, "l2": 0.01,
                     "ensemble": 2 }),

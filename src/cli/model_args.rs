@@ -16,7 +16,8 @@ use crate::model::ModelSpec;
 #[derive(Debug, Default, Clone, clap::Args)]
 #[command(next_help_heading = "Model")]
 pub struct ModelArgs {
-    /// Model kind (default: the config file's `model`, else autoencoder).
+    /// Model kind (default: the config file's `model`, else the kind the
+    /// preset belongs to, else autoencoder).
     #[arg(long, value_name = "KIND", value_parser = kind_names())]
     pub model: Option<String>,
     /// A model kind's recipe to start from (the autoencoder's are the source
@@ -107,10 +108,20 @@ impl ModelArgs {
 
     /// The model kind these settings name.
     pub fn kind(settings: &Map<String, Value>) -> &str {
+        // Without a kind, a preset names it (as in `ModelSpec::from_json`).
+        let of_preset = settings
+            .get("preset")
+            .and_then(Value::as_str)
+            .and_then(|p| {
+                crate::model::registry::KINDS
+                    .iter()
+                    .find(|k| k.presets.iter().any(|(n, _)| *n == p))
+            })
+            .map_or("autoencoder", |k| k.name);
         settings
             .get("model")
             .and_then(Value::as_str)
-            .unwrap_or("autoencoder")
+            .unwrap_or(of_preset)
     }
 
     /// Builds the validated spec from these flags plus kind-specific overrides.

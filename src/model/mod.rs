@@ -12,6 +12,7 @@ pub mod autoencoder;
 pub mod baseline;
 pub mod blend;
 pub mod ensemble;
+pub mod glocal_k;
 pub mod quantized;
 mod rank;
 pub mod registry;
@@ -193,7 +194,7 @@ impl ModelParts {
 /// A fitted recommender. Users and items are dense indices of the training
 /// id space; [`TrainedModel`] speaks original ids.
 pub trait Recommender: Send + Sync {
-    /// Model kind: `"autoencoder"`, `"mean"`, `"biases"`, `"svd"`, `"mf"`, `"svdpp"`, `"ensemble"`, `"blend"`.
+    /// Model kind: the name of its entry in [`registry::KINDS`].
     fn kind(&self) -> &'static str;
 
     /// Number of users in the training id space.

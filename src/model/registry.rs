@@ -51,6 +51,7 @@ pub static KINDS: &[&ModelKind] = &[
     &super::baseline::SVDPP,
     &super::ensemble::KIND,
     &super::blend::KIND,
+    &super::glocal_k::KIND,
 ];
 
 /// The kind called `name`, or an error listing the kinds there are.

@@ -90,7 +90,8 @@ impl ModelSpec {
     /// Builds a spec from a JSON object of settings, the form every config
     /// source (TOML file, command-line flags, `tune` output) is turned into.
     ///
-    /// Keys: `model` (kind; default `"autoencoder"`), optional `preset` (a
+    /// Keys: `model` (kind; default: the kind of the `preset`, else
+    /// `"autoencoder"`), optional `preset` (a
     /// recipe of that kind, which the other keys then override), optional
     /// `ensemble` (train that many seeds of the model and average them; 1 =
     /// one model), and the kind's own config keys. Unknown keys are errors
@@ -104,7 +105,17 @@ impl ModelSpec {
             return super::ensemble::EnsembleConfig::from_settings(members, map);
         }
         let kind_name = match map.remove("model") {
-            None => "autoencoder".to_string(),
+            // Without `model`, a preset names its kind (`preset = "glocal-k"`).
+            None => map
+                .get("preset")
+                .and_then(Value::as_str)
+                .and_then(|p| {
+                    registry::KINDS
+                        .iter()
+                        .find(|k| k.presets.iter().any(|(n, _)| *n == p))
+                })
+                .map_or("autoencoder", |k| k.name)
+                .to_string(),
             Some(Value::String(s)) => s,
             Some(other) => {
                 return Err(Error::config(format!(
