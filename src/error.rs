@@ -65,8 +65,14 @@ pub enum ErrorKind {
     },
     /// A model file that is truncated, corrupted, foreign or from a newer version.
     ModelFile(String),
-    /// Training diverged (NaN or infinite loss).
+    /// Training diverged (a NaN, infinite or exploding loss).
     Diverged(String),
+    /// A request or a new user's ratings that cannot be used as given
+    /// (an item rated twice, nothing the model knows).
+    Invalid(String),
+    /// A model would need more memory than the machine has, or its size
+    /// overflows; the message names the estimate and the flag to change.
+    TooLarge(String),
     /// Anything else, with a message.
     Other(String),
 }
@@ -166,6 +172,8 @@ fn shorten(text: &str) -> String {
     }
 }
 
+const CONFIG_PREFIX: &str = "invalid configuration: ";
+
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if let Some(path) = &self.inner.path {
@@ -203,11 +211,16 @@ impl fmt::Display for Error {
                      (choose a policy with --duplicates keep-last|mean)"
                 )
             }
-            ErrorKind::Config(m) => write!(f, "invalid configuration: {m}"),
+            // A message that already carries the prefix (a nested config
+            // error) keeps one: "invalid configuration: a: invalid
+            // configuration: b" reads as "invalid configuration: a: b".
+            ErrorKind::Config(m) => write!(f, "{CONFIG_PREFIX}{}", m.replace(CONFIG_PREFIX, "")),
             ErrorKind::UnknownId { what, id } => write!(f, "unknown {what} {id:?}"),
             ErrorKind::ModelFile(m) => write!(f, "model file: {m}"),
             ErrorKind::Diverged(m) => write!(f, "training diverged: {m}"),
-            ErrorKind::Other(m) => write!(f, "{m}"),
+            ErrorKind::Invalid(m) | ErrorKind::TooLarge(m) | ErrorKind::Other(m) => {
+                write!(f, "{m}")
+            }
         }
     }
 }
@@ -218,13 +231,25 @@ impl fmt::Debug for Error {
     }
 }
 
-impl std::error::Error for Error {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match &self.inner.kind {
-            ErrorKind::Io(e) => Some(e),
-            _ => None,
+// No `source()`: the message already holds the I/O error's text, and a
+// chain printer (anyhow's `{:#}`) would print it a second time.
+impl std::error::Error for Error {}
+
+/// The message of an error and its causes, each cause once: a cause whose
+/// text the message already holds (an OS error repeated by a wrapper) is
+/// left out.
+pub fn chain_message(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut message = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let text = c.to_string();
+        if !message.contains(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
         }
+        cause = c.source();
     }
+    message
 }
 
 impl From<std::io::Error> for Error {
@@ -243,6 +268,28 @@ mod tests {
             .with_path("ratings.csv");
         assert_eq!(e.to_string(), "ratings.csv: line 7: bad rating: \"1,2,x\"");
         assert_eq!(e.position().unwrap().line, 7);
+    }
+
+    #[test]
+    fn nested_config_errors_keep_one_prefix() {
+        let inner = Error::config("layers must not be empty");
+        let outer = Error::config(format!("model \"autoencoder\": {inner}"));
+        assert_eq!(
+            outer.to_string(),
+            "invalid configuration: model \"autoencoder\": layers must not be empty"
+        );
+    }
+
+    #[test]
+    fn os_errors_are_printed_once() {
+        let io = std::io::Error::from_raw_os_error(2);
+        let e = anyhow::Error::from(Error::from(io).with_path("x.csv"));
+        let text = chain_message(e.as_ref());
+        assert_eq!(text.matches("os error 2").count(), 1, "{text}");
+        let wrapped = e.context("reading --titles");
+        let text = chain_message(wrapped.as_ref());
+        assert!(text.starts_with("reading --titles: x.csv: "), "{text}");
+        assert_eq!(text.matches("os error 2").count(), 1, "{text}");
     }
 
     #[test]

@@ -32,7 +32,8 @@ fn assert_bad(path: &Path, needle: &str) {
 }
 
 /// Rebuilds a container with edited tensors and metadata; the checksum is
-/// recomputed (as aerec does: tensor data in name order) unless `keep_sum`.
+/// recomputed (as aerec does: tensor data in name order, then the metadata)
+/// unless `keep_sum`.
 fn rewrite(
     bytes: &[u8],
     edit_tensor: impl Fn(&str, &mut Vec<u8>),
@@ -53,7 +54,18 @@ fn rewrite(
         hasher.update(&data);
         owned.push((name.clone(), v.dtype(), v.shape().to_vec(), data));
     }
+    edit_meta(&mut meta);
     if !keep_sum {
+        // Format version 2: the metadata (but the sum) follows the tensors,
+        // `key NUL value NUL` in key order.
+        let mut keys: Vec<&String> = meta.keys().filter(|k| *k != "sha256").collect();
+        keys.sort();
+        for k in keys {
+            hasher.update(k.as_bytes());
+            hasher.update([0]);
+            hasher.update(meta[k].as_bytes());
+            hasher.update([0]);
+        }
         let sum: String = hasher
             .finalize()
             .iter()
@@ -61,7 +73,6 @@ fn rewrite(
             .collect();
         meta.insert("sha256".into(), sum);
     }
-    edit_meta(&mut meta);
     let views: Vec<(String, TensorView)> = owned
         .iter()
         .map(|(n, d, s, data)| (n.clone(), TensorView::new(*d, s.clone(), data).unwrap()))
@@ -198,7 +209,10 @@ fn newer_version_is_an_error() {
         &bytes,
         |_, _| {},
         |m| {
-            m.insert("format_version".into(), "2".into());
+            m.insert(
+                "format_version".into(),
+                (persist::FORMAT_VERSION + 1).to_string(),
+            );
         },
         false,
     );

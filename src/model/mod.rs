@@ -10,7 +10,9 @@
 
 pub mod autoencoder;
 pub mod baseline;
+pub mod diverge;
 pub mod ensemble;
+pub mod memory;
 pub mod quantized;
 pub mod spec;
 pub mod trained;

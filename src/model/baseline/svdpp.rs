@@ -62,6 +62,7 @@ impl MfConfig {
         )?;
         let mut model = SvdppModel { mf, implicit };
         let r = self.resolve(Flavour::Svdpp);
+        let spread = crate::model::diverge::spread(data.train.min_max().unwrap_or((0.0, 0.0)));
         let mut history = Vec::with_capacity(self.epochs);
         for epoch in 1..=self.epochs {
             let t = Instant::now();
@@ -71,7 +72,7 @@ impl MfConfig {
                 epoch,
                 sq,
                 data.train.len(),
-                r.lr,
+                (r.lr, spread),
                 t,
                 data.valid,
                 |u, i| {
