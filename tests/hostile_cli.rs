@@ -499,11 +499,7 @@ fn a_killed_write_leaves_the_old_files_and_the_next_run_cleans_up() {
 #[test]
 fn split_parts_are_whole_files() {
     let d = workdir();
-    run(
-        d.path(),
-        &["-q", "split", "--data", "u.data", "--out", "parts"],
-    )
-    .expect(0, &[]);
+    run(d.path(), &["-q", "split", "u.data", "--out", "parts"]).expect(0, &[]);
     let train = std::fs::read_to_string(d.path().join("parts/train.csv")).unwrap();
     let test = std::fs::read_to_string(d.path().join("parts/test.csv")).unwrap();
     let rows = tiny_ratings().lines().count();
@@ -645,16 +641,9 @@ fn compare_csv_over_the_data_is_refused() {
 #[test]
 fn split_into_the_directory_of_its_input_part_is_refused() {
     let d = workdir();
-    run(
-        d.path(),
-        &["-q", "split", "--data", "u.data", "--out", "parts"],
-    )
-    .expect(0, &[]);
-    run(
-        d.path(),
-        &["split", "--data", "parts/train.csv", "--out", "parts"],
-    )
-    .fails_with(&["train.csv", "input file"]);
+    run(d.path(), &["-q", "split", "u.data", "--out", "parts"]).expect(0, &[]);
+    run(d.path(), &["split", "parts/train.csv", "--out", "parts"])
+        .fails_with(&["train.csv", "input file"]);
 }
 
 // ---------------------------------------------------------------------------
@@ -1318,8 +1307,11 @@ fn every_float_flag_rejects_infinity() {
         "--valid-fraction",
         "--time-quantile",
     ] {
-        run(d.path(), &train_args(&["--model", "mean", flag, "-inf"]))
-            .usage_error(&[flag, "not a finite number"]);
+        run(
+            d.path(),
+            &train_args(&["--model", "mean", &format!("{flag}=-inf")]),
+        )
+        .usage_error(&[flag, "not a finite number"]);
     }
     for flag in ["--reg-u", "--reg-i", "--init-std", "--init-mean"] {
         run(d.path(), &train_args(&["--model", "mf", flag, "1e39"]))
@@ -1644,8 +1636,7 @@ fn zero_epochs_is_an_error() {
 fn split_into_an_existing_file_is_an_error() {
     let d = workdir();
     let f = good_file(d.path(), "afile");
-    run(d.path(), &["split", "--data", "u.data", "--out", "afile"])
-        .fails_with(&["afile", "not a directory"]);
+    run(d.path(), &["split", "u.data", "--out", "afile"]).fails_with(&["afile", "not a directory"]);
     intact(&f);
 }
 

@@ -151,7 +151,7 @@ proptest! {
             bytes.truncate(cut.index(bytes.len()));
         }
         let _ = aerec::persist::from_bytes(&bytes, serve_support::loader);
-        let _ = with_file(&bytes, aerec::persist::inspect);
+        let _ = with_file(&bytes, |p| aerec::persist::inspect(p));
     }
 
     #[test]

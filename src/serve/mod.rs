@@ -446,20 +446,7 @@ pub fn run(config: ServeConfig) -> Result<()> {
             listener.local_addr()?
         );
         reload_on_sighup(Arc::clone(&state))?;
-        let grace = config.limits.shutdown_grace;
-        let first_signal = async move {
-            shutdown_signal().await;
-            eprintln!(
-                "aerec: stopping: finishing the requests in flight (at most {} s); \
-                 signal again to stop at once",
-                grace.as_secs_f64()
-            );
-            tokio::spawn(async {
-                shutdown_signal().await;
-                eprintln!("aerec: second signal: stopped at once");
-                std::process::exit(1);
-            });
-        };
+        let first_signal = stop_signals(config.limits.shutdown_grace)?;
         serve(listener, state, first_signal).await?;
         eprintln!("aerec: stopped");
         Ok(())
@@ -486,29 +473,55 @@ fn reload_on_sighup(_state: Arc<AppState>) -> Result<()> {
     Ok(())
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        // If the handler cannot be installed, Ctrl-C keeps its default
-        // behaviour (ending the process), which is what the user wants.
+/// Resolves at the first SIGTERM or SIGINT (Ctrl-C); a second one ends the
+/// process at once, whatever is still open. Both signal streams are set up
+/// before the first arrives, so a quick second signal is never missed.
+#[cfg(unix)]
+fn stop_signals(grace: Duration) -> Result<impl Future<Output = ()> + Send + 'static> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut terminate = signal(SignalKind::terminate())?;
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let (first, first_seen) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = terminate.recv() => {},
+            _ = interrupt.recv() => {},
+        }
+        eprintln!(
+            "aerec: stopping: finishing the requests in flight (at most {} s); \
+             signal again to stop at once",
+            grace.as_secs_f64()
+        );
+        let _ = first.send(());
+        tokio::select! {
+            _ = terminate.recv() => {},
+            _ = interrupt.recv() => {},
+        }
+        eprintln!("aerec: second signal: stopped at once");
+        std::process::exit(1);
+    });
+    Ok(async move {
+        let _ = first_seen.await;
+    })
+}
+
+/// Elsewhere Ctrl-C stops the service; a second Ctrl-C ends the process.
+#[cfg(not(unix))]
+fn stop_signals(grace: Duration) -> Result<impl Future<Output = ()> + Send + 'static> {
+    Ok(async move {
         if tokio::signal::ctrl_c().await.is_err() {
             std::future::pending::<()>().await;
         }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
-    }
+        eprintln!(
+            "aerec: stopping: finishing the requests in flight (at most {} s); \
+             Ctrl-C again to stop at once",
+            grace.as_secs_f64()
+        );
+        tokio::spawn(async {
+            let _ = tokio::signal::ctrl_c().await;
+            std::process::exit(1);
+        });
+    })
 }
 
 /// An error reply: a status and `{"error": message}`.
