@@ -78,7 +78,7 @@ fn admin_token(file: Option<&Path>) -> anyhow::Result<Option<String>> {
 }
 
 /// Runs the service until Ctrl-C or SIGTERM.
-pub fn run(args: &Args, ctx: &Context) -> anyhow::Result<()> {
+pub fn run(args: &Args, _ctx: &Context) -> anyhow::Result<()> {
     for (flag, value) in [
         ("--max-n", args.max_n as u64),
         ("--max-body-bytes", args.max_body_bytes as u64),
@@ -100,11 +100,6 @@ pub fn run(args: &Args, ctx: &Context) -> anyhow::Result<()> {
         ..Limits::default()
     };
     config.admin_token = admin_token(args.admin_token_file.as_deref())?;
-    if config.admin_token.is_none() {
-        ctx.note(&format!(
-            "note: admin routes are off (set {ADMIN_TOKEN_ENV} or --admin-token-file to turn them on)"
-        ));
-    }
     crate::serve::run(config)?;
     Ok(())
 }
