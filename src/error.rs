@@ -85,13 +85,19 @@ pub struct Error {
 struct Inner {
     kind: ErrorKind,
     path: Option<PathBuf>,
+    /// What was being done, innermost first ("model \"mf\"", "ensemble member 2 of 8").
+    context: Vec<String>,
 }
 
 impl Error {
     /// Makes an error of the given kind.
     pub fn new(kind: ErrorKind) -> Self {
         Error {
-            inner: Box::new(Inner { kind, path: None }),
+            inner: Box::new(Inner {
+                kind,
+                path: None,
+                context: Vec::new(),
+            }),
         }
     }
 
@@ -100,6 +106,14 @@ impl Error {
         if self.inner.path.is_none() {
             self.inner.path = Some(path.as_ref().to_path_buf());
         }
+        self
+    }
+
+    /// Says what was being done when the error happened ("model \"mf\"",
+    /// "ensemble member 2 of 8"); the kind, path and position stay as they
+    /// were. Shown before the message, outermost first.
+    pub fn context(mut self, what: impl Into<String>) -> Self {
+        self.inner.context.push(what.into());
         self
     }
 
@@ -172,12 +186,13 @@ fn shorten(text: &str) -> String {
     }
 }
 
-const CONFIG_PREFIX: &str = "invalid configuration: ";
-
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if let Some(path) = &self.inner.path {
             write!(f, "{}: ", path.display())?;
+        }
+        for what in self.inner.context.iter().rev() {
+            write!(f, "{what}: ")?;
         }
         match &self.inner.kind {
             ErrorKind::Io(e) => write!(f, "{e}"),
@@ -211,10 +226,7 @@ impl fmt::Display for Error {
                      (choose a policy with --duplicates keep-last|mean)"
                 )
             }
-            // A message that already carries the prefix (a nested config
-            // error) keeps one: "invalid configuration: a: invalid
-            // configuration: b" reads as "invalid configuration: a: b".
-            ErrorKind::Config(m) => write!(f, "{CONFIG_PREFIX}{}", m.replace(CONFIG_PREFIX, "")),
+            ErrorKind::Config(m) => write!(f, "invalid configuration: {m}"),
             ErrorKind::UnknownId { what, id } => write!(f, "unknown {what} {id:?}"),
             ErrorKind::ModelFile(m) => write!(f, "model file: {m}"),
             ErrorKind::Diverged(m) => write!(f, "training diverged: {m}"),
@@ -271,13 +283,15 @@ mod tests {
     }
 
     #[test]
-    fn nested_config_errors_keep_one_prefix() {
-        let inner = Error::config("layers must not be empty");
-        let outer = Error::config(format!("model \"autoencoder\": {inner}"));
+    fn context_reads_outermost_first_and_keeps_the_kind() {
+        let e = Error::config("lr must be positive")
+            .context("model \"mf\"")
+            .context("ensemble member 2 of 8");
         assert_eq!(
-            outer.to_string(),
-            "invalid configuration: model \"autoencoder\": layers must not be empty"
+            e.to_string(),
+            "ensemble member 2 of 8: model \"mf\": invalid configuration: lr must be positive"
         );
+        assert!(matches!(e.kind(), ErrorKind::Config(_)));
     }
 
     #[test]

@@ -138,6 +138,30 @@ mod tests {
     }
 
     #[test]
+    fn autoencoder_estimate_matches_a_hand_count() {
+        use crate::model::autoencoder::{AutoencoderConfig, OptimizerKind};
+        // 3 columns, one hidden layer of 2, Adam, batch 4 of 10 rows:
+        // weights 3×2 + 2×3 = 12, biases 2 + 3 = 5, so 17 parameters;
+        // 4 copies (weight, gradient, two Adam moments) = 68 values; a batch
+        // row holds 4 × 2 hidden values and 3 × 3 output values = 17, times
+        // 4 rows = 68; (68 + 68) × 4 bytes = 544.
+        let mut cfg = AutoencoderConfig {
+            layers: vec![2],
+            batch_size: 4,
+            ..AutoencoderConfig::default()
+        };
+        assert_eq!(cfg.training_bytes(10, 3, 0), Bytes(Some(544)));
+        // The batch never counts more rows than the data has.
+        assert_eq!(cfg.training_bytes(2, 3, 0), Bytes(Some((68 + 34) * 4)));
+        // Plain SGD keeps no moments, early stopping one copy of the best weights.
+        cfg.optimizer = OptimizerKind::Sgd;
+        cfg.patience = Some(3);
+        assert_eq!(cfg.training_bytes(10, 3, 0), Bytes(Some((17 * 3 + 68) * 4)));
+        cfg.layers = vec![usize::MAX / 2];
+        assert_eq!(cfg.training_bytes(10, 3, 0), Bytes(None));
+    }
+
+    #[test]
     fn human_sizes() {
         assert_eq!(human(512), "512 bytes");
         assert_eq!(human(1536), "1.5 KiB");

@@ -14,6 +14,7 @@ pub mod diverge;
 pub mod ensemble;
 pub mod memory;
 pub mod quantized;
+pub mod registry;
 pub mod spec;
 pub mod trained;
 
