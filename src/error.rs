@@ -65,8 +65,14 @@ pub enum ErrorKind {
     },
     /// A model file that is truncated, corrupted, foreign or from a newer version.
     ModelFile(String),
-    /// Training diverged (NaN or infinite loss).
+    /// Training diverged (a NaN, infinite or exploding loss).
     Diverged(String),
+    /// A request or a new user's ratings that cannot be used as given
+    /// (an item rated twice, nothing the model knows).
+    Invalid(String),
+    /// A model would need more memory than the machine has, or its size
+    /// overflows; the message names the estimate and the flag to change.
+    TooLarge(String),
     /// Anything else, with a message.
     Other(String),
 }
@@ -225,7 +231,9 @@ impl fmt::Display for Error {
             ErrorKind::UnknownId { what, id } => write!(f, "unknown {what} {id:?}"),
             ErrorKind::ModelFile(m) => write!(f, "model file: {m}"),
             ErrorKind::Diverged(m) => write!(f, "training diverged: {m}"),
-            ErrorKind::Other(m) => write!(f, "{m}"),
+            ErrorKind::Invalid(m) | ErrorKind::TooLarge(m) | ErrorKind::Other(m) => {
+                write!(f, "{m}")
+            }
         }
     }
 }
@@ -236,13 +244,25 @@ impl fmt::Debug for Error {
     }
 }
 
-impl std::error::Error for Error {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match &self.inner.kind {
-            ErrorKind::Io(e) => Some(e),
-            _ => None,
+// No `source()`: the message already holds the I/O error's text, and a
+// chain printer (anyhow's `{:#}`) would print it a second time.
+impl std::error::Error for Error {}
+
+/// The message of an error and its causes, each cause once: a cause whose
+/// text the message already holds (an OS error repeated by a wrapper) is
+/// left out.
+pub fn chain_message(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut message = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let text = c.to_string();
+        if !message.contains(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
         }
+        cause = c.source();
     }
+    message
 }
 
 impl From<std::io::Error> for Error {
@@ -290,6 +310,18 @@ mod tests {
             "ensemble member 2 of 8: model \"mf\": invalid configuration: lr must be positive"
         );
         assert!(matches!(e.kind(), ErrorKind::Config(_)));
+    }
+
+    #[test]
+    fn os_errors_are_printed_once() {
+        let io = std::io::Error::from_raw_os_error(2);
+        let e = anyhow::Error::from(Error::from(io).with_path("x.csv"));
+        let text = chain_message(e.as_ref());
+        assert_eq!(text.matches("os error 2").count(), 1, "{text}");
+        let wrapped = e.context("reading --titles");
+        let text = chain_message(wrapped.as_ref());
+        assert!(text.starts_with("reading --titles: x.csv: "), "{text}");
+        assert_eq!(text.matches("os error 2").count(), 1, "{text}");
     }
 
     #[test]

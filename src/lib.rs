@@ -41,6 +41,7 @@ pub mod error;
 pub mod eval;
 mod mem;
 pub mod model;
+pub mod output;
 pub mod persist;
 pub mod recommend;
 pub mod report;

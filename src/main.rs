@@ -4,7 +4,10 @@
 mod cli;
 
 // The command-line layer names the library's modules by their crate paths.
-use aerec::{data, error, eval, model, persist, recommend, report, serve, Error, TrainedModel};
+use aerec::{
+    data, error, eval, model, output, persist, recommend, report, serve, Error, ErrorKind,
+    TrainedModel,
+};
 
 fn main() -> std::process::ExitCode {
     cli::main()

@@ -14,7 +14,10 @@
 //! - metadata: `format` (`"aerec"`), `format_version`, `aerec_version`,
 //!   `kind`, `spec`, `config`, `stats` (μ, scale, counts), `fit_report`,
 //!   `created_unix`, `model_tensors`, and `sha256`: the SHA-256 of the data
-//!   of every tensor, concatenated in byte order of the tensor names.
+//!   of every tensor, concatenated in byte order of the tensor names, then
+//!   (from format version 2) of every other metadata entry in key order as
+//!   `key NUL value NUL`, so that an edited scale or spec is caught as well.
+//!   Version 1 files (tensors only) are still read.
 //!
 //! Files are written to a temporary file in the target directory, synced, and
 //! renamed over the target, so a reader never sees half a file. Reading checks
@@ -25,7 +28,6 @@
 //! [`ErrorKind::ModelFile`]: crate::ErrorKind::ModelFile
 
 use std::collections::{BTreeMap, HashMap};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -42,7 +44,12 @@ use crate::model::{FitReport, ModelParts, ModelSpec, Recommender, Tensor, Traine
 pub const FORMAT_NAME: &str = "aerec";
 
 /// The format version this build writes, and the newest it reads.
-pub const FORMAT_VERSION: u32 = 1;
+/// Version 2: the checksum covers the metadata too (version 1 files, whose
+/// checksum covers the tensors only, are still read).
+pub const FORMAT_VERSION: u32 = 2;
+
+/// The first format version whose checksum covers the metadata.
+const METADATA_CHECKSUM_VERSION: u32 = 2;
 
 /// Rebuilds a model from its parts; [`crate::model::spec::load_model`] for
 /// every model aerec ships.
@@ -124,18 +131,22 @@ pub struct ModelFileInfo {
     pub created: String,
     /// Number of item titles stored.
     pub titles: usize,
-    /// SHA-256 of the tensor data (verified).
+    /// SHA-256 of the tensor data and the metadata (verified).
     pub sha256: String,
+    /// Whether the checksum covers the metadata too (format version 2 on);
+    /// in a version 1 file only the tensors are verified.
+    pub metadata_verified: bool,
     /// Every tensor, in name order.
     pub tensors: Vec<TensorSummary>,
 }
 
 /// Writes `model` to `path` atomically (temporary file in the same directory,
-/// fsync, rename).
+/// fsync, rename; see [`crate::output::write_atomic`]), removing temporaries
+/// that killed saves of the same file left behind.
 pub fn save(model: &TrainedModel, path: impl AsRef<Path>) -> Result<()> {
     let path = path.as_ref();
     let bytes = to_bytes(model)?;
-    write_atomically(path, &bytes).map_err(|e| Error::from(e).with_path(path))
+    crate::output::write_atomic_bytes(path, &bytes)
 }
 
 /// Reads a model file written by [`save`], for every model kind aerec ships.
@@ -187,6 +198,7 @@ pub fn inspect(path: impl AsRef<Path>) -> Result<ModelFileInfo> {
         created: rfc3339_utc(meta.created_unix),
         titles,
         sha256: meta.sha256.clone(),
+        metadata_verified: meta.format_version >= METADATA_CHECKSUM_VERSION,
         tensors,
     })
 }
@@ -235,11 +247,6 @@ pub fn to_bytes(model: &TrainedModel) -> Result<Vec<u8>> {
     let titles: BTreeMap<&String, &String> = model.titles.iter().collect();
     owned.insert(TITLES.into(), json_tensor(&titles)?);
 
-    let sha256 = checksum(
-        owned
-            .iter()
-            .map(|(n, (_, _, d))| (n.as_str(), d.as_slice())),
-    );
     let stats = Stats {
         mu: fb.mu,
         scale: model.scale,
@@ -261,11 +268,16 @@ pub fn to_bytes(model: &TrainedModel) -> Result<Vec<u8>> {
         ("fit_report", to_json(&model.report)?),
         ("created_unix", created_unix.to_string()),
         ("model_tensors", model_tensors),
-        ("sha256", sha256),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))
     .collect();
+    let sha256 = checksum(
+        owned.values().map(|(_, _, d)| d.as_slice()),
+        Some(&metadata),
+    );
+    let mut metadata = metadata;
+    metadata.insert("sha256".to_string(), sha256);
 
     let views = owned
         .iter()
@@ -415,7 +427,8 @@ impl<'a> Container<'a> {
                 tensors.tensor(name).map_err(container_error)?,
             ));
         }
-        let actual = checksum(views.iter().map(|(n, v)| (*n, v.data())));
+        let covered = (version >= METADATA_CHECKSUM_VERSION).then_some(raw);
+        let actual = checksum(views.iter().map(|(_, v)| v.data()), covered);
         if actual != meta.sha256 {
             return Err(Error::model_file(format!(
                 "checksum mismatch: the file is corrupted (stored sha256 {}, computed {actual})",
@@ -545,10 +558,26 @@ fn to_json<T: Serialize + ?Sized>(value: &T) -> Result<String> {
     serde_json::to_string(value).map_err(json_error)
 }
 
-fn checksum<'b>(tensors: impl Iterator<Item = (&'b str, &'b [u8])>) -> String {
+/// SHA-256 of the tensor data (in name order), then, when given, of every
+/// metadata entry but `sha256` in key order as `key NUL value NUL` (NUL
+/// cannot occur in a key or in JSON text, so entries cannot run together).
+fn checksum<'b>(
+    tensors: impl Iterator<Item = &'b [u8]>,
+    metadata: Option<&HashMap<String, String>>,
+) -> String {
     let mut hasher = Sha256::new();
-    for (_, data) in tensors {
+    for data in tensors {
         hasher.update(data);
+    }
+    if let Some(metadata) = metadata {
+        let mut keys: Vec<&String> = metadata.keys().filter(|k| *k != "sha256").collect();
+        keys.sort();
+        for key in keys {
+            hasher.update(key.as_bytes());
+            hasher.update([0]);
+            hasher.update(metadata[key].as_bytes());
+            hasher.update([0]);
+        }
     }
     hasher
         .finalize()
@@ -597,39 +626,6 @@ fn decode_f32(bytes: &[u8]) -> Vec<f32> {
         .chunks_exact(4)
         .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
         .collect()
-}
-
-/// Writes `bytes` to a temporary file next to `path`, syncs it, renames it
-/// over `path`, then syncs the directory so the rename itself is durable.
-fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let name = path
-        .file_name()
-        .ok_or_else(|| std::io::Error::other("the path names no file"))?;
-    let tmp = dir.join(format!(
-        ".{}.tmp-{}",
-        name.to_string_lossy(),
-        std::process::id()
-    ));
-    let written = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if written.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-        return written;
-    }
-    // Syncing a directory is not supported everywhere (Windows); the rename
-    // has happened either way.
-    if let Ok(d) = std::fs::File::open(&dir) {
-        let _ = d.sync_all();
-    }
-    Ok(())
 }
 
 /// `YYYY-MM-DDTHH:MM:SSZ` for Unix seconds (civil-from-days, H. Hinnant).

@@ -96,7 +96,8 @@ pub fn for_user(model: &TrainedModel, user: &str, n: usize) -> Result<Vec<Recomm
 /// The `n` best items for a new user described by `(item id, rating)` pairs:
 /// the model folds the row in without retraining. Ratings must be finite and
 /// on the scale, and no item may be rated twice; items the model does not
-/// know are reported and ignored.
+/// know are reported and ignored, and when none is known there is nothing
+/// to fold in: an [`ErrorKind::Invalid`] error rather than arbitrary items.
 pub fn for_new_user(
     model: &TrainedModel,
     ratings: &[(String, f32)],
@@ -104,21 +105,35 @@ pub fn for_new_user(
 ) -> Result<NewUserRecommendations> {
     let mut known: Vec<(u32, f32)> = Vec::with_capacity(ratings.len());
     let mut unknown_items = Vec::new();
-    let mut seen = std::collections::HashSet::with_capacity(ratings.len());
+    let mut first_of = std::collections::HashMap::with_capacity(ratings.len());
     for (k, (item, rating)) in ratings.iter().enumerate() {
         check_rating(
             model,
             *rating,
             None,
-            &format!("rating {} (item {item:?})", k + 1),
+            &format!("the rating of item {item:?} (entry {})", k + 1),
         )?;
-        if !seen.insert(item.as_str()) {
-            return Err(Error::config(format!("item {item:?} is rated twice")));
+        if let Some(first) = first_of.insert(item.as_str(), k + 1) {
+            return Err(Error::new(ErrorKind::Invalid(format!(
+                "item {item:?} is rated twice (entries {first} and {})",
+                k + 1
+            ))));
         }
         match model.item_ids.get(item).filter(|&i| model.item_is_known(i)) {
             Some(i) => known.push((i, *rating)),
             None => unknown_items.push(item.clone()),
         }
+    }
+    if known.is_empty() {
+        return Err(Error::new(ErrorKind::Invalid(format!(
+            "nothing to fold in: none of the {} rated item(s) is known to the model{}",
+            ratings.len(),
+            if ratings.is_empty() {
+                String::new()
+            } else {
+                format!(" (first: {:?})", ratings[0].0)
+            }
+        ))));
     }
     let ranked = model.recommend_new(&known, n)?;
     Ok(NewUserRecommendations {
@@ -301,6 +316,7 @@ fn csv_error(e: csv::Error) -> Error {
 pub fn read_new_user_ratings(model: &TrainedModel, path: &Path) -> Result<Vec<(String, f32)>> {
     let records = read_two_columns(path)?;
     let mut out = Vec::with_capacity(records.len());
+    let mut first_line = std::collections::HashMap::new();
     for (k, (pos, item, rating)) in records.into_iter().enumerate() {
         let value = match rating.trim().parse::<f32>() {
             Ok(v) => v,
@@ -321,6 +337,14 @@ pub fn read_new_user_ratings(model: &TrainedModel, path: &Path) -> Result<Vec<(S
             &format!("the rating of item {item:?}"),
         )
         .map_err(|e| e.with_path(path))?;
+        if let Some(first) = first_line.insert(item.clone(), pos.line) {
+            return Err(Error::parse(
+                pos,
+                format!("item {item:?} is rated twice (first on line {first})"),
+                &format!("{item},{rating}"),
+            )
+            .with_path(path));
+        }
         out.push((item, value));
     }
     Ok(out)

@@ -32,7 +32,8 @@ fn assert_bad(path: &Path, needle: &str) {
 }
 
 /// Rebuilds a container with edited tensors and metadata; the checksum is
-/// recomputed (as aerec does: tensor data in name order) unless `keep_sum`.
+/// recomputed (as aerec does: tensor data in name order, then the metadata)
+/// unless `keep_sum`.
 fn rewrite(
     bytes: &[u8],
     edit_tensor: impl Fn(&str, &mut Vec<u8>),
@@ -53,7 +54,18 @@ fn rewrite(
         hasher.update(&data);
         owned.push((name.clone(), v.dtype(), v.shape().to_vec(), data));
     }
+    edit_meta(&mut meta);
     if !keep_sum {
+        // Format version 2: the metadata (but the sum) follows the tensors,
+        // `key NUL value NUL` in key order.
+        let mut keys: Vec<&String> = meta.keys().filter(|k| *k != "sha256").collect();
+        keys.sort();
+        for k in keys {
+            hasher.update(k.as_bytes());
+            hasher.update([0]);
+            hasher.update(meta[k].as_bytes());
+            hasher.update([0]);
+        }
         let sum: String = hasher
             .finalize()
             .iter()
@@ -61,7 +73,6 @@ fn rewrite(
             .collect();
         meta.insert("sha256".into(), sum);
     }
-    edit_meta(&mut meta);
     let views: Vec<(String, TensorView)> = owned
         .iter()
         .map(|(n, d, s, data)| (n.clone(), TensorView::new(*d, s.clone(), data).unwrap()))
@@ -198,7 +209,10 @@ fn newer_version_is_an_error() {
         &bytes,
         |_, _| {},
         |m| {
-            m.insert("format_version".into(), "2".into());
+            m.insert(
+                "format_version".into(),
+                (persist::FORMAT_VERSION + 1).to_string(),
+            );
         },
         false,
     );
@@ -305,4 +319,86 @@ proptest! {
         // that still parses may load. Either way: no panic.
         let _ = persist::from_bytes(&bytes, LOADER);
     }
+}
+
+#[test]
+fn edited_metadata_fails_the_checksum() {
+    // Issue 14, item 9: raising the scale's max from 5 to 9 changed what
+    // fold-in accepts and still read as verified.
+    let dir = tempfile::tempdir().unwrap();
+    let path = saved(dir.path());
+    let bytes = std::fs::read(&path).unwrap();
+    let stats = |m: &mut HashMap<String, String>| {
+        let text = m["stats"].replace("\"max\":5.0", "\"max\":9.0");
+        assert_ne!(text, m["stats"], "the fixture's scale tops at 5");
+        m.insert("stats".into(), text);
+    };
+    std::fs::write(&path, rewrite(&bytes, |_, _| {}, stats, true)).unwrap();
+    assert_bad(&path, "checksum mismatch");
+    for key in ["spec", "config", "fit_report", "kind", "created_unix"] {
+        let edited = rewrite(
+            &bytes,
+            |_, _| {},
+            |m| {
+                let v = m.get_mut(key).unwrap();
+                v.push(' ');
+            },
+            true,
+        );
+        std::fs::write(&path, edited).unwrap();
+        assert_bad(&path, "checksum mismatch");
+    }
+}
+
+#[test]
+fn version_1_files_still_read_with_tensors_verified() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = saved(dir.path());
+    let bytes = std::fs::read(&path).unwrap();
+    // A version 1 file: the checksum covers the tensors only.
+    let st = SafeTensors::deserialize(&bytes).unwrap();
+    let mut names: Vec<String> = st.names().into_iter().cloned().collect();
+    names.sort();
+    let mut hasher = Sha256::new();
+    for n in &names {
+        hasher.update(st.tensor(n).unwrap().data());
+    }
+    let v1_sum: String = hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let v1 = rewrite(
+        &bytes,
+        |_, _| {},
+        |m| {
+            m.insert("format_version".into(), "1".into());
+            m.insert("sha256".into(), v1_sum.clone());
+        },
+        true,
+    );
+    std::fs::write(&path, &v1).unwrap();
+    let loaded = persist::load_with(&path, LOADER).unwrap();
+    assert_eq!(loaded.train, serve_support::fixture().train);
+    let info = persist::inspect(&path).unwrap();
+    assert_eq!(info.format_version, 1);
+    assert!(!info.metadata_verified);
+    // Its tensors are still checked.
+    let flipped = rewrite(
+        &v1,
+        |n, d| {
+            if n == "train.values" {
+                d[0] ^= 1
+            }
+        },
+        |_| {},
+        true,
+    );
+    std::fs::write(&path, flipped).unwrap();
+    assert_bad(&path, "checksum mismatch");
+    // Saved again, it is version 2 with everything covered.
+    persist::save(&loaded, &path).unwrap();
+    let info = persist::inspect(&path).unwrap();
+    assert_eq!(info.format_version, persist::FORMAT_VERSION);
+    assert!(info.metadata_verified);
 }

@@ -13,6 +13,9 @@ use reqwest::blocking::Client;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
+/// The admin token every test server is started with.
+const ADMIN_TOKEN: &str = "test-admin-token";
+
 /// A server on 127.0.0.1:0 in its own thread; stopped (gracefully) on drop.
 struct Server {
     addr: SocketAddr,
@@ -30,6 +33,7 @@ impl Server {
         let mut config = ServeConfig::new(&path);
         config.loader = serve_support::loader;
         config.limits = limits;
+        config.admin_token = Some(ADMIN_TOKEN.into());
         let state = AppState::load(&config).unwrap();
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -63,8 +67,10 @@ impl Server {
         reply(client().get(self.url(route)).send().unwrap())
     }
 
+    /// Posts with the admin token (the other routes ignore it).
     fn post(&self, route: &str, body: &Value) -> (StatusCode, Value) {
-        reply(client().post(self.url(route)).json(body).send().unwrap())
+        let request = client().post(self.url(route)).bearer_auth(ADMIN_TOKEN);
+        reply(request.json(body).send().unwrap())
     }
 
     fn post_raw(&self, route: &str, body: &str) -> (StatusCode, Value) {

@@ -38,13 +38,13 @@ pub struct AutoencoderArgs {
     #[arg(long, num_args = 0..=1, default_missing_value = "true", help_heading = "Autoencoder")]
     pub tied: Option<bool>,
     /// Dropout rate on the code layer.
-    #[arg(long, value_name = "P", help_heading = "Autoencoder")]
+    #[arg(value_parser = super::finite_f64, long, value_name = "P", help_heading = "Autoencoder")]
     pub dropout: Option<f64>,
     /// Dropout rate on observed input cells.
-    #[arg(long, value_name = "P", help_heading = "Autoencoder")]
+    #[arg(value_parser = super::finite_f64, long, value_name = "P", help_heading = "Autoencoder")]
     pub input_dropout: Option<f64>,
     /// Gaussian noise std on observed input cells.
-    #[arg(long, value_name = "STD", help_heading = "Autoencoder")]
+    #[arg(value_parser = super::finite_f64, long, value_name = "STD", help_heading = "Autoencoder")]
     pub noise_std: Option<f64>,
     /// Put the noise on every cell (dense).
     #[arg(long, num_args = 0..=1, default_missing_value = "true", help_heading = "Autoencoder")]
@@ -65,19 +65,19 @@ pub struct AutoencoderArgs {
     #[arg(long, value_enum, help_heading = "Optimiser")]
     pub optimizer: Option<OptimizerArg>,
     /// SGD momentum.
-    #[arg(long, help_heading = "Optimiser")]
+    #[arg(value_parser = super::finite_f64, long, help_heading = "Optimiser")]
     pub momentum: Option<f64>,
     /// Nesterov momentum.
     #[arg(long, num_args = 0..=1, default_missing_value = "true", help_heading = "Optimiser")]
     pub nesterov: Option<bool>,
     /// Decoupled weight decay.
-    #[arg(long, help_heading = "Optimiser")]
+    #[arg(value_parser = super::finite_f64, long, help_heading = "Optimiser")]
     pub weight_decay: Option<f64>,
     /// Learning-rate schedule: constant, step:EVERY:GAMMA, multistep:M1,M2:GAMMA.
     #[arg(long, value_name = "SCHEDULE", value_parser = parse_lr_schedule, help_heading = "Optimiser")]
     pub lr_schedule: Option<Value>,
     /// Clip each batch's gradient norm to this value.
-    #[arg(long, value_name = "NORM", help_heading = "Optimiser")]
+    #[arg(value_parser = super::finite_f64, long, value_name = "NORM", help_heading = "Optimiser")]
     pub clip_norm: Option<f64>,
     /// Early stopping: epochs without validation improvement.
     #[arg(long, value_name = "EPOCHS", help_heading = "Optimiser")]
@@ -184,7 +184,9 @@ fn parse_lr_schedule(s: &str) -> Result<Value, String> {
     let parts: Vec<&str> = s.split(':').collect();
     let gamma = |g: &str| {
         g.parse::<f64>()
-            .map_err(|_| format!("{s:?}: gamma {g:?} is not a number"))
+            .ok()
+            .filter(|g| g.is_finite())
+            .ok_or_else(|| format!("{s:?}: gamma {g:?} is not a finite number"))
     };
     match parts.as_slice() {
         ["constant"] => Ok(json!("constant")),

@@ -31,16 +31,16 @@ pub struct BaselineArgs {
     #[arg(long, value_name = "METHOD", value_parser = PossibleValuesParser::new(["als", "sgd"]))]
     pub biases_method: Option<String>,
     /// biases (ALS): damping of the user biases (default 15).
-    #[arg(long, value_name = "X")]
+    #[arg(value_parser = super::finite_f32, long, value_name = "X")]
     pub reg_u: Option<f32>,
     /// biases (ALS): damping of the item biases (default 10).
-    #[arg(long, value_name = "X")]
+    #[arg(value_parser = super::finite_f32, long, value_name = "X")]
     pub reg_i: Option<f32>,
     /// mf, svdpp: standard deviation of the normal factor initialisation (default 0.1).
-    #[arg(long, value_name = "X")]
+    #[arg(value_parser = super::finite_f32, long, value_name = "X")]
     pub init_std: Option<f32>,
     /// mf, svdpp: mean of the normal factor initialisation (default 0).
-    #[arg(long, value_name = "X")]
+    #[arg(value_parser = super::finite_f32, long, value_name = "X")]
     pub init_mean: Option<f32>,
     /// mf, svdpp: no user and item biases (r̂ = q_iᵀ p_u).
     #[arg(long)]

@@ -128,6 +128,19 @@ fn read_experiment(args: &Args) -> anyhow::Result<(Vec<NamedSpec>, Option<SplitC
 /// Runs `aerec compare`.
 pub fn run(args: &Args, ctx: &Context) -> anyhow::Result<()> {
     let (mut models, split_table) = read_experiment(args)?;
+    let mut inputs = args.data.input_paths();
+    inputs.push(&args.config);
+    inputs.extend(args.side_info.as_deref());
+    super::check_outputs(
+        &[
+            ("--csv", args.csv.as_deref()),
+            ("--plot", args.plot.as_deref()),
+        ],
+        &inputs,
+    )?;
+    if let Some(plot) = &args.plot {
+        crate::report::PlotFormat::from_path(plot)?;
+    }
     if let Some(epochs) = args.epochs {
         if epochs == 0 {
             anyhow::bail!("--epochs 0: every model needs at least one epoch");
@@ -190,8 +203,7 @@ pub fn run(args: &Args, ctx: &Context) -> anyhow::Result<()> {
     )?;
     let table = report.table();
     if let Some(path) = &args.csv {
-        std::fs::write(path, table.to_csv()?)
-            .with_context(|| format!("{}: cannot write", path.display()))?;
+        crate::output::write_atomic_bytes(path, table.to_csv()?.as_bytes())?;
     }
     if let Some(path) = &args.plot {
         let bars: Vec<Bar> = report

@@ -69,7 +69,9 @@ pub fn parse_scale(s: &str) -> Result<RatingScale, String> {
     let num = |t: &str| {
         t.trim()
             .parse::<f32>()
-            .map_err(|_| format!("{t:?} is not a number"))
+            .ok()
+            .filter(|v| v.is_finite())
+            .ok_or_else(|| format!("{t:?} is not a finite number"))
     };
     RatingScale::new(num(lo)?, num(hi)?).map_err(|e| e.to_string())
 }
@@ -147,6 +149,18 @@ pub struct DataArgs {
     /// How to read the files.
     #[command(flatten)]
     pub read: ReadArgs,
+}
+
+impl DataArgs {
+    /// Every file these flags read (ratings, pre-split parts, titles): an
+    /// output path may be none of them.
+    pub fn input_paths(&self) -> Vec<&Path> {
+        [&self.data, &self.train, &self.test, &self.read.titles]
+            .into_iter()
+            .flatten()
+            .map(PathBuf::as_path)
+            .collect()
+    }
 }
 
 /// A positional `FILE`, plus the read flags (for `aerec stats`).
@@ -231,6 +245,15 @@ fn source(path: &Path, format: Format) -> String {
 }
 
 impl FileArgs {
+    /// Every file these flags read (the ratings, titles).
+    pub fn input_paths(&self) -> Vec<&Path> {
+        [&self.file, &self.read.titles]
+            .into_iter()
+            .flatten()
+            .map(PathBuf::as_path)
+            .collect()
+    }
+
     /// Reads the file, or the embedded set when none is named.
     pub fn load(&self) -> anyhow::Result<Loaded> {
         match &self.file {

@@ -59,7 +59,16 @@ pub fn run(args: &Args, ctx: &Context) -> anyhow::Result<()> {
         writeln!(human, "note:      {note}")?;
     }
     writeln!(human, "titles:    {}", info.titles)?;
-    writeln!(human, "sha256:    {} (verified)", info.sha256)?;
+    if info.metadata_verified {
+        writeln!(human, "sha256:    {} (verified)", info.sha256)?;
+    } else {
+        writeln!(
+            human,
+            "sha256:    {} (tensors verified; format version {} does not cover the metadata: \
+             save the model again to protect it)",
+            info.sha256, info.format_version
+        )?;
+    }
     writeln!(human, "tensors:")?;
     for t in &info.tensors {
         writeln!(human, "  {:<28} {:<4} {:?}", t.name, t.dtype, t.shape)?;

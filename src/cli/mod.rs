@@ -125,8 +125,6 @@ impl Context {
     }
 }
 
-/// Parses the command line, runs the command, maps the outcome to an exit code:
-/// 0 on success (a closed stdout pipe included), 1 on an error, 2 on a usage error.
 /// A flag's value parser for a library enum, by its serde names: the
 /// library's types carry no command-line derives, and the names users type
 /// are the ones config files use.
@@ -141,35 +139,108 @@ where
         .try_map(|name| serde_json::from_value::<T>(serde_json::Value::String(name)))
 }
 
+/// Parses the command line, runs the command, maps the outcome to an exit code:
+/// 0 on success (a closed stdout pipe included), 1 on an error, 2 on a usage error.
+/// The error goes to stderr; with `--json` it is also the last stdout line,
+/// as `{"error": "…"}`, so a script reading that line always gets an object.
 pub fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
             let _ = e.print();
-            return if e.use_stderr() {
-                ExitCode::from(2)
-            } else {
-                ExitCode::SUCCESS
-            };
+            if !e.use_stderr() {
+                return ExitCode::SUCCESS;
+            }
+            if std::env::args().any(|a| a == "--json") {
+                print_json_error(&e.kind().to_string(), &e.to_string());
+            }
+            return ExitCode::from(2);
         }
     };
+    let json = cli.json;
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             if is_broken_pipe(&e) {
                 return ExitCode::SUCCESS;
             }
-            eprintln!("error: {e:#}");
+            let message = crate::error::chain_message(e.as_ref());
+            eprintln!("error: {message}");
+            if json {
+                print_json_error(&message, &message);
+            }
             ExitCode::from(1)
         }
     }
 }
 
+/// The `--json` line of a failure; `detail` is the full text (clap's usage
+/// errors have a one-line kind and a longer text).
+fn print_json_error(message: &str, detail: &str) {
+    let mut object = serde_json::json!({ "error": message });
+    if detail != message {
+        object["detail"] = serde_json::Value::from(detail.trim_end());
+    }
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{object}");
+    let _ = out.flush();
+}
+
 fn is_broken_pipe(e: &anyhow::Error) -> bool {
     e.chain().any(|c| {
-        c.downcast_ref::<std::io::Error>()
-            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+        let io = c.downcast_ref::<std::io::Error>().or_else(|| {
+            match c.downcast_ref::<crate::Error>().map(crate::Error::kind) {
+                Some(crate::ErrorKind::Io(io)) => Some(io),
+                _ => None,
+            }
+        });
+        io.is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
     })
+}
+
+/// Clap value parser for an `f64` flag: a finite number. `inf` and `NaN`
+/// parse as floats but no setting means them, and a JSON settings table
+/// cannot even hold them (they would silently become `null`).
+pub fn finite_f64(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() => Ok(v),
+        Ok(v) => Err(format!("{v} is not a finite number")),
+        Err(_) => Err(format!("{s:?} is not a number")),
+    }
+}
+
+/// Clap value parser for an `f32` flag: a finite number that fits an `f32`.
+pub fn finite_f32(s: &str) -> Result<f32, String> {
+    let v = finite_f64(s)?;
+    let narrow = v as f32;
+    if narrow.is_finite() {
+        Ok(narrow)
+    } else {
+        Err(format!("{v} is too large"))
+    }
+}
+
+/// Checks every output path given (flag, path) before any work: its
+/// directory exists and is writable, and it is none of `inputs`
+/// (see [`crate::output::check_output`]).
+pub fn check_outputs(
+    outputs: &[(&str, Option<&std::path::Path>)],
+    inputs: &[&std::path::Path],
+) -> anyhow::Result<()> {
+    for (flag, path) in outputs {
+        if let Some(path) = path {
+            crate::output::check_output(path, flag, inputs)?;
+        }
+    }
+    Ok(())
+}
+
+/// The most worker threads `--threads` accepts: a few per core is already
+/// more than any part of aerec can use, and a pool of 100,000 threads takes
+/// minutes to start (each needs its stack mapped).
+pub fn max_threads() -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    (4 * cores).max(64)
 }
 
 /// Runs a parsed command line.
@@ -177,6 +248,13 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     if let Some(n) = cli.threads {
         if n == 0 {
             anyhow::bail!("--threads must be at least 1");
+        }
+        let max = max_threads();
+        if n > max {
+            anyhow::bail!(
+                "--threads {n} is more than {max} (4 per core, at least 64); \
+                 leave it out to use every core"
+            );
         }
         // A second call fails when the pool was already built; that is harmless.
         let _ = rayon::ThreadPoolBuilder::new()

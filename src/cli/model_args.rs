@@ -31,13 +31,13 @@ pub struct ModelArgs {
     #[arg(long, value_name = "N", help_heading = "Training")]
     pub epochs: Option<usize>,
     /// Learning rate.
-    #[arg(long, value_name = "RATE", help_heading = "Training")]
+    #[arg(value_parser = super::finite_f64, long, value_name = "RATE", help_heading = "Training")]
     pub lr: Option<f64>,
     /// Rows per mini-batch.
     #[arg(long, value_name = "N", help_heading = "Training")]
     pub batch_size: Option<usize>,
     /// L2 regularisation strength (added to the loss).
-    #[arg(long, value_name = "LAMBDA", help_heading = "Training")]
+    #[arg(value_parser = super::finite_f64, long, value_name = "LAMBDA", help_heading = "Training")]
     pub l2: Option<f64>,
     /// Rank of the factor models (svd, mf, svdpp).
     #[arg(long, value_name = "K")]
@@ -72,10 +72,35 @@ pub fn read_settings_file(path: &Path) -> anyhow::Result<Map<String, Value>> {
         .with_context(|| format!("{}: cannot read config", path.display()))?;
     let table: toml::Table =
         toml::from_str(&text).with_context(|| format!("{}: invalid TOML", path.display()))?;
+    if let Some((key, v)) = non_finite(&table) {
+        anyhow::bail!(
+            "{}: `{key}` is {v}; settings must be finite numbers",
+            path.display()
+        );
+    }
     match serde_json::to_value(table)? {
         Value::Object(m) => Ok(m),
         _ => anyhow::bail!("{}: expected a table of settings", path.display()),
     }
+}
+
+/// The first key holding `inf` or `nan` (TOML allows both; JSON, which the
+/// settings become, would turn them into `null`).
+fn non_finite(table: &toml::Table) -> Option<(String, f64)> {
+    fn walk(key: &str, v: &toml::Value) -> Option<(String, f64)> {
+        match v {
+            toml::Value::Float(f) if !f.is_finite() => Some((key.to_string(), *f)),
+            toml::Value::Array(a) => a.iter().find_map(|x| walk(key, x)),
+            toml::Value::Table(t) => t.iter().find_map(|(k, x)| {
+                walk(
+                    &format!("{key}{}{k}", if key.is_empty() { "" } else { "." }),
+                    x,
+                )
+            }),
+            _ => None,
+        }
+    }
+    table.iter().find_map(|(k, v)| walk(k, v))
 }
 
 impl ModelArgs {

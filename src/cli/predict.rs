@@ -22,16 +22,17 @@ pub struct Args {
 
 /// Reads the pairs, predicts them in parallel and writes the CSV.
 pub fn run(args: &Args, ctx: &Context) -> anyhow::Result<()> {
+    let to_stdout = args.out.as_os_str() == "-";
+    if !to_stdout {
+        super::check_outputs(&[("--out", Some(&args.out))], &[&args.model, &args.pairs])?;
+    }
     let model = crate::persist::load(&args.model)?;
     let pairs = read_pairs(&args.pairs)?;
     let predictions = predict_pairs(&model, &pairs)?;
-    if args.out.as_os_str() == "-" {
+    if to_stdout {
         write_predictions(std::io::stdout().lock(), &predictions)?;
     } else {
-        let file = std::fs::File::create(&args.out)
-            .map_err(|e| crate::Error::from(e).with_path(&args.out))?;
-        write_predictions(std::io::BufWriter::new(file), &predictions)
-            .map_err(|e| e.with_path(&args.out))?;
+        crate::output::write_atomic(&args.out, |w| write_predictions(w, &predictions))?;
     }
     let fallbacks = predictions.iter().filter(|p| p.fallback.is_some()).count();
     let human = format!(
@@ -39,7 +40,7 @@ pub fn run(args: &Args, ctx: &Context) -> anyhow::Result<()> {
         predictions.len(),
         args.out.display()
     );
-    if args.out.as_os_str() == "-" {
+    if to_stdout {
         ctx.note(&human);
         return Ok(());
     }

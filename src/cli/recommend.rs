@@ -34,6 +34,9 @@ pub struct Args {
 
 /// Loads the model and runs the chosen mode.
 pub fn run(args: &Args, ctx: &Context) -> anyhow::Result<()> {
+    let mut inputs = vec![args.model.as_path()];
+    inputs.extend(args.ratings.as_deref());
+    super::check_outputs(&[("--out", args.out.as_deref())], &inputs)?;
     let model = crate::persist::load(&args.model)?;
     let n = args.n as usize;
     if let Some(user) = &args.user {
@@ -66,7 +69,6 @@ fn all_users(model: &TrainedModel, args: &Args, ctx: &Context) -> anyhow::Result
         .out
         .as_ref()
         .ok_or_else(|| anyhow::anyhow!("--all-users needs --out FILE"))?;
-    let file = std::fs::File::create(out).map_err(|e| crate::Error::from(e).with_path(out))?;
     let bar = if ctx.progress() {
         indicatif::ProgressBar::new(model.n_users() as u64)
     } else {
@@ -79,13 +81,13 @@ fn all_users(model: &TrainedModel, args: &Args, ctx: &Context) -> anyhow::Result
         .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
     let start = std::time::Instant::now();
-    let rows = recommend::recommend_all(
-        model,
-        args.n as usize,
-        std::io::BufWriter::new(file),
-        |done| bar.set_position(done as u64),
-    )
-    .map_err(|e| e.with_path(out))?;
+    let mut rows = 0;
+    crate::output::write_atomic(out, |w| {
+        rows = recommend::recommend_all(model, args.n as usize, w, |done| {
+            bar.set_position(done as u64)
+        })?;
+        Ok(())
+    })?;
     bar.finish_and_clear();
     let seconds = start.elapsed().as_secs_f64();
     let human = format!(

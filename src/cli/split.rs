@@ -32,6 +32,17 @@ pub struct Args {
 
 /// Runs `aerec split`: load, filter, then [`split_and_write`].
 pub fn run(args: &Args, ctx: &Context) -> anyhow::Result<()> {
+    if args.out.is_dir() {
+        let inputs = args.data.input_paths();
+        for part in ["train.csv", "test.csv", "valid.csv"] {
+            crate::output::check_output(&args.out.join(part), "--out", &inputs)?;
+        }
+    } else if args.out.exists() {
+        anyhow::bail!(
+            "--out {}: exists and is not a directory (the parts are written into a directory)",
+            args.out.display()
+        );
+    }
     let loaded = args.data.load()?;
     ctx.note(&loaded.note());
     let (input, filtered) = args.filter.apply(loaded.input);

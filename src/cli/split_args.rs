@@ -17,11 +17,11 @@ pub struct SplitArgs {
     #[arg(long, value_name = "METHOD")]
     pub method: Option<SplitMethod>,
     /// Share of ratings (per user for user and user-time) held out for test.
-    #[arg(long, default_value_t = 0.1, value_name = "F")]
+    #[arg(value_parser = super::finite_f64, long, default_value_t = 0.1, value_name = "F")]
     pub test_fraction: f64,
     /// Train = ratings up to this quantile of the timestamps (pandas' linear
     /// interpolation), for --method time.
-    #[arg(long, default_value_t = 0.98, value_name = "Q")]
+    #[arg(value_parser = super::finite_f64, long, default_value_t = 0.98, value_name = "Q")]
     pub time_quantile: f64,
     /// Number of folds, for --method kfold.
     #[arg(long, default_value_t = 5, value_name = "K")]
@@ -30,7 +30,7 @@ pub struct SplitArgs {
     #[arg(long, default_value_t = 1, value_name = "I")]
     pub fold: usize,
     /// Share of the training ratings carved out for validation.
-    #[arg(long, value_name = "F")]
+    #[arg(value_parser = super::finite_f64, long, value_name = "F")]
     pub valid_fraction: Option<f64>,
     /// How validation ratings are chosen from train.
     #[arg(long, default_value = "random",

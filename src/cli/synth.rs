@@ -31,6 +31,7 @@ pub struct Args {
     /// Share of ratings written to test.csv (each rating independently).
     #[arg(
         long,
+        value_parser = super::finite_f64,
         default_value_t = 0.2,
         value_name = "F",
         help_heading = "Synthetic data"

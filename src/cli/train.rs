@@ -83,7 +83,7 @@ pub struct EvalArgs {
     #[arg(long, value_name = "K", default_value_t = 10)]
     pub k: usize,
     /// A test rating at least this high counts as relevant for ranking metrics.
-    #[arg(long, value_name = "R", default_value_t = 4.0)]
+    #[arg(value_parser = super::finite_f32, long, value_name = "R", default_value_t = 4.0)]
     pub relevant: f32,
 }
 
@@ -162,6 +162,20 @@ pub fn run(args: &Args, ctx: &Context) -> anyhow::Result<()> {
     let spec = args
         .model
         .spec(args.ae.overrides(), args.baseline.overrides(&kind)?)?;
+    let mut inputs = args.data.input_paths();
+    inputs.extend(args.side_info.as_deref());
+    inputs.extend(args.model.config.as_deref());
+    super::check_outputs(
+        &[
+            ("--out", args.out.as_deref()),
+            ("--history", args.history.as_deref()),
+            ("--plot", args.plot.as_deref()),
+        ],
+        &inputs,
+    )?;
+    if let Some(plot) = &args.plot {
+        crate::report::PlotFormat::from_path(plot)?;
+    }
     let loaded = args.data.load()?;
     ctx.note(&loaded.note());
     let (input, filtered) = args.filter.apply(loaded.input);

@@ -54,6 +54,9 @@ pub struct Args {
 /// Runs `aerec tune`.
 pub fn run(args: &Args, ctx: &Context) -> anyhow::Result<()> {
     let path = &args.config;
+    let mut inputs = args.data.input_paths();
+    inputs.push(path);
+    super::check_outputs(&[("--out", args.out.as_deref())], &inputs)?;
     let mut base = read_settings_file(path)?;
     let search: BTreeMap<String, Vec<Value>> = match base.remove("search") {
         Some(v) => serde_json::from_value(v)
@@ -89,8 +92,7 @@ pub fn run(args: &Args, ctx: &Context) -> anyhow::Result<()> {
     let report = tune(&base, &search, mode, &split.train, valid, scale, &fit)?;
     let best_toml = report.best_toml()?;
     if let Some(out) = &args.out {
-        std::fs::write(out, &best_toml)
-            .with_context(|| format!("{}: cannot write", out.display()))?;
+        crate::output::write_atomic_bytes(out, best_toml.as_bytes())?;
     }
     let mut headers: Vec<String> = search.keys().cloned().collect();
     headers.push("valid_rmse".into());

@@ -699,8 +699,12 @@ pub fn write_folds(folds: &[Split], dir: &Path) -> Result<Vec<SplitFiles>> {
 /// One part as CSV with original ids; ratings in Rust's shortest
 /// round-trip form (`4`, `3.5`).
 fn write_ratings_csv(r: &Ratings, path: &Path) -> Result<()> {
-    let io_error = |e: csv::Error| Error::from(std::io::Error::from(e)).with_path(path);
-    let mut out = csv::Writer::from_path(path).map_err(io_error)?;
+    crate::output::write_atomic(path, |w| write_ratings_csv_to(r, w))
+}
+
+fn write_ratings_csv_to(r: &Ratings, w: &mut impl std::io::Write) -> Result<()> {
+    let io_error = |e: csv::Error| Error::from(std::io::Error::from(e));
+    let mut out = csv::Writer::from_writer(w);
     let mut header = vec!["user", "item", "rating"];
     if r.timestamps.is_some() {
         header.push("timestamp");
@@ -723,7 +727,7 @@ fn write_ratings_csv(r: &Ratings, path: &Path) -> Result<()> {
         }
         .map_err(io_error)?;
     }
-    out.flush().map_err(|e| Error::from(e).with_path(path))
+    Ok(out.flush()?)
 }
 
 #[cfg(test)]

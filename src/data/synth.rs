@@ -30,8 +30,7 @@
 //! # Ok::<(), aerec::Error>(())
 //! ```
 
-use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -44,6 +43,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{IdMap, Ratings};
 use crate::error::{Error, Result};
+use crate::output::AtomicFile;
 
 /// The catalogue a synthetic set imitates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -534,11 +534,11 @@ pub fn write_csv(config: &SynthConfig, dir: &Path, test_fraction: f64) -> Result
         .iter()
         .map(|l| l.0.to_string())
         .collect();
-    let open = |name: &str| -> Result<(PathBuf, BufWriter<File>)> {
+    let open = |name: &str| -> Result<(PathBuf, AtomicFile)> {
         let path = dir.join(name);
-        let file = File::create(&path).map_err(|e| Error::from(e).with_path(&path))?;
-        let mut out = BufWriter::with_capacity(1 << 20, file);
-        out.write_all(b"user,item,rating,timestamp\n")
+        let mut out = AtomicFile::create(&path)?;
+        out.writer()
+            .write_all(b"user,item,rating,timestamp\n")
             .map_err(|e| Error::from(e).with_path(&path))?;
         Ok((path, out))
     };
@@ -555,20 +555,20 @@ pub fn write_csv(config: &SynthConfig, dir: &Path, test_fraction: f64) -> Result
             for texts in received {
                 for t in texts {
                     train
+                        .writer()
                         .write_all(&t.train)
                         .map_err(|e| Error::from(e).with_path(&train_path))?;
-                    test.write_all(&t.test)
+                    test.writer()
+                        .write_all(&t.test)
                         .map_err(|e| Error::from(e).with_path(&test_path))?;
                     counts[0] += t.counts[0];
                     counts[1] += t.counts[1];
                     sum += t.sum;
                 }
             }
-            train
-                .flush()
-                .map_err(|e| Error::from(e).with_path(&train_path))?;
-            test.flush()
-                .map_err(|e| Error::from(e).with_path(&test_path))?;
+            // Each part is renamed into place only once it is complete.
+            train.commit()?;
+            test.commit()?;
             Ok((counts, sum))
         });
         let window = 4 * rayon::current_num_threads();

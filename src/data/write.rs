@@ -52,27 +52,7 @@ pub fn write_csv_to(out: impl Write, r: &Ratings) -> Result<()> {
 /// renamed into place, so a failed write leaves no half file.
 pub fn write_csv(path: impl AsRef<Path>, r: &Ratings) -> Result<()> {
     let path = path.as_ref();
-    atomic_write(path, |f| write_csv_to(std::io::BufWriter::new(f), r))
-}
-
-fn atomic_write(path: &Path, body: impl FnOnce(&mut std::fs::File) -> Result<()>) -> Result<()> {
-    let tmp = path.with_extension(format!(
-        "{}.tmp{}",
-        path.extension().and_then(|e| e.to_str()).unwrap_or(""),
-        std::process::id()
-    ));
-    let result = std::fs::File::create(&tmp)
-        .map_err(Error::from)
-        .and_then(|mut f| {
-            body(&mut f)?;
-            f.sync_all()?;
-            Ok(())
-        })
-        .and_then(|()| std::fs::rename(&tmp, path).map_err(Error::from));
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result.map_err(|e| e.with_path(path))
+    crate::output::write_atomic(path, |w| write_csv_to(w, r))
 }
 
 /// One `.npy` array: the header dict padded so the data starts at a multiple
@@ -173,5 +153,5 @@ pub fn write_csr_npz(out: impl Write + std::io::Seek, csr: &Csr) -> Result<()> {
 /// Writes an `.npz` file (see [`write_npz_to`]) through a renamed temporary file.
 pub fn write_npz(path: impl AsRef<Path>, r: &Ratings) -> Result<()> {
     let path = path.as_ref();
-    atomic_write(path, |f| write_npz_to(std::io::BufWriter::new(f), r))
+    crate::output::write_atomic(path, |w| write_npz_to(w, r))
 }

@@ -11,8 +11,10 @@
 pub mod autoencoder;
 pub mod baseline;
 pub mod blend;
+pub mod diverge;
 pub mod ensemble;
 pub mod glocal_k;
+pub mod memory;
 pub mod quantized;
 mod rank;
 pub mod registry;

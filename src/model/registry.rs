@@ -29,6 +29,7 @@ pub struct ModelKind {
     /// Reads the kind's own settings (the `model` key removed) into a config;
     /// unknown keys are errors naming the key. [`ModelSpec`](super::ModelSpec)
     /// validates the result.
+    #[allow(clippy::type_complexity)]
     pub parse: fn(Map<String, Value>) -> Result<Box<dyn ModelConfig>>,
     /// The kind's named recipes, as (name, description); a `preset = NAME`
     /// key starts from [`ModelKind::preset`] and the other keys override it.

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use plotters::prelude::*;
 
-use super::{init_fonts, PlotFormat};
+use super::{encode_png, init_fonts, PlotFormat};
 use crate::error::{Error, Result};
 
 /// One bar: a label, a height and a half-width of its error bar.
@@ -38,21 +38,34 @@ pub fn bar_chart(path: &Path, title: &str, y_label: &str, bars: &[Bar]) -> Resul
     init_fonts();
     let format = PlotFormat::from_path(path)?;
     let size = (900, 500);
-    let result = match format {
-        PlotFormat::Png => draw(
-            BitMapBackend::new(path, size).into_drawing_area(),
-            title,
-            y_label,
-            bars,
-        ),
-        PlotFormat::Svg => draw(
-            SVGBackend::new(path, size).into_drawing_area(),
-            title,
-            y_label,
-            bars,
-        ),
+    let drawing_error = |e: Box<dyn std::error::Error>| {
+        Error::other(format!("drawing the chart: {e}")).with_path(path)
     };
-    result.map_err(|e| Error::other(format!("{}: drawing the chart: {e}", path.display())))
+    let bytes = match format {
+        PlotFormat::Png => {
+            let mut rgb = vec![0u8; size.0 as usize * size.1 as usize * 3];
+            draw(
+                BitMapBackend::with_buffer(&mut rgb, size).into_drawing_area(),
+                title,
+                y_label,
+                bars,
+            )
+            .map_err(drawing_error)?;
+            encode_png(&rgb, size).map_err(|e| e.with_path(path))?
+        }
+        PlotFormat::Svg => {
+            let mut svg = String::new();
+            draw(
+                SVGBackend::with_string(&mut svg, size).into_drawing_area(),
+                title,
+                y_label,
+                bars,
+            )
+            .map_err(drawing_error)?;
+            svg.into_bytes()
+        }
+    };
+    crate::output::write_atomic_bytes(path, &bytes)
 }
 
 fn y_range(bars: &[Bar]) -> (f64, f64) {

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use plotters::prelude::*;
 
-use super::{init_fonts, PlotFormat};
+use super::{encode_png, init_fonts, PlotFormat};
 use crate::error::{Error, Result};
 use crate::model::FitReport;
 
@@ -30,7 +30,7 @@ pub fn write_history(path: &Path, report: &FitReport) -> Result<()> {
         }
         s
     };
-    std::fs::write(path, text).map_err(|e| Error::from(e).with_path(path))
+    crate::output::write_atomic_bytes(path, text.as_bytes())
 }
 
 /// Plots train and validation RMSE, and the training loss, against the
@@ -42,21 +42,30 @@ pub fn plot_history(path: &Path, report: &FitReport, title: &str) -> Result<()> 
     }
     init_fonts();
     let size = (800, 500);
-    let result = match format {
-        PlotFormat::Png => draw(
-            BitMapBackend::new(path, size).into_drawing_area(),
-            report,
-            title,
-        )
-        .map_err(|e| e.to_string()),
-        PlotFormat::Svg => draw(
-            SVGBackend::new(path, size).into_drawing_area(),
-            report,
-            title,
-        )
-        .map_err(|e| e.to_string()),
+    let drawing_error = |e: String| Error::other(format!("drawing the plot: {e}")).with_path(path);
+    let bytes = match format {
+        PlotFormat::Png => {
+            let mut rgb = vec![0u8; size.0 as usize * size.1 as usize * 3];
+            draw(
+                BitMapBackend::with_buffer(&mut rgb, size).into_drawing_area(),
+                report,
+                title,
+            )
+            .map_err(|e| drawing_error(e.to_string()))?;
+            encode_png(&rgb, size).map_err(|e| e.with_path(path))?
+        }
+        PlotFormat::Svg => {
+            let mut svg = String::new();
+            draw(
+                SVGBackend::with_string(&mut svg, size).into_drawing_area(),
+                report,
+                title,
+            )
+            .map_err(|e| drawing_error(e.to_string()))?;
+            svg.into_bytes()
+        }
     };
-    result.map_err(|e| Error::other(format!("plotting failed: {e}")).with_path(path))
+    crate::output::write_atomic_bytes(path, &bytes)
 }
 
 /// A named line of the plot: legend label, points, colour.

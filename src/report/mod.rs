@@ -22,6 +22,18 @@ pub fn init_fonts() {
     });
 }
 
+/// Encodes an RGB buffer of `size` pixels as PNG. Plots are drawn in memory
+/// and written with [`crate::output::write_atomic_bytes`], so a failed write
+/// leaves no half image and reads as an ordinary I/O error.
+pub(crate) fn encode_png(rgb: &[u8], size: (u32, u32)) -> crate::Result<Vec<u8>> {
+    use image::ImageEncoder as _;
+    let mut png = Vec::new();
+    image::codecs::png::PngEncoder::new(&mut png)
+        .write_image(rgb, size.0, size.1, image::ColorType::Rgb8)
+        .map_err(|e| crate::Error::other(format!("encoding the PNG: {e}")))?;
+    Ok(png)
+}
+
 /// The image format of a plot, chosen from the file extension.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PlotFormat {

@@ -18,8 +18,19 @@
 //!   atomically while requests in flight finish on the model they started
 //!   with. A reload that fails leaves the old model serving.
 //! - Every error is JSON `{"error": "…"}`: 400 for malformed input, 404 for an
-//!   unknown user, item or route, 413 for an oversized body; a panic in model
-//!   code is caught and answered with 500.
+//!   unknown user, item or route, 408 for a body that does not arrive in
+//!   time, 413 for an oversized body (refused from its `Content-Length`
+//!   before it is read), 501 from `similar` on a model without item vectors,
+//!   500 from a reload that failed (the previous model keeps serving) and
+//!   for a panic in model code, which is caught.
+//! - Admin routes (`/v1/admin/…`) need `Authorization: Bearer TOKEN` with the
+//!   token the service was started with ([`ServeConfig::admin_token`]); with
+//!   none configured they answer 403, a wrong or missing token 401.
+//! - Slow or idle clients cannot hold connections: request headers must
+//!   arrive within [`Limits::header_timeout`] (which also closes a
+//!   keep-alive connection idle that long) and a body within
+//!   [`Limits::body_timeout`]; after the shutdown signal, requests in flight
+//!   get [`Limits::shutdown_grace`] to finish.
 
 mod openapi;
 
@@ -27,10 +38,12 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
+use std::time::Duration;
 
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
-use axum::extract::{DefaultBodyLimit, Path, Query, State};
-use axum::http::StatusCode;
+use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -64,6 +77,14 @@ pub struct Limits {
     pub max_body_bytes: usize,
     /// Most pairs in one prediction request, and most ratings for a new user.
     pub max_list: usize,
+    /// Time a client has to send a request's headers; a keep-alive
+    /// connection idle this long is closed too.
+    pub header_timeout: Duration,
+    /// Time a client has to send a request's body once the headers are in (408 after).
+    pub body_timeout: Duration,
+    /// After the shutdown signal: how long requests in flight may take
+    /// before the service stops anyway.
+    pub shutdown_grace: Duration,
 }
 
 impl Default for Limits {
@@ -72,7 +93,35 @@ impl Default for Limits {
             max_n: 1000,
             max_body_bytes: 1 << 20,
             max_list: 10_000,
+            header_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(30),
+            shutdown_grace: Duration::from_secs(10),
         }
+    }
+}
+
+impl Limits {
+    /// Checks the bounds make a working service (`max_n` 0 would refuse every request).
+    pub fn validate(&self) -> Result<()> {
+        if self.max_n == 0 {
+            return Err(Error::config(
+                "max_n = 0 would refuse every request; it must be at least 1",
+            ));
+        }
+        if self.max_body_bytes == 0 || self.max_list == 0 {
+            return Err(Error::config(
+                "max_body_bytes and max_list must be at least 1",
+            ));
+        }
+        for (name, d) in [
+            ("header_timeout", self.header_timeout),
+            ("body_timeout", self.body_timeout),
+        ] {
+            if d.is_zero() {
+                return Err(Error::config(format!("{name} must be above 0")));
+            }
+        }
+        Ok(())
     }
 }
 
@@ -87,6 +136,8 @@ pub struct ServeConfig {
     pub limits: Limits,
     /// Rebuilds the model from the file's parts.
     pub loader: ModelLoader,
+    /// The bearer token admin routes require; `None` turns them off (403).
+    pub admin_token: Option<String>,
 }
 
 impl ServeConfig {
@@ -97,6 +148,7 @@ impl ServeConfig {
             addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
             limits: Limits::default(),
             loader: crate::model::spec::load_model,
+            admin_token: None,
         }
     }
 }
@@ -183,6 +235,7 @@ pub struct AppState {
     reloading: tokio::sync::Mutex<()>,
     /// One permit per rayon thread: the model jobs allowed in the pool.
     slots: tokio::sync::Semaphore,
+    admin_token: Option<String>,
 }
 
 impl AppState {
@@ -201,6 +254,7 @@ impl AppState {
             limits: config.limits,
             reloading: tokio::sync::Mutex::new(()),
             slots: tokio::sync::Semaphore::new(rayon::current_num_threads().max(1)),
+            admin_token: config.admin_token.clone().filter(|t| !t.is_empty()),
         })
     }
 
@@ -251,31 +305,140 @@ pub fn router(state: Arc<AppState>) -> Router {
             )
         })
         .layer(DefaultBodyLimit::max(body_limit))
+        .layer(axum::middleware::from_fn_with_state(
+            state.limits,
+            read_body_in_time,
+        ))
         .with_state(state)
 }
 
-/// Serves `state` on `listener` until `shutdown` completes, then finishes the
-/// requests in flight and returns.
+/// Refuses a body whose `Content-Length` exceeds the limit before reading
+/// any of it (413), and reads the rest within [`Limits::body_timeout`]
+/// (408 after), so a client cannot hold a handler by sending slowly.
+async fn read_body_in_time(State(limits): State<Limits>, request: Request, next: Next) -> Response {
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limits.max_body_bytes as u64) {
+        return ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!(
+                "the body is {} bytes, more than the limit of {} bytes",
+                declared.unwrap_or_default(),
+                limits.max_body_bytes
+            ),
+        )
+        .into_response();
+    }
+    let (parts, body) = request.into_parts();
+    let read = tokio::time::timeout(
+        limits.body_timeout,
+        axum::body::to_bytes(body, limits.max_body_bytes),
+    )
+    .await;
+    let bytes = match read {
+        Ok(Ok(bytes)) => bytes,
+        Ok(Err(e)) => {
+            let too_large = std::error::Error::source(&e)
+                .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
+            return if too_large {
+                ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    format!(
+                        "the body is more than the limit of {} bytes",
+                        limits.max_body_bytes
+                    ),
+                )
+            } else {
+                ApiError::bad_request(format!("the body could not be read: {e}"))
+            }
+            .into_response();
+        }
+        Err(_) => {
+            return ApiError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                format!(
+                    "the body did not arrive within {} s",
+                    limits.body_timeout.as_secs_f64()
+                ),
+            )
+            .into_response()
+        }
+    };
+    next.run(Request::from_parts(parts, axum::body::Body::from(bytes)))
+        .await
+}
+
+/// Serves `state` on `listener` until `shutdown` completes, then stops
+/// accepting, lets the requests in flight finish for at most
+/// [`Limits::shutdown_grace`] and returns.
+///
+/// Each connection is HTTP/1.1 with a header deadline
+/// ([`Limits::header_timeout`]), which also ends keep-alive connections
+/// idle that long; bodies have their own deadline in the router.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: Arc<AppState>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    let limits = state.limits;
+    let app = router(state);
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(limits.header_timeout)
+        .keep_alive(true);
+    let connections = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _peer)) => stream,
+                // Out of file descriptors or a connection reset before it
+                // was accepted: wait a little instead of spinning.
+                Err(_) => {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let service = hyper_util::service::TowerToHyperService::new(app.clone());
+        let connection = connections.watch(http.serve_connection(TokioIo::new(stream), service));
+        tokio::spawn(async move {
+            // A client that breaks the protocol or times out only ends its
+            // own connection.
+            let _ = connection.await;
+        });
+    }
+    drop(listener);
+    if tokio::time::timeout(limits.shutdown_grace, connections.shutdown())
         .await
+        .is_err()
+    {
+        eprintln!(
+            "aerec: requests still open after {} s; stopping anyway",
+            limits.shutdown_grace.as_secs_f64()
+        );
+    }
+    Ok(())
 }
 
 /// Loads the model, listens on `config.addr` and serves until Ctrl-C or
 /// SIGTERM; SIGHUP reloads the model file. Prints the address it listens on
 /// to stderr (useful with port 0).
 pub fn run(config: ServeConfig) -> Result<()> {
+    config.limits.validate()?;
     let state = AppState::load(&config)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
     runtime.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(config.addr).await?;
+        let listener = tokio::net::TcpListener::bind(config.addr)
+            .await
+            .map_err(|e| Error::other(format!("cannot listen on {}: {e}", config.addr)))?;
         eprintln!(
             "aerec: serving {} ({}) on http://{}",
             config.model_path.display(),
@@ -283,7 +446,8 @@ pub fn run(config: ServeConfig) -> Result<()> {
             listener.local_addr()?
         );
         reload_on_sighup(Arc::clone(&state))?;
-        serve(listener, state, shutdown_signal()).await?;
+        let first_signal = stop_signals(config.limits.shutdown_grace)?;
+        serve(listener, state, first_signal).await?;
         eprintln!("aerec: stopped");
         Ok(())
     })
@@ -309,29 +473,55 @@ fn reload_on_sighup(_state: Arc<AppState>) -> Result<()> {
     Ok(())
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        // If the handler cannot be installed, Ctrl-C keeps its default
-        // behaviour (ending the process), which is what the user wants.
+/// Resolves at the first SIGTERM or SIGINT (Ctrl-C); a second one ends the
+/// process at once, whatever is still open. Both signal streams are set up
+/// before the first arrives, so a quick second signal is never missed.
+#[cfg(unix)]
+fn stop_signals(grace: Duration) -> Result<impl Future<Output = ()> + Send + 'static> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut terminate = signal(SignalKind::terminate())?;
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let (first, first_seen) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = terminate.recv() => {},
+            _ = interrupt.recv() => {},
+        }
+        eprintln!(
+            "aerec: stopping: finishing the requests in flight (at most {} s); \
+             signal again to stop at once",
+            grace.as_secs_f64()
+        );
+        let _ = first.send(());
+        tokio::select! {
+            _ = terminate.recv() => {},
+            _ = interrupt.recv() => {},
+        }
+        eprintln!("aerec: second signal: stopped at once");
+        std::process::exit(1);
+    });
+    Ok(async move {
+        let _ = first_seen.await;
+    })
+}
+
+/// Elsewhere Ctrl-C stops the service; a second Ctrl-C ends the process.
+#[cfg(not(unix))]
+fn stop_signals(grace: Duration) -> Result<impl Future<Output = ()> + Send + 'static> {
+    Ok(async move {
         if tokio::signal::ctrl_c().await.is_err() {
             std::future::pending::<()>().await;
         }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
-    }
+        eprintln!(
+            "aerec: stopping: finishing the requests in flight (at most {} s); \
+             Ctrl-C again to stop at once",
+            grace.as_secs_f64()
+        );
+        tokio::spawn(async {
+            let _ = tokio::signal::ctrl_c().await;
+            std::process::exit(1);
+        });
+    })
 }
 
 /// An error reply: a status and `{"error": message}`.
@@ -358,9 +548,10 @@ impl From<Error> for ApiError {
     fn from(e: Error) -> Self {
         let status = match e.kind() {
             ErrorKind::UnknownId { .. } => StatusCode::NOT_FOUND,
-            ErrorKind::Rating { .. } | ErrorKind::Config(_) | ErrorKind::Parse { .. } => {
-                StatusCode::BAD_REQUEST
-            }
+            ErrorKind::Rating { .. }
+            | ErrorKind::Config(_)
+            | ErrorKind::Parse { .. }
+            | ErrorKind::Invalid(_) => StatusCode::BAD_REQUEST,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };
         ApiError::new(status, e.to_string())
@@ -595,7 +786,40 @@ async fn similar(
     .await
 }
 
-async fn reload(State(state): State<Arc<AppState>>) -> Response {
+/// Whether `headers` carry the admin token; the answer to send otherwise.
+fn authorize_admin(state: &AppState, headers: &HeaderMap) -> std::result::Result<(), ApiError> {
+    let Some(expected) = &state.admin_token else {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "admin routes are off: start the service with a token \
+             (AEREC_ADMIN_TOKEN or --admin-token-file) to use them",
+        ));
+    };
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim);
+    match given {
+        Some(token) if constant_time_eq(token.as_bytes(), expected.as_bytes()) => Ok(()),
+        Some(_) => Err(ApiError::new(StatusCode::UNAUTHORIZED, "wrong admin token")),
+        None => Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "admin routes need the header `Authorization: Bearer TOKEN`",
+        )),
+    }
+}
+
+/// Compares without stopping at the first difference, so the time taken
+/// does not tell how much of a guessed token was right.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+async fn reload(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    if let Err(refused) = authorize_admin(&state, &headers) {
+        return refused.into_response();
+    }
     match state.reload().await {
         Ok(summary) => {
             Json(serde_json::json!({ "reloaded": true, "model": summary })).into_response()

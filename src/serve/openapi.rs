@@ -35,7 +35,10 @@ pub fn openapi() -> Value {
             "title": "aerec",
             "version": env!("CARGO_PKG_VERSION"),
             "description": "Recommendations from an aerec model file. Errors are JSON {\"error\": \"…\"}: \
-                400 malformed input, 404 unknown user, item or route, 413 body too large."
+                400 malformed input, 401 missing or wrong admin token, 403 admin routes off (no token \
+                configured), 404 unknown user, item or route, 408 body not sent in time, 413 body too \
+                large (refused from Content-Length before it is read), 500 failed reload (the previous \
+                model keeps serving) or internal error, 501 similar items on a model without item vectors."
         },
         "paths": {
             "/health": { "get": {
@@ -59,25 +62,43 @@ pub fn openapi() -> Value {
             "/v1/recommendations": { "post": {
                 "summary": "Top-N for a new user from their ratings (fold-in, no retraining).",
                 "requestBody": body("NewUserRequest"),
-                "responses": { "200": ok("NewUserRecommendations"), "400": error.clone(), "413": error.clone() }
+                "responses": { "200": ok("NewUserRecommendations"), "400": error.clone(),
+                    "408": error.clone(), "413": error.clone() }
             } },
             "/v1/predictions": { "post": {
                 "summary": "Predicted ratings for (user, item) pairs; unseen ids use the flagged cold-start fallback.",
                 "requestBody": body("PredictionsRequest"),
-                "responses": { "200": ok("Predictions"), "400": error.clone(), "413": error.clone() }
+                "responses": { "200": ok("Predictions"), "400": error.clone(), "408": error.clone(),
+                    "413": error.clone() }
             } },
             "/v1/items/{id}/similar": { "get": {
                 "summary": "Nearest items by cosine of the model's item vectors.",
                 "parameters": [id("item"), n],
                 "responses": { "200": ok("Similar"), "400": error.clone(), "404": error.clone(),
-                    "501": { "description": "The model has no item vectors." } }
+                    "501": { "description": "The model has no item vectors (a mean or biases model): \
+                        the error says so.", "content": { "application/json": {
+                        "schema": { "$ref": "#/components/schemas/Error" } } } } }
             } },
             "/v1/admin/reload": { "post": {
                 "summary": "Read the model file again and swap it in; on failure the old model keeps serving.",
-                "responses": { "200": { "description": "Reloaded" }, "500": error }
+                "description": "Needs `Authorization: Bearer TOKEN` with the token the service was \
+                    started with (AEREC_ADMIN_TOKEN or --admin-token-file).",
+                "security": [ { "adminToken": [] } ],
+                "responses": {
+                    "200": { "description": "Reloaded: {\"reloaded\": true, \"model\": ModelSummary}" },
+                    "401": error.clone(),
+                    "403": error.clone(),
+                    "500": { "description": "The file could not be loaded; the previous model keeps \
+                        serving: {\"error\", \"reloaded\": false, \"model\": ModelSummary}",
+                        "content": { "application/json": {
+                            "schema": { "$ref": "#/components/schemas/Error" } } } } }
             } }
         },
         "components": {
+            "securitySchemes": {
+                "adminToken": { "type": "http", "scheme": "bearer",
+                    "description": "The token from AEREC_ADMIN_TOKEN or --admin-token-file." }
+            },
             "responses": {
                 "Error": { "description": "Error", "content": { "application/json": {
                     "schema": { "$ref": "#/components/schemas/Error" } } } }

@@ -406,6 +406,35 @@ pub fn read_ratings(path: impl AsRef<Path>, opts: &ReadOptions) -> Result<ReadOu
     read_path(path, opts).map_err(|e| e.with_path(path))
 }
 
+/// A compressed file read as text fails on its first line with a puzzling
+/// parse error; its magic number says what it is and how to read it.
+fn refuse_compressed(head: &[u8]) -> Result<()> {
+    const KINDS: [(&[u8], &str, &str); 4] = [
+        (b"\x1f\x8b", "gzip", "gunzip -k FILE"),
+        (b"BZh", "bzip2", "bunzip2 -k FILE"),
+        (b"\xfd7zXZ\x00", "xz", "unxz -k FILE"),
+        (b"\x28\xb5\x2f\xfd", "zstd", "unzstd FILE"),
+    ];
+    for (magic, kind, command) in KINDS {
+        // "BZh" could start a text line: bzip2 also needs the level digit
+        // and the block magic (the digits of π) after it.
+        let bzip2_block = head.get(4..10) == Some(b"1AY&SY") && head[3].is_ascii_digit();
+        if head.starts_with(magic) && (kind != "bzip2" || bzip2_block) {
+            return Err(Error::format(format!(
+                "this is a {kind}-compressed file; decompress it first ({command}) \
+                 or read it through a pipe (aerec stats <({} FILE))",
+                match kind {
+                    "gzip" => "zcat",
+                    "bzip2" => "bzcat",
+                    "xz" => "xzcat",
+                    _ => "zstdcat",
+                }
+            )));
+        }
+    }
+    Ok(())
+}
+
 fn read_path(path: &Path, opts: &ReadOptions) -> Result<ReadOutcome> {
     use std::io::Read;
     let meta = std::fs::metadata(path)?;
@@ -417,6 +446,7 @@ fn read_path(path: &Path, opts: &ReadOptions) -> Result<ReadOutcome> {
     // The first bytes are kept and read on from, never re-read: a pipe
     // (`aerec stats <(zcat ratings.csv.gz)`) cannot rewind.
     let head = detect::read_head(&mut file)?;
+    refuse_compressed(&head)?;
     let format = opts.format.unwrap_or_else(|| Format::detect(name, &head));
     if format == Format::Npz {
         let mut bytes = head;
@@ -455,6 +485,7 @@ const MAP_MIN_BYTES: u64 = 16 << 20;
 /// Reads ratings from bytes in memory (any format; detected from the content
 /// unless set).
 pub fn read_ratings_bytes(bytes: &[u8], opts: &ReadOptions) -> Result<ReadOutcome> {
+    refuse_compressed(bytes)?;
     let format = opts.format.unwrap_or_else(|| Format::detect("", bytes));
     if format == Format::Npz {
         return npz::read(bytes, opts);

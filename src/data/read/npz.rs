@@ -214,11 +214,12 @@ fn expand(indptr: Vec<i64>, major: usize, nnz: usize) -> Result<Vec<u32>> {
         || indptr.first() != Some(&0)
         || indptr.last() != Some(&(nnz as i64))
     {
+        let end = |v: Option<&i64>| v.map_or_else(|| "nothing".to_string(), i64::to_string);
         return Err(Error::format(format!(
-            "indptr has {} entries from {:?} to {:?}; expected {} from 0 to {nnz}",
+            "indptr has {} entries, from {} to {}; expected {} entries, from 0 to {nnz}",
             indptr.len(),
-            indptr.first(),
-            indptr.last(),
+            end(indptr.first()),
+            end(indptr.last()),
             major + 1
         )));
     }

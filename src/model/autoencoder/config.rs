@@ -354,6 +354,55 @@ impl AutoencoderConfig {
         w
     }
 
+    /// Bytes that training this network on `n_rows` rows of `n_cols` columns (plus
+    /// `n_side` side features) needs, overflow-checked: every weight matrix
+    /// (input `(n_cols + n_side) × h₀`, hidden `hᵢ × hᵢ₊₁`, output
+    /// `h_last × n_cols`, tied or not: an upper bound) with its gradient,
+    /// optimiser state and early-stopping copy, plus one batch's activations
+    /// and dense outputs. An estimate for refusing impossible sizes before
+    /// allocating, not an exact account.
+    pub fn training_bytes(
+        &self,
+        n_rows: usize,
+        n_cols: usize,
+        n_side: usize,
+    ) -> crate::model::memory::Bytes {
+        use crate::model::memory::{sum_of_products, Bytes};
+        let widths = self.hidden_widths();
+        let n_in = Bytes::of(n_cols).plus(Bytes::of(n_side));
+        let Some(n_in) = n_in.0.and_then(|n| usize::try_from(n).ok()) else {
+            return Bytes(None);
+        };
+        let mut shapes = vec![(n_in, widths[0])];
+        shapes.extend(widths.windows(2).map(|w| (w[0], w[1])));
+        shapes.push((
+            *widths.last().expect("validated: at least one layer"),
+            n_cols,
+        ));
+        let biases = widths
+            .iter()
+            .fold(Bytes::of(n_cols), |acc, &w| acc.plus(Bytes::of(w)));
+        let params = sum_of_products(shapes).plus(biases);
+        let optimiser_copies = match self.optimizer {
+            OptimizerKind::Sgd if self.momentum == 0.0 => 0,
+            OptimizerKind::Sgd => 1,
+            OptimizerKind::Adam | OptimizerKind::Adamw => 2,
+        };
+        // Weights and gradients, the optimiser's state, the best weights.
+        let copies = 2 + optimiser_copies + usize::from(self.patience.is_some());
+        // Per batch row: each hidden layer's pre-activation, activation and
+        // two gradient buffers, and the dense output, target and error.
+        let per_row = widths
+            .iter()
+            .fold(Bytes::of(0), |acc, &w| acc.plus(Bytes::of(w).times(4)))
+            .plus(Bytes::of(n_cols).times(3));
+        let f32_bytes = std::mem::size_of::<f32>();
+        params
+            .times(copies)
+            .plus(per_row.times(self.batch_size.min(n_rows)))
+            .times(f32_bytes)
+    }
+
     /// The output layer's activation after reconciling `last_layer_activation`.
     pub fn effective_output_activation(&self) -> Activation {
         if self.last_layer_activation {

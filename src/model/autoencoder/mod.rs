@@ -175,6 +175,16 @@ impl AutoencoderConfig {
             }
         }
         let n_side = side.map_or(0, |s| s.dim);
+        crate::model::memory::check(
+            "autoencoder",
+            self.training_bytes(rows.n_rows, rows.n_cols, n_side),
+            &format!(
+                "hidden widths {:?} over {} columns",
+                self.hidden_widths(),
+                rows.n_cols
+            ),
+            "--layers (or --batch-size)",
+        )?;
         let mu = train
             .mean()
             .ok_or_else(|| Error::config("the training set is empty"))?;

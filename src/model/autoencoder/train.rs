@@ -218,6 +218,12 @@ fn train_on_worker<T: Real>(
             opt.flush(&mut net.params);
         }
         let mse = sum_sq / count.max(1) as f64;
+        super::super::diverge::check_epoch(
+            epoch,
+            mse.sqrt(),
+            super::super::diverge::spread(data.clip),
+            lr,
+        )?;
         let valid_rmse = data
             .valid
             .map(|v| validation_rmse(net, enc, data, v))

@@ -115,8 +115,12 @@ impl BiasesConfig {
             BiasesMethod::Sgd => {
                 let lr = self.lr.unwrap_or(SGD_LR);
                 let l2 = self.l2.unwrap_or(SGD_L2);
-                for _ in 0..self.epochs {
+                let spread =
+                    crate::model::diverge::spread(data.train.min_max().unwrap_or((0.0, 0.0)));
+                for epoch in 1..=self.epochs {
                     sgd_epoch(by_user, mu, lr, l2, &mut user_bias, &mut item_bias);
+                    let rmse = train_rmse(by_user, mu, &user_bias, &item_bias);
+                    crate::model::diverge::check_epoch(epoch, rmse, spread, lr as f64)?;
                 }
             }
         }
@@ -165,6 +169,19 @@ fn damped_means(m: &Csr, mu: f64, other: &[f64], reg: f32, out: &mut [f64]) {
 }
 
 /// One SGD epoch with Surprise's update rule, ratings in user order.
+/// Training RMSE of `μ + b_u + b_i` (one pass over the ratings).
+fn train_rmse(m: &Csr, mu: f64, bu: &[f64], bi: &[f64]) -> f64 {
+    let mut sq = 0.0;
+    for (u, b_u) in bu.iter().enumerate() {
+        let (idx, val) = m.row(u);
+        for (&i, &r) in idx.iter().zip(val) {
+            let e = r as f64 - mu - b_u - bi[i as usize];
+            sq += e * e;
+        }
+    }
+    (sq / m.nnz().max(1) as f64).sqrt()
+}
+
 fn sgd_epoch(m: &Csr, mu: f64, lr: f32, l2: f32, bu: &mut [f64], bi: &mut [f64]) {
     let (lr, l2) = (lr as f64, l2 as f64);
     for (u, b_u) in bu.iter_mut().enumerate() {

@@ -13,6 +13,8 @@ use super::{
 };
 use crate::data::{Csr, Ratings};
 use crate::error::{Error, Result};
+use crate::model::diverge;
+use crate::model::memory::Bytes;
 use crate::model::registry::{no_presets, parse_serde, ModelConfig, ModelKind};
 use crate::model::{
     EpochStats, FitData, FitOptions, FitReport, ModelParts, Recommender, SparseRow, Tensor,
@@ -131,6 +133,7 @@ impl MfConfig {
         let mut rng = SmallRng::seed_from_u64(opts.seed);
         let mut model = MfModel::init(self, Flavour::Mf, data.train_by_user, data.train, &mut rng)?;
         let r = self.resolve(Flavour::Mf);
+        let spread = diverge::spread(data.train.min_max().unwrap_or((0.0, 0.0)));
         let mut history = Vec::with_capacity(self.epochs);
         for epoch in 1..=self.epochs {
             let t = Instant::now();
@@ -139,7 +142,7 @@ impl MfConfig {
                 epoch,
                 sq,
                 data.train.len(),
-                r.lr,
+                (r.lr, spread),
                 t,
                 data.valid,
                 |u, i| model.predict_known(u, i),
@@ -156,22 +159,20 @@ impl MfConfig {
 }
 
 /// The statistics of one epoch; `sq` is the sum of squared training errors
-/// seen during the epoch (before each update, as SGD sees them).
+/// seen during the epoch (before each update, as SGD sees them). `lr` comes
+/// with the spread of the training ratings: an epoch whose loss exploded
+/// is a [`diverge`] error.
 pub(super) fn epoch_stats(
     epoch: usize,
     sq: f64,
     n: usize,
-    lr: f32,
+    (lr, spread): (f32, f64),
     started: Instant,
     valid: Option<&Ratings>,
     predict: impl Fn(usize, usize) -> f32,
 ) -> Result<EpochStats> {
     let train_loss = sq / n.max(1) as f64;
-    if !train_loss.is_finite() {
-        return Err(Error::new(crate::ErrorKind::Diverged(format!(
-            "epoch {epoch}: training error is {train_loss} (lower lr or raise l2)"
-        ))));
-    }
+    diverge::check_epoch(epoch, train_loss.sqrt(), spread, lr as f64)?;
     let valid_rmse = valid.map(|v| valid_rmse(v, &predict));
     Ok(EpochStats {
         epoch,
@@ -226,6 +227,23 @@ impl MfModel {
         rng: &mut SmallRng,
     ) -> Result<MfModel> {
         let k = config.resolve(flavour).factors;
+        // SVD++ adds the implicit item factors y_j to p_u and q_i.
+        let (kind, tables) = match flavour {
+            Flavour::Mf => ("mf", 2),
+            Flavour::Svdpp => ("svdpp", 3),
+        };
+        let factor_rows = Bytes::of(train.n_cols)
+            .times(tables - 1)
+            .plus(Bytes::of(train.n_rows));
+        crate::model::memory::check(
+            kind,
+            factor_rows.times(k).times(std::mem::size_of::<f32>()),
+            &format!(
+                "{k} factors for {} users and {} items",
+                train.n_rows, train.n_cols
+            ),
+            "--factors",
+        )?;
         let user_factors = normal_init(rng, train.n_rows * k, config.init_mean, config.init_std)?;
         let item_factors = normal_init(rng, train.n_cols * k, config.init_mean, config.init_std)?;
         let mu = if config.biased {

@@ -69,6 +69,7 @@ impl MfConfig {
         )?;
         let mut model = SvdppModel { mf, implicit };
         let r = self.resolve(Flavour::Svdpp);
+        let spread = crate::model::diverge::spread(data.train.min_max().unwrap_or((0.0, 0.0)));
         let mut history = Vec::with_capacity(self.epochs);
         for epoch in 1..=self.epochs {
             let t = Instant::now();
@@ -78,7 +79,7 @@ impl MfConfig {
                 epoch,
                 sq,
                 data.train.len(),
-                r.lr,
+                (r.lr, spread),
                 t,
                 data.valid,
                 |u, i| {
