@@ -131,6 +131,20 @@ fn metric(r: &FoldResult, name: &str) -> Option<f64> {
 /// The settings of `spec` that differ from its kind's defaults, as
 /// `key=value` pairs (empty when everything is default).
 pub fn non_default_params(spec: &ModelSpec) -> String {
+    if let Some(c) = spec.config::<crate::model::blend::BlendConfig>() {
+        // Each member as kind(its changed keys); the list is the blend.
+        let members: Vec<String> = c
+            .members
+            .iter()
+            .map(|m| format!("{}({})", m.kind(), non_default_params(m)))
+            .collect();
+        let meta = if c.meta_features {
+            " meta_features"
+        } else {
+            ""
+        };
+        return format!("members=[{}]{meta}", members.join(", "));
+    }
     // Written as the user writes it: the settings, then `ensemble=N`.
     let value = spec.to_json();
     let Some(obj) = value.as_object() else {
@@ -198,11 +212,10 @@ pub fn compare_with_side(
     for m in models {
         m.spec
             .validate()
-            .map_err(|e| Error::config(format!("model {:?}: {e}", m.name)))?;
+            .map_err(|e| e.context(format!("model {:?}", m.name)))?;
         if m.side_info && side.is_none() {
             return Err(Error::config(format!(
-                "model {:?} asks for side_info, but no side features were given \
-                 (aerec compare --side-info FILE)",
+                "model {:?} asks for side_info, but no side features were given",
                 m.name
             )));
         }

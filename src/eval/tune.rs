@@ -63,10 +63,31 @@ impl TuneReport {
             return Err(Error::other("the best config did not serialise to a table"));
         };
         let kind = map.remove("model").unwrap_or(Value::Null);
-        let map: Map<String, Value> = map.into_iter().map(|(k, v)| (k, shortest(v))).collect();
+        // TOML has no null: an unset optional key is left out, which reads
+        // back as unset (a blend's members are tables inside an array,
+        // where the writer would refuse a null instead of skipping it).
+        let map: Map<String, Value> = map
+            .into_iter()
+            .filter(|(_, v)| !v.is_null())
+            .map(|(k, v)| (k, shortest(without_nulls(v))))
+            .collect();
         let body = toml::to_string(&map)
             .map_err(|e| Error::other(format!("writing the best config as TOML: {e}")))?;
         Ok(format!("model = {kind}\n{body}"))
+    }
+}
+
+/// `v` with every null-valued key of every nested table removed.
+fn without_nulls(v: Value) -> Value {
+    match v {
+        Value::Object(m) => Value::Object(
+            m.into_iter()
+                .filter(|(_, v)| !v.is_null())
+                .map(|(k, v)| (k, without_nulls(v)))
+                .collect(),
+        ),
+        Value::Array(a) => Value::Array(a.into_iter().map(without_nulls).collect()),
+        other => other,
     }
 }
 

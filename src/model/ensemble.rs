@@ -134,6 +134,12 @@ impl ModelConfig for EnsembleConfig {
                 "ensemble: a member cannot itself be an ensemble",
             ));
         }
+        if self.base.kind() == super::blend::KIND.name {
+            return Err(Error::config(
+                "ensemble: a blend cannot be trained from several seeds; \
+                 write `ensemble = N` in its [[members]] tables instead",
+            ));
+        }
         self.base.validate()
     }
 

@@ -50,6 +50,7 @@ pub static KINDS: &[&ModelKind] = &[
     &super::baseline::MF,
     &super::baseline::SVDPP,
     &super::ensemble::KIND,
+    &super::blend::KIND,
     &super::glocal_k::KIND,
 ];
 
