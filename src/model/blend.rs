@@ -9,7 +9,7 @@
 //! part of what each gets wrong. The members are fitted on the training
 //! split (each early-stopping on the validation split, as its own config
 //! says); the weights are then a ridge regression of the validation ratings
-//! on the members' validation predictions ([`ridge`]), with an unpenalised
+//! on the members' validation predictions ([`RidgeFit`]), with an unpenalised
 //! intercept, shrunk towards "the best member alone", the penalty chosen by
 //! exact leave-one-out error. Nothing is a constant fitted to one data set.
 //!
