@@ -9,7 +9,7 @@
 //! part of what each gets wrong. The members are fitted on the training
 //! split (each early-stopping on the validation split, as its own config
 //! says); the weights are then a ridge regression of the validation ratings
-//! on the members' validation predictions ([`ridge`]), with an unpenalised
+//! on the members' validation predictions ([`RidgeFit`]), with an unpenalised
 //! intercept, shrunk towards "the best member alone", the penalty chosen by
 //! exact leave-one-out error. Nothing is a constant fitted to one data set.
 //!
@@ -35,12 +35,11 @@ mod ridge;
 
 use std::fmt::Write as _;
 
-use rayon::prelude::*;
-use serde::{Deserialize, Serialize};
-
 use rand::rngs::SmallRng;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::registry::{load_model, no_presets, ModelConfig, ModelKind};
@@ -94,11 +93,11 @@ impl BlendConfig {
     /// model tables each read by [`ModelSpec::from_json`] (so `preset` and
     /// `ensemble = N` work there), and `meta_features`. Any other key is an
     /// error: settings such as `epochs` belong to a member.
-    pub fn from_settings(mut map: serde_json::Map<String, serde_json::Value>) -> Result<Self> {
+    pub fn from_settings(mut map: Map<String, Value>) -> Result<Self> {
         map.remove("model");
         let members = match map.remove("members") {
             None => Vec::new(),
-            Some(serde_json::Value::Array(list)) => list
+            Some(Value::Array(list)) => list
                 .iter()
                 .enumerate()
                 .map(|(k, m)| {
@@ -114,7 +113,7 @@ impl BlendConfig {
         };
         let meta_features = match map.remove("meta_features") {
             None => false,
-            Some(serde_json::Value::Bool(b)) => b,
+            Some(Value::Bool(b)) => b,
             Some(other) => {
                 return Err(Error::config(format!(
                     "blend: `meta_features` must be true or false, got {other}"
@@ -738,7 +737,7 @@ impl Blend {
             .and_then(|m| m.as_bool())
             .ok_or_else(|| Error::model_file("blend config: missing \"meta_features\""))?;
         let only_member = match cfg.get("only_member") {
-            None | Some(serde_json::Value::Null) => None,
+            None | Some(Value::Null) => None,
             Some(v) => Some(
                 v.as_u64()
                     .filter(|&k| (k as usize) < listed.len())
