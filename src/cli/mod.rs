@@ -164,7 +164,10 @@ pub fn main() -> ExitCode {
             if is_broken_pipe(&e) {
                 return ExitCode::SUCCESS;
             }
-            let message = crate::error::chain_message(e.as_ref());
+            let mut message = crate::error::chain_message(e.as_ref());
+            if let Some(hint) = flag_hint(&e) {
+                message.push_str(hint);
+            }
             eprintln!("error: {message}");
             if json {
                 print_json_error(&message, &message);
@@ -184,6 +187,17 @@ fn print_json_error(message: &str, detail: &str) {
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "{object}");
     let _ = out.flush();
+}
+
+/// The flag that answers a library error, where one does: the library's
+/// messages name choices, the command line names its flags.
+fn flag_hint(e: &anyhow::Error) -> Option<&'static str> {
+    e.chain().find_map(
+        |c| match c.downcast_ref::<crate::Error>().map(crate::Error::kind) {
+            Some(crate::ErrorKind::Duplicate { .. }) => Some(" [--duplicates keep-last|mean]"),
+            _ => None,
+        },
+    )
 }
 
 fn is_broken_pipe(e: &anyhow::Error) -> bool {

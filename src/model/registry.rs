@@ -29,8 +29,7 @@ pub struct ModelKind {
     /// Reads the kind's own settings (the `model` key removed) into a config;
     /// unknown keys are errors naming the key. [`ModelSpec`](super::ModelSpec)
     /// validates the result.
-    #[allow(clippy::type_complexity)]
-    pub parse: fn(Map<String, Value>) -> Result<Box<dyn ModelConfig>>,
+    pub parse: ParseSettings,
     /// The kind's named recipes, as (name, description); a `preset = NAME`
     /// key starts from [`ModelKind::preset`] and the other keys override it.
     pub presets: &'static [(&'static str, &'static str)],
@@ -41,6 +40,9 @@ pub struct ModelKind {
     /// [`Recommender::to_parts`]).
     pub load: fn(&ModelParts) -> Result<Box<dyn Recommender>>,
 }
+
+/// [`ModelKind::parse`]: a kind's settings table into its config.
+pub type ParseSettings = fn(Map<String, Value>) -> Result<Box<dyn ModelConfig>>;
 
 /// Every model kind, in the order `--help` lists them.
 pub static KINDS: &[&ModelKind] = &[
