@@ -55,7 +55,7 @@ fn residual_problem(cfg: &AutoencoderConfig, seed: u64) -> Problem {
     let mut batch = Batch::default();
     batch.clear();
     batch.seed = p.batch.seed;
-    for b in 0..p.batch.rows() {
+    for (b, row_b) in row_bias.iter().enumerate().take(p.batch.rows()) {
         let (in_idx, in_val) = p.batch.input(b);
         batch.in_idx.extend_from_slice(in_idx);
         batch.in_val.extend_from_slice(in_val);
@@ -65,7 +65,7 @@ fn residual_problem(cfg: &AutoencoderConfig, seed: u64) -> Problem {
             tg_idx
                 .iter()
                 .zip(tg_val)
-                .map(|(&j, &y)| y - 3.1 - (row_bias[b] + col_bias[j as usize]) as f64),
+                .map(|(&j, &y)| y - 3.1 - (row_b + col_bias[j as usize]) as f64),
         );
         batch.end_row(p.batch.default[b]);
     }
