@@ -116,14 +116,15 @@ fn count_rescored(name: &str, model: &Autoencoder, train: &aerec::Csr, queries: 
 fn big_user_autorec() {
     let t = Instant::now();
     let ratings = generate(&SynthConfig::custom(2_000, 100_000, 300_000, 3)).unwrap();
-    let spec = ModelSpec::Autoencoder(AutoencoderConfig {
+    let spec = ModelSpec::new(AutoencoderConfig {
         based: Based::User,
         layers: vec![500],
         epochs: 1,
         optimizer: OptimizerKind::Sgd,
         lr: 0.01,
         ..AutoencoderConfig::default()
-    });
+    })
+    .unwrap();
     let scale = RatingScale::new(1.0, 5.0).unwrap();
     let model =
         TrainedModel::fit(&spec, &ratings, None, None, scale, &FitOptions::default()).unwrap();
@@ -136,9 +137,9 @@ fn big_user_autorec() {
     );
     time_top10("U-AutoRec 100k×500", &model, 200);
     // The bare autoencoder (same seed, same weights) for the rescoring counts.
-    let ModelSpec::Autoencoder(config) = &spec else {
-        unreachable!("built above")
-    };
+    let config = spec
+        .config::<AutoencoderConfig>()
+        .expect("built above as an autoencoder");
     let data = FitData {
         train: &ratings,
         train_by_user: &model.train,
@@ -211,7 +212,7 @@ fn ml_small() {
             progress: true,
         };
         let mut model = TrainedModel::fit(
-            &ModelSpec::Autoencoder(config),
+            &ModelSpec::new(config).unwrap(),
             &ratings,
             None,
             None,

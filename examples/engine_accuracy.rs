@@ -115,7 +115,7 @@ fn main() {
     let (fit_part, valid) = carve(&train);
     for path in &args[3..] {
         let cfg = load(path);
-        let spec = ModelSpec::Autoencoder(cfg);
+        let spec = ModelSpec::new(cfg).unwrap();
         let opts = FitOptions {
             seed: 1,
             progress: false,

@@ -81,12 +81,13 @@ pub fn ratings() -> aerec::Result<Ratings> {
 /// for user 2's top product.
 pub fn run() -> aerec::Result<Outcome> {
     let train = ratings()?;
-    let spec = ModelSpec::Svd(SvdConfig {
+    let spec = ModelSpec::new(SvdConfig {
         factors: RANK,
         fill: SvdFill::Zero,
         method: SvdMethod::Exact,
         ..SvdConfig::default()
-    });
+    })
+    .unwrap();
     // The assignment's matrix uses 1–5 stars; the scale only clips evaluation.
     let scale = RatingScale::new(1.0, 5.0)?;
     let model = TrainedModel::fit(&spec, &train, None, None, scale, &FitOptions::default())?;

@@ -79,13 +79,19 @@ pub struct Error {
 struct Inner {
     kind: ErrorKind,
     path: Option<PathBuf>,
+    /// What was being done, innermost first ("model \"mf\"", "ensemble member 2 of 8").
+    context: Vec<String>,
 }
 
 impl Error {
     /// Makes an error of the given kind.
     pub fn new(kind: ErrorKind) -> Self {
         Error {
-            inner: Box::new(Inner { kind, path: None }),
+            inner: Box::new(Inner {
+                kind,
+                path: None,
+                context: Vec::new(),
+            }),
         }
     }
 
@@ -94,6 +100,14 @@ impl Error {
         if self.inner.path.is_none() {
             self.inner.path = Some(path.as_ref().to_path_buf());
         }
+        self
+    }
+
+    /// Says what was being done when the error happened ("model \"mf\"",
+    /// "ensemble member 2 of 8"); the kind, path and position stay as they
+    /// were. Shown before the message, outermost first.
+    pub fn context(mut self, what: impl Into<String>) -> Self {
+        self.inner.context.push(what.into());
         self
     }
 
@@ -171,6 +185,9 @@ impl fmt::Display for Error {
         if let Some(path) = &self.inner.path {
             write!(f, "{}: ", path.display())?;
         }
+        for what in self.inner.context.iter().rev() {
+            write!(f, "{what}: ")?;
+        }
         match &self.inner.kind {
             ErrorKind::Io(e) => write!(f, "{e}"),
             ErrorKind::Parse {
@@ -243,6 +260,18 @@ mod tests {
             .with_path("ratings.csv");
         assert_eq!(e.to_string(), "ratings.csv: line 7: bad rating: \"1,2,x\"");
         assert_eq!(e.position().unwrap().line, 7);
+    }
+
+    #[test]
+    fn context_reads_outermost_first_and_keeps_the_kind() {
+        let e = Error::config("lr must be positive")
+            .context("model \"mf\"")
+            .context("ensemble member 2 of 8");
+        assert_eq!(
+            e.to_string(),
+            "ensemble member 2 of 8: model \"mf\": invalid configuration: lr must be positive"
+        );
+        assert!(matches!(e.kind(), ErrorKind::Config(_)));
     }
 
     #[test]

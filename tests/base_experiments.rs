@@ -52,7 +52,10 @@ fn mean_std_by_hand() {
 #[test]
 fn compare_fits_every_model_on_every_fold_and_tabulates() {
     let models = vec![
-        NamedSpec::new("mean", ModelSpec::Mean),
+        NamedSpec::new(
+            "mean",
+            ModelSpec::new(aerec::model::baseline::MeanConfig::default()).unwrap(),
+        ),
         NamedSpec::new(
             "mf",
             serde_json::from_value(json!({"model": "mf", "factors": 4})).unwrap(),
@@ -104,7 +107,10 @@ fn non_default_params_lists_only_changed_keys() {
         serde_json::from_value(json!({"model": "svd", "fill": "zero", "factors": 10})).unwrap();
     // factors = 10 is the default; fill = zero is not.
     assert_eq!(non_default_params(&spec), "fill=zero");
-    assert_eq!(non_default_params(&ModelSpec::Mean), "");
+    assert_eq!(
+        non_default_params(&ModelSpec::new(aerec::model::baseline::MeanConfig::default()).unwrap()),
+        ""
+    );
     // An ensemble reads as written: the members' changed keys, then its size.
     let ensemble = ModelSpec::from_json(&json!({"model": "svd", "fill": "zero", "ensemble": 3}));
     assert_eq!(

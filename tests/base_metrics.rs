@@ -103,7 +103,7 @@ fn evaluate_ranks_unseen_items_and_skips_users_without_relevant_items() {
     let test = all.select(&[5, 6, 7, 8]);
     let scale = RatingScale::new(1.0, 5.0).unwrap();
     let model = TrainedModel::fit(
-        &ModelSpec::Mean,
+        &ModelSpec::new(aerec::model::baseline::MeanConfig::default()).unwrap(),
         &train,
         None,
         None,

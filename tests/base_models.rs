@@ -66,7 +66,7 @@ fn assignment() -> Ratings {
 }
 
 fn svd_spec(method: SvdMethod) -> ModelSpec {
-    ModelSpec::Svd(SvdConfig {
+    ModelSpec::new(SvdConfig {
         factors: 3,
         fill: SvdFill::Zero,
         method,
@@ -75,6 +75,7 @@ fn svd_spec(method: SvdMethod) -> ModelSpec {
         oversample: 7,
         ..SvdConfig::default()
     })
+    .unwrap()
 }
 
 #[test]
@@ -124,7 +125,7 @@ fn randomized_svd_equals_exact_when_the_sketch_spans_the_range() {
     let rows: Vec<&[f32]> = dense.iter().map(|r| &r[..]).collect();
     let train = from_dense(&rows);
     let spec = |method| {
-        ModelSpec::Svd(SvdConfig {
+        ModelSpec::new(SvdConfig {
             factors: 3,
             fill: SvdFill::Zero,
             method,
@@ -132,6 +133,7 @@ fn randomized_svd_equals_exact_when_the_sketch_spans_the_range() {
             power_iters: 1,
             ..SvdConfig::default()
         })
+        .unwrap()
     };
     let exact = fit(&spec(SvdMethod::Exact), &train);
     let randomized = fit(&spec(SvdMethod::Randomized), &train);
@@ -151,11 +153,12 @@ fn svd_fold_in_of_a_training_row_equals_the_known_user() {
     let train = assignment();
     let by_user = train.by_user();
     for fill in [SvdFill::Zero, SvdFill::Mean] {
-        let spec = ModelSpec::Svd(SvdConfig {
+        let spec = ModelSpec::new(SvdConfig {
             factors: 3,
             fill,
             ..SvdConfig::default()
-        });
+        })
+        .unwrap();
         let model = fit(&spec, &train);
         let row = SparseRow::of(&by_user, 6);
         let (mut known, mut new) = (vec![0f32; 10], vec![0f32; 10]);
@@ -183,10 +186,11 @@ fn biases_als_one_epoch_matches_the_hand_computation() {
     // Then users, reg_u = 15: b_a = ((5−3−0.25) + (3−3+1/6)) / 17 = (1.75 + 1/6) / 17,
     // b_b = (4−3−0.25) / 16 = 0.75 / 16, b_c = ((1−3+1/6) + (2−3+1/11)) / 17.
     let train = tiny();
-    let spec = ModelSpec::Biases(BiasesConfig {
+    let spec = ModelSpec::new(BiasesConfig {
         epochs: 1,
         ..BiasesConfig::default()
-    });
+    })
+    .unwrap();
     let model = fit(&spec, &train);
     let b_a = (1.75 + 1.0 / 6.0) / 17.0;
     let b_c = ((-2.0 + 1.0 / 6.0) + (-1.0 + 1.0 / 11.0)) / 17.0;
@@ -206,7 +210,7 @@ fn biases_als_one_epoch_matches_the_hand_computation() {
 #[test]
 fn biases_fold_in_is_the_als_user_step() {
     let train = tiny();
-    let model = fit(&ModelSpec::Biases(BiasesConfig::default()), &train);
+    let model = fit(&ModelSpec::new(BiasesConfig::default()).unwrap(), &train);
     let parts = model.to_parts();
     let item_bias = &parts
         .tensors
@@ -249,13 +253,14 @@ fn mf_one_sgd_step_matches_surprises_update_by_hand() {
     // b_u = b_i = 0.005·(−0.01) = −5e-5; p = q = 0.1 + 0.005·(−0.01·0.1 − 0.02·0.1) = 0.099985.
     // Prediction afterwards: 4 − 1e-4 + 0.099985² = 4.0098970002.
     let train = ratings(&[("a", "x", 4.0)]);
-    let spec = ModelSpec::Mf(MfConfig {
+    let spec = ModelSpec::new(MfConfig {
         factors: Some(1),
         epochs: 1,
         init_mean: 0.1,
         init_std: 0.0,
         ..MfConfig::default()
-    });
+    })
+    .unwrap();
     let model = fit(&spec, &train);
     let got = scores(model.as_ref(), &train, 0)[0] as f64;
     assert!((got - 4.009_897).abs() < 1e-6, "{got}");
@@ -270,7 +275,7 @@ fn every_hyperparameter_changes_the_result() {
         ..MfConfig::default()
     };
     let reference = scores(
-        fit(&ModelSpec::Mf(base.clone()), &train).as_ref(),
+        fit(&ModelSpec::new(base.clone()).unwrap(), &train).as_ref(),
         &train,
         0,
     );
@@ -305,7 +310,10 @@ fn every_hyperparameter_changes_the_result() {
         },
     ];
     for v in variants {
-        for spec in [ModelSpec::Mf(v.clone()), ModelSpec::Svdpp(v.clone())] {
+        for spec in [
+            ModelSpec::new(v.clone()).unwrap(),
+            ModelSpec::new(aerec::model::baseline::SvdppConfig(v.clone())).unwrap(),
+        ] {
             let got = scores(fit(&spec, &train).as_ref(), &train, 0);
             assert_ne!(got, reference, "{spec:?} gave the reference scores");
         }
@@ -335,18 +343,20 @@ fn every_model_round_trips_through_its_parts() {
     let (train, _) = small_movielens();
     let by_user = train.by_user();
     let specs = [
-        ModelSpec::Mean,
-        ModelSpec::Biases(BiasesConfig::default()),
-        ModelSpec::Biases(BiasesConfig {
+        ModelSpec::new(aerec::model::baseline::MeanConfig::default()).unwrap(),
+        ModelSpec::new(BiasesConfig::default()).unwrap(),
+        ModelSpec::new(BiasesConfig {
             method: BiasesMethod::Sgd,
             ..BiasesConfig::default()
-        }),
-        ModelSpec::Svd(SvdConfig::default()),
-        ModelSpec::Mf(MfConfig {
+        })
+        .unwrap(),
+        ModelSpec::new(SvdConfig::default()).unwrap(),
+        ModelSpec::new(MfConfig {
             factors: Some(5),
             ..MfConfig::default()
-        }),
-        ModelSpec::Svdpp(MfConfig::default()),
+        })
+        .unwrap(),
+        ModelSpec::new(aerec::model::baseline::SvdppConfig(MfConfig::default())).unwrap(),
     ];
     for spec in specs {
         let model = fit(&spec, &train);
@@ -396,7 +406,7 @@ fn every_model_round_trips_through_its_parts() {
 fn mf_fold_in_fits_the_new_users_own_ratings() {
     let (train, _) = small_movielens();
     let by_user = train.by_user();
-    let model = fit(&ModelSpec::Mf(MfConfig::default()), &train);
+    let model = fit(&ModelSpec::new(MfConfig::default()).unwrap(), &train);
     let mean = MeanModel::fit(&FitData {
         train: &train,
         train_by_user: &by_user,

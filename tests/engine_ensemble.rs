@@ -146,11 +146,14 @@ fn ensemble_settings_are_checked() {
     // A preset and the member's own keys apply to every member.
     let spec =
         ModelSpec::from_json(&json!({ "preset": "autorec", "lr": 0.01, "ensemble": 4 })).unwrap();
-    let ModelSpec::Ensemble(c) = &spec else {
+    let Some(c) = spec.config::<aerec::model::ensemble::EnsembleConfig>() else {
         panic!("not an ensemble: {spec:?}")
     };
     assert_eq!(c.members, 4);
-    let ModelSpec::Autoencoder(ae) = c.base.as_ref() else {
+    let Some(ae) = c
+        .base
+        .config::<aerec::model::autoencoder::AutoencoderConfig>()
+    else {
         panic!("member is not an autoencoder")
     };
     assert_eq!(ae.lr, 0.01);

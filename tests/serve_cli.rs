@@ -18,12 +18,13 @@ use serde_json::Value;
 
 fn train(epochs: usize) -> TrainedModel {
     let ratings = generate(&SynthConfig::custom(120, 200, 3000, 7)).unwrap();
-    let spec = ModelSpec::Autoencoder(AutoencoderConfig {
+    let spec = ModelSpec::new(AutoencoderConfig {
         based: Based::Item,
         layers: vec![16],
         epochs,
         ..AutoencoderConfig::default()
-    });
+    })
+    .unwrap();
     let scale = RatingScale::new(1.0, 5.0).unwrap();
     let mut m =
         TrainedModel::fit(&spec, &ratings, None, None, scale, &FitOptions::default()).unwrap();

@@ -203,9 +203,9 @@ mod tests {
         let mut table = args.overrides("svd").unwrap();
         table.insert("model".into(), "svd".into());
         let spec: ModelSpec = serde_json::from_value(Value::Object(table)).unwrap();
-        let ModelSpec::Svd(c) = spec else {
-            panic!("not svd")
-        };
+        let c = spec
+            .config::<crate::model::baseline::SvdConfig>()
+            .expect("an svd config");
         assert_eq!(c.fill, crate::model::baseline::SvdFill::Zero);
         assert_eq!(c.method, crate::model::baseline::SvdMethod::Exact);
     }

@@ -131,33 +131,28 @@ fn metric(r: &FoldResult, name: &str) -> Option<f64> {
 /// The settings of `spec` that differ from its kind's defaults, as
 /// `key=value` pairs (empty when everything is default).
 pub fn non_default_params(spec: &ModelSpec) -> String {
-    if let ModelSpec::Ensemble(c) = spec {
-        // Written as the user writes it: the members' settings, then `ensemble=N`.
-        let base = non_default_params(&c.base);
-        let n = format!("ensemble={}", c.members);
-        return if base.is_empty() {
-            n
-        } else {
-            format!("{base} {n}")
-        };
-    }
-    let value = serde_json::to_value(spec).unwrap_or_default();
-    let default = serde_json::from_value::<ModelSpec>(serde_json::json!({ "model": spec.kind() }))
-        .ok()
-        .and_then(|d| serde_json::to_value(d).ok())
-        .unwrap_or_default();
+    // Written as the user writes it: the settings, then `ensemble=N`.
+    let value = spec.to_json();
     let Some(obj) = value.as_object() else {
         return String::new();
     };
-    obj.iter()
-        .filter(|(k, v)| *k != "model" && default.get(k.as_str()) != Some(v))
-        .map(|(k, v)| (k, super::tune::shortest(v.clone())))
-        .map(|(k, v)| match v {
+    let default = obj
+        .get("model")
+        .and_then(|kind| ModelSpec::from_json(&serde_json::json!({ "model": kind })).ok())
+        .map(|d| d.to_json())
+        .unwrap_or_default();
+    let mut pairs: Vec<String> = obj
+        .iter()
+        .filter(|(k, v)| *k != "model" && *k != "ensemble" && default.get(k.as_str()) != Some(v))
+        .map(|(k, v)| match super::tune::shortest(v.clone()) {
             serde_json::Value::String(s) => format!("{k}={s}"),
             other => format!("{k}={other}"),
         })
-        .collect::<Vec<_>>()
-        .join(" ")
+        .collect();
+    if let Some(n) = obj.get("ensemble") {
+        pairs.push(format!("ensemble={n}"));
+    }
+    pairs.join(" ")
 }
 
 /// Fits every model on every split (the folds of a cross-validation, or one

@@ -15,11 +15,29 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::spec::{load_model, ModelSpec};
+use serde_json::{Map, Value};
+
+use super::registry::{load_model, no_presets, ModelConfig, ModelKind};
+use super::spec::ModelSpec;
 use super::{
     EpochStats, FitData, FitOptions, FitReport, ModelParts, Recommender, SparseRow, Tensor,
 };
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, Result};
+
+/// The `ensemble` model kind. Users write `ensemble = N` beside a model's
+/// own keys; the model file's serde form is `{"members": N, "base": SPEC}`.
+pub const KIND: ModelKind = ModelKind {
+    name: "ensemble",
+    summary: "the mean of N members of one model trained from consecutive seeds",
+    parse: |settings| {
+        let config: EnsembleConfig = serde_json::from_value(Value::Object(settings))
+            .map_err(|e| Error::config(e.to_string()))?;
+        Ok(Box::new(config))
+    },
+    presets: &[],
+    preset: no_presets,
+    load: |parts| Ok(Box::new(Ensemble::from_parts(parts)?)),
+};
 
 /// Most members an ensemble may have: beyond a few dozen the average stops
 /// changing while training time and model size keep growing.
@@ -36,20 +54,22 @@ pub struct EnsembleConfig {
 }
 
 impl EnsembleConfig {
-    /// Checks the member count and the base spec.
-    pub fn validate(&self) -> Result<()> {
-        if !(2..=MAX_MEMBERS).contains(&self.members) {
-            return Err(Error::config(format!(
-                "ensemble: members must be 2 ..= {MAX_MEMBERS}, got {}",
-                self.members
-            )));
+    /// The spec of `ensemble = members` beside the member's own `settings`
+    /// (a config file's form); `ensemble = 1` is the member itself.
+    pub(crate) fn from_settings(members: Value, settings: Map<String, Value>) -> Result<ModelSpec> {
+        let members = members.as_u64().filter(|&n| n >= 1).ok_or_else(|| {
+            Error::config(format!(
+                "`ensemble` must be a whole number ≥ 1, got {members}"
+            ))
+        })? as usize;
+        let base = ModelSpec::from_json(&Value::Object(settings))?;
+        if members == 1 {
+            return Ok(base);
         }
-        if matches!(*self.base, ModelSpec::Ensemble(_)) {
-            return Err(Error::config(
-                "ensemble: a member cannot itself be an ensemble",
-            ));
-        }
-        self.base.validate()
+        ModelSpec::new(EnsembleConfig {
+            members,
+            base: Box::new(base),
+        })
     }
 
     /// Fits the members one after another, member `k` with seed `seed + k`.
@@ -57,7 +77,11 @@ impl EnsembleConfig {
     /// The report's history is member 1's (the loss curve a plot shows);
     /// `epochs` counts every member's epochs, so the per-epoch time stays
     /// honest; the notes give each member's kept epoch and validation RMSE.
-    pub fn fit(&self, data: &FitData<'_>, opts: &FitOptions) -> Result<(Ensemble, FitReport)> {
+    pub fn fit_ensemble(
+        &self,
+        data: &FitData<'_>,
+        opts: &FitOptions,
+    ) -> Result<(Ensemble, FitReport)> {
         self.validate()?;
         let start = std::time::Instant::now();
         let mut members: Vec<Box<dyn Recommender>> = Vec::with_capacity(self.members);
@@ -68,9 +92,10 @@ impl EnsembleConfig {
                 seed: opts.seed.wrapping_add(k as u64),
                 progress: opts.progress,
             };
-            let (model, r) = self.base.fit(data, &member_opts).map_err(|e| {
-                in_member(e, format!("ensemble member {} of {}", k + 1, self.members))
-            })?;
+            let (model, r) = self
+                .base
+                .fit(data, &member_opts)
+                .map_err(|e| e.context(format!("ensemble member {} of {}", k + 1, self.members)))?;
             report.epochs += r.epochs;
             if k == 0 {
                 report.history = r.history.clone();
@@ -91,13 +116,52 @@ impl EnsembleConfig {
     }
 }
 
-/// Says which member an error came from, where the message is ours.
-fn in_member(e: Error, member: String) -> Error {
-    match e.kind() {
-        ErrorKind::Diverged(m) => Error::new(ErrorKind::Diverged(format!("{member}: {m}"))),
-        ErrorKind::Config(m) => Error::config(format!("{member}: {m}")),
-        ErrorKind::ModelFile(m) => Error::model_file(format!("{member}: {m}")),
-        _ => e,
+impl ModelConfig for EnsembleConfig {
+    fn kind(&self) -> &'static ModelKind {
+        &KIND
+    }
+
+    /// Checks the member count and the base spec.
+    fn validate(&self) -> Result<()> {
+        if !(2..=MAX_MEMBERS).contains(&self.members) {
+            return Err(Error::config(format!(
+                "ensemble: members must be 2 ..= {MAX_MEMBERS}, got {}",
+                self.members
+            )));
+        }
+        if self.base.kind() == KIND.name {
+            return Err(Error::config(
+                "ensemble: a member cannot itself be an ensemble",
+            ));
+        }
+        self.base.validate()
+    }
+
+    fn fit(
+        &self,
+        data: &FitData<'_>,
+        opts: &FitOptions,
+    ) -> Result<(Box<dyn Recommender>, FitReport)> {
+        let (m, r) = self.fit_ensemble(data, opts)?;
+        Ok((Box::new(m), r))
+    }
+
+    fn set_epochs(&mut self, epochs: usize) -> bool {
+        self.base.set_epochs(epochs)
+    }
+
+    fn uses_side_features(&self) -> bool {
+        self.base.uses_side_features()
+    }
+
+    /// Written as users write it: the members' settings plus `ensemble = N`.
+    fn user_settings(&self) -> Map<String, Value> {
+        let mut settings = match self.base.to_json() {
+            Value::Object(m) => m,
+            _ => Map::new(),
+        };
+        settings.insert("ensemble".into(), self.members.into());
+        settings
     }
 }
 
@@ -170,7 +234,7 @@ impl Ensemble {
                     .collect(),
             };
             let model =
-                load_model(&member).map_err(|e| in_member(e, format!("ensemble member {k}")))?;
+                load_model(&member).map_err(|e| e.context(format!("ensemble member {k}")))?;
             if let Some(first) = members.first() {
                 if (model.n_users(), model.n_items()) != (first.n_users(), first.n_items()) {
                     return Err(Error::model_file(format!(

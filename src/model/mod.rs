@@ -12,6 +12,7 @@ pub mod autoencoder;
 pub mod baseline;
 pub mod ensemble;
 pub mod quantized;
+pub mod registry;
 pub mod spec;
 pub mod trained;
 

@@ -1,52 +1,60 @@
-//! [`ModelSpec`]: the validated, serialisable description of any model, and
-//! the one place that maps a spec to its fit and a model file back to a model.
+//! [`ModelSpec`]: the validated, serialisable description of any model.
+//! Which kinds exist, and how each reads, fits and loads, is the
+//! [registry](super::registry)'s business; a spec holds one kind's checked
+//! config.
 
 use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 
-use super::autoencoder::{Autoencoder, AutoencoderConfig};
-use super::baseline::{
-    BiasesConfig, BiasesModel, MeanModel, MfConfig, MfModel, SvdConfig, SvdModel, SvdppModel,
-};
-use super::ensemble::{Ensemble, EnsembleConfig};
-use super::{FitData, FitOptions, FitReport, ModelParts, Recommender};
+use super::registry::{self, ModelConfig};
+use super::{FitData, FitOptions, FitReport, Recommender};
 use crate::error::{Error, Result};
 
-/// Any model aerec can fit. Serialised with a `model` tag, so a TOML config
-/// reads `model = "mf"` followed by that model's settings.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "model", rename_all = "lowercase")]
-// A spec is built once per fit; boxing the autoencoder's config would only add noise.
-#[allow(clippy::large_enum_variant)]
-pub enum ModelSpec {
-    /// AutoRec, deep autoencoders and the tutorial model.
-    Autoencoder(AutoencoderConfig),
-    /// The global mean.
-    Mean,
-    /// Regularised user and item biases.
-    Biases(BiasesConfig),
-    /// Truncated SVD reconstruction.
-    Svd(SvdConfig),
-    /// Biased matrix factorisation (Funk SVD).
-    Mf(MfConfig),
-    /// SVD++ (MF with implicit feedback from what a user rated).
-    Svdpp(MfConfig),
-    /// The mean of several members of one spec trained from different
-    /// seeds; written `ensemble = N` beside the members' own keys.
-    Ensemble(EnsembleConfig),
+pub use super::registry::load_model;
+
+/// Any model aerec can fit: one model kind's validated config.
+///
+/// Built from settings ([`ModelSpec::from_json`], the form of TOML configs
+/// and command-line flags) or from a kind's config type
+/// ([`ModelSpec::new`]); either way it is checked once, when it is built.
+/// Serialised as `{"model": KIND, …the kind's keys}`.
+pub struct ModelSpec {
+    config: Box<dyn ModelConfig>,
 }
 
 impl ModelSpec {
+    /// Checks `config` and wraps it.
+    pub fn new(config: impl ModelConfig) -> Result<ModelSpec> {
+        Self::checked(Box::new(config))
+    }
+
+    fn checked(config: Box<dyn ModelConfig>) -> Result<ModelSpec> {
+        config.validate()?;
+        Ok(ModelSpec { config })
+    }
+
     /// The model kind name, as [`Recommender::kind`] of the fitted model.
     pub fn kind(&self) -> &'static str {
-        match self {
-            ModelSpec::Autoencoder(_) => "autoencoder",
-            ModelSpec::Mean => "mean",
-            ModelSpec::Biases(_) => "biases",
-            ModelSpec::Svd(_) => "svd",
-            ModelSpec::Mf(_) => "mf",
-            ModelSpec::Svdpp(_) => "svdpp",
-            ModelSpec::Ensemble(_) => "ensemble",
-        }
+        self.config.kind().name
+    }
+
+    /// The config, when it is of type `C` (e.g. `spec.config::<MfConfig>()`).
+    pub fn config<C: ModelConfig>(&self) -> Option<&C> {
+        self.config.as_any().downcast_ref()
+    }
+
+    /// Changes the config, when it is of type `C`, and checks the result;
+    /// `Ok(false)` when it is of another type. On an error the spec keeps
+    /// its previous config.
+    pub fn update<C: ModelConfig + Clone>(&mut self, change: impl FnOnce(&mut C)) -> Result<bool> {
+        let Some(current) = self.config::<C>() else {
+            return Ok(false);
+        };
+        let mut changed = current.clone();
+        change(&mut changed);
+        changed.validate()?;
+        self.config = Box::new(changed);
+        Ok(true)
     }
 
     /// Sets the number of training epochs, for the kinds that train in
@@ -54,36 +62,19 @@ impl ModelSpec {
     /// `mean` and `svd` have none. Used to shorten whole experiments
     /// (`aerec compare --epochs N`).
     pub fn set_epochs(&mut self, epochs: usize) -> bool {
-        match self {
-            ModelSpec::Autoencoder(c) => c.epochs = epochs,
-            ModelSpec::Biases(c) => c.epochs = epochs,
-            ModelSpec::Mf(c) | ModelSpec::Svdpp(c) => c.epochs = epochs,
-            ModelSpec::Mean | ModelSpec::Svd(_) => return false,
-            ModelSpec::Ensemble(c) => return c.base.set_epochs(epochs),
-        }
-        true
+        self.config.set_epochs(epochs)
     }
 
     /// Whether the model can take side features (autoencoders, and
     /// ensembles of them).
     pub fn uses_side_features(&self) -> bool {
-        match self {
-            ModelSpec::Autoencoder(_) => true,
-            ModelSpec::Ensemble(c) => c.base.uses_side_features(),
-            _ => false,
-        }
+        self.config.uses_side_features()
     }
 
-    /// Checks every setting before any work starts.
+    /// Checks every setting (a spec is checked when it is built; this
+    /// repeats it, for callers that changed it through [`ModelSpec::set_epochs`]).
     pub fn validate(&self) -> Result<()> {
-        match self {
-            ModelSpec::Autoencoder(c) => c.validate(),
-            ModelSpec::Mean => Ok(()),
-            ModelSpec::Biases(c) => c.validate(),
-            ModelSpec::Svd(c) => c.validate(),
-            ModelSpec::Mf(c) | ModelSpec::Svdpp(c) => c.validate(),
-            ModelSpec::Ensemble(c) => c.validate(),
-        }
+        self.config.validate()
     }
 
     /// Fits the model.
@@ -92,107 +83,53 @@ impl ModelSpec {
         data: &FitData<'_>,
         opts: &FitOptions,
     ) -> Result<(Box<dyn Recommender>, FitReport)> {
-        self.validate()?;
-        Ok(match self {
-            ModelSpec::Autoencoder(c) => {
-                let (m, r) = c.fit(data, opts)?;
-                (Box::new(m), r)
-            }
-            ModelSpec::Mean => {
-                let (m, r) = MeanModel::fit(data)?;
-                (Box::new(m), r)
-            }
-            ModelSpec::Biases(c) => {
-                let (m, r) = c.fit(data, opts)?;
-                (Box::new(m), r)
-            }
-            ModelSpec::Svd(c) => {
-                let (m, r) = c.fit(data, opts)?;
-                (Box::new(m), r)
-            }
-            ModelSpec::Mf(c) => {
-                let (m, r) = c.fit(data, opts)?;
-                (Box::new(m), r)
-            }
-            ModelSpec::Svdpp(c) => {
-                let (m, r) = c.fit_svdpp(data, opts)?;
-                (Box::new(m), r)
-            }
-            ModelSpec::Ensemble(c) => {
-                let (m, r) = c.fit(data, opts)?;
-                (Box::new(m), r)
-            }
-        })
+        self.config.validate()?;
+        self.config.fit(data, opts)
     }
-}
 
-/// Rebuilds a fitted model from its parts (as written by [`Recommender::to_parts`]).
-pub fn load_model(parts: &ModelParts) -> Result<Box<dyn Recommender>> {
-    Ok(match parts.kind.as_str() {
-        "autoencoder" => Box::new(Autoencoder::from_parts(parts)?),
-        "mean" => Box::new(MeanModel::from_parts(parts)?),
-        "biases" => Box::new(BiasesModel::from_parts(parts)?),
-        "svd" => Box::new(SvdModel::from_parts(parts)?),
-        "mf" => Box::new(MfModel::from_parts(parts)?),
-        "svdpp" => Box::new(SvdppModel::from_parts(parts)?),
-        "ensemble" => Box::new(Ensemble::from_parts(parts)?),
-        other => return Err(Error::model_file(format!("unknown model kind {other:?}"))),
-    })
-}
-
-impl ModelSpec {
     /// Builds a spec from a JSON object of settings, the form every config
     /// source (TOML file, command-line flags, `tune` output) is turned into.
     ///
-    /// Keys: `model` (kind; default `"autoencoder"`), optional `preset` (an
-    /// autoencoder recipe the other keys then override), optional `ensemble`
-    /// (train that many seeds of the model and average them; 1 = one model),
-    /// and the kind's own config keys. Unknown keys are errors naming the key.
-    pub fn from_json(settings: &serde_json::Value) -> Result<ModelSpec> {
-        let serde_json::Value::Object(map) = settings else {
+    /// Keys: `model` (kind; default `"autoencoder"`), optional `preset` (a
+    /// recipe of that kind, which the other keys then override), optional
+    /// `ensemble` (train that many seeds of the model and average them; 1 =
+    /// one model), and the kind's own config keys. Unknown keys are errors
+    /// naming the key.
+    pub fn from_json(settings: &Value) -> Result<ModelSpec> {
+        let Value::Object(map) = settings else {
             return Err(Error::config("model settings must be a table of keys"));
         };
         let mut map = map.clone();
         if let Some(members) = map.remove("ensemble") {
-            let members = members.as_u64().filter(|&n| n >= 1).ok_or_else(|| {
-                Error::config(format!(
-                    "`ensemble` must be a whole number ≥ 1, got {members}"
-                ))
-            })? as usize;
-            let base = ModelSpec::from_json(&serde_json::Value::Object(map))?;
-            if members == 1 {
-                return Ok(base);
-            }
-            let spec = ModelSpec::Ensemble(EnsembleConfig {
-                members,
-                base: Box::new(base),
-            });
-            spec.validate()?;
-            return Ok(spec);
+            return super::ensemble::EnsembleConfig::from_settings(members, map);
         }
-        let kind = match map.remove("model") {
+        let kind_name = match map.remove("model") {
             None => "autoencoder".to_string(),
-            Some(serde_json::Value::String(s)) => s,
+            Some(Value::String(s)) => s,
             Some(other) => {
                 return Err(Error::config(format!(
                     "`model` must be a string, got {other}"
                 )))
             }
         };
-        let mut base = serde_json::Map::new();
+        let kind = registry::kind(&kind_name)?;
+        let mut base = Map::new();
         match map.remove("preset") {
             None => {}
-            Some(serde_json::Value::String(name)) => {
-                if kind != "autoencoder" {
-                    return Err(Error::config(format!(
-                        "preset {name:?} is an autoencoder recipe, but the model is {kind:?}"
-                    )));
+            Some(Value::String(name)) => {
+                if !kind.presets.iter().any(|(p, _)| *p == name) {
+                    let owner = registry::KINDS
+                        .iter()
+                        .find(|k| k.presets.iter().any(|(p, _)| *p == name));
+                    return Err(Error::config(match owner {
+                        Some(k) => format!(
+                            "preset {name:?} is an {} recipe, but the model is {kind_name:?}",
+                            k.name
+                        ),
+                        None => format!("unknown preset {name:?} for model {kind_name:?}"),
+                    }));
                 }
-                let preset = AutoencoderConfig::preset(&name)?;
-                match serde_json::to_value(preset) {
-                    Ok(serde_json::Value::Object(m)) => base = m,
-                    _ => return Err(Error::other("preset did not serialise to a table")),
-                }
+                base = (kind.preset)(&name)?;
             }
             Some(other) => {
                 return Err(Error::config(format!(
@@ -201,11 +138,8 @@ impl ModelSpec {
             }
         }
         base.extend(map);
-        base.insert("model".into(), serde_json::Value::String(kind.clone()));
-        let spec: ModelSpec = serde_json::from_value(serde_json::Value::Object(base))
-            .map_err(|e| Error::config(format!("model {kind:?}: {e}")))?;
-        spec.validate()?;
-        Ok(spec)
+        let config = (kind.parse)(base).map_err(|e| e.context(format!("model {kind_name:?}")))?;
+        Self::checked(config)
     }
 
     /// The spec as a JSON object of settings, in the form a config file
@@ -213,14 +147,53 @@ impl ModelSpec {
     /// members' settings plus `ensemble = N`. (The model file stores the
     /// serde form, where an ensemble nests its members' spec under `base`;
     /// [`ModelSpec::from_json`] reads both.)
-    pub fn to_json(&self) -> serde_json::Value {
-        if let ModelSpec::Ensemble(c) = self {
-            let mut settings = c.base.to_json();
-            if let serde_json::Value::Object(m) = &mut settings {
-                m.insert("ensemble".into(), c.members.into());
-            }
-            return settings;
+    pub fn to_json(&self) -> Value {
+        let mut m = Map::new();
+        m.insert("model".into(), self.kind().into());
+        // An ensemble's user form names its members' kind, replacing its own.
+        m.extend(self.config.user_settings());
+        Value::Object(m)
+    }
+
+    /// The serde form: `{"model": KIND, …the config's keys}`.
+    fn serde_form(&self) -> Value {
+        let mut m = Map::new();
+        m.insert("model".into(), self.kind().into());
+        m.extend(self.config.settings());
+        Value::Object(m)
+    }
+}
+
+impl Clone for ModelSpec {
+    fn clone(&self) -> Self {
+        ModelSpec {
+            config: self.config.clone_box(),
         }
-        serde_json::to_value(self).unwrap_or(serde_json::Value::Null)
+    }
+}
+
+impl std::fmt::Debug for ModelSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.config.fmt(f)
+    }
+}
+
+/// Two specs are equal when they are of one kind with the same settings.
+impl PartialEq for ModelSpec {
+    fn eq(&self, other: &Self) -> bool {
+        self.kind() == other.kind() && self.config.settings() == other.config.settings()
+    }
+}
+
+impl Serialize for ModelSpec {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        self.serde_form().serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for ModelSpec {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let value = Value::deserialize(d)?;
+        ModelSpec::from_json(&value).map_err(serde::de::Error::custom)
     }
 }

@@ -189,7 +189,7 @@ pub fn fixture() -> TrainedModel {
         .collect();
     TrainedModel {
         model: Box::new(model),
-        spec: ModelSpec::Mean,
+        spec: ModelSpec::new(aerec::model::baseline::MeanConfig::default()).unwrap(),
         user_ids: Arc::new(user_ids),
         item_ids: Arc::new(item_ids),
         train,

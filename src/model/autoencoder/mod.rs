@@ -57,6 +57,7 @@ use crate::data::Csr;
 use crate::error::{Error, Result};
 use crate::model::baseline::solve_spd;
 use crate::model::quantized::{Bias, QuantizedRows, QuantizedTopN, RowScorer};
+use crate::model::registry::{parse_serde, ModelConfig, ModelKind};
 use crate::model::{FitData, FitOptions, FitReport, ModelParts, Recommender, SparseRow, Tensor};
 use input::InputEncoder;
 use network::{Network, Workspace};
@@ -109,6 +110,48 @@ struct State {
 struct SavedConfig {
     config: AutoencoderConfig,
     state: State,
+}
+
+/// The `autoencoder` model kind: AutoRec, deep autoencoders and the tutorial
+/// model, with the source recipes as presets.
+pub const KIND: ModelKind = ModelKind {
+    name: "autoencoder",
+    summary: "AutoRec, deep autoencoders and the tutorial model (presets: the source recipes)",
+    parse: parse_serde::<AutoencoderConfig>,
+    presets: config::PRESETS,
+    preset: |name| match serde_json::to_value(AutoencoderConfig::preset(name)?) {
+        Ok(serde_json::Value::Object(m)) => Ok(m),
+        _ => Err(Error::other("preset did not serialise to a table")),
+    },
+    load: |parts| Ok(Box::new(Autoencoder::from_parts(parts)?)),
+};
+
+impl ModelConfig for AutoencoderConfig {
+    fn kind(&self) -> &'static ModelKind {
+        &KIND
+    }
+
+    fn validate(&self) -> Result<()> {
+        AutoencoderConfig::validate(self)
+    }
+
+    fn fit(
+        &self,
+        data: &FitData<'_>,
+        opts: &FitOptions,
+    ) -> Result<(Box<dyn Recommender>, FitReport)> {
+        let (m, r) = AutoencoderConfig::fit(self, data, opts)?;
+        Ok((Box::new(m), r))
+    }
+
+    fn set_epochs(&mut self, epochs: usize) -> bool {
+        self.epochs = epochs;
+        true
+    }
+
+    fn uses_side_features(&self) -> bool {
+        true
+    }
 }
 
 impl AutoencoderConfig {

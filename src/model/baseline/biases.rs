@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::{check_all, check_items, check_user, config_of, scalar, vector};
 use crate::data::Csr;
 use crate::error::{Error, Result};
+use crate::model::registry::{no_presets, parse_serde, ModelConfig, ModelKind};
 use crate::model::{FitData, FitOptions, FitReport, ModelParts, Recommender, SparseRow};
 
 /// How the biases are fitted.
@@ -307,5 +308,39 @@ impl Recommender for BiasesModel {
                 ("item_bias".into(), vector(self.item_bias.clone())),
             ],
         }
+    }
+}
+
+/// The `biases` model kind.
+pub const KIND: ModelKind = ModelKind {
+    name: "biases",
+    summary: "regularised user and item biases around the global mean (Surprise's BaselineOnly)",
+    parse: parse_serde::<BiasesConfig>,
+    presets: &[],
+    preset: no_presets,
+    load: |parts| Ok(Box::new(BiasesModel::from_parts(parts)?)),
+};
+
+impl ModelConfig for BiasesConfig {
+    fn kind(&self) -> &'static ModelKind {
+        &KIND
+    }
+
+    fn validate(&self) -> Result<()> {
+        BiasesConfig::validate(self)
+    }
+
+    fn fit(
+        &self,
+        data: &FitData<'_>,
+        opts: &FitOptions,
+    ) -> Result<(Box<dyn Recommender>, FitReport)> {
+        let (m, r) = BiasesConfig::fit(self, data, opts)?;
+        Ok((Box::new(m), r))
+    }
+
+    fn set_epochs(&mut self, epochs: usize) -> bool {
+        self.epochs = epochs;
+        true
     }
 }

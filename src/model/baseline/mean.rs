@@ -4,7 +4,13 @@ use std::time::Instant;
 
 use super::{check_items, check_user, scalar, vector};
 use crate::error::{Error, Result};
-use crate::model::{FitData, FitReport, ModelParts, Recommender, SparseRow};
+use crate::model::registry::{no_presets, parse_serde, ModelConfig, ModelKind};
+use crate::model::{FitData, FitOptions, FitReport, ModelParts, Recommender, SparseRow};
+
+/// Settings of [`MeanModel`]: there are none (`model = "mean"` alone).
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MeanConfig {}
 
 /// Predicts the global mean μ of the training ratings for every pair.
 ///
@@ -96,5 +102,34 @@ impl Recommender for MeanModel {
             config: serde_json::json!({ "dims": [self.n_users, self.n_items] }),
             tensors: vec![("mu".into(), vector(vec![self.mu]))],
         }
+    }
+}
+
+/// The `mean` model kind.
+pub const KIND: ModelKind = ModelKind {
+    name: "mean",
+    summary: "the global mean rating",
+    parse: parse_serde::<MeanConfig>,
+    presets: &[],
+    preset: no_presets,
+    load: |parts| Ok(Box::new(MeanModel::from_parts(parts)?)),
+};
+
+impl ModelConfig for MeanConfig {
+    fn kind(&self) -> &'static ModelKind {
+        &KIND
+    }
+
+    fn validate(&self) -> Result<()> {
+        Ok(())
+    }
+
+    fn fit(
+        &self,
+        data: &FitData<'_>,
+        _opts: &FitOptions,
+    ) -> Result<(Box<dyn Recommender>, FitReport)> {
+        let (m, r) = MeanModel::fit(data)?;
+        Ok((Box::new(m), r))
     }
 }

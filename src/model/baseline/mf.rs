@@ -13,6 +13,7 @@ use super::{
 };
 use crate::data::{Csr, Ratings};
 use crate::error::{Error, Result};
+use crate::model::registry::{no_presets, parse_serde, ModelConfig, ModelKind};
 use crate::model::{
     EpochStats, FitData, FitOptions, FitReport, ModelParts, Recommender, SparseRow, Tensor,
 };
@@ -468,5 +469,39 @@ impl Recommender for MfModel {
             config: serde_json::to_value(&self.config).unwrap_or_default(),
             tensors: self.tensors(),
         }
+    }
+}
+
+/// The `mf` model kind.
+pub const KIND: ModelKind = ModelKind {
+    name: "mf",
+    summary: "biased matrix factorisation by SGD (Funk SVD, Surprise's SVD)",
+    parse: parse_serde::<MfConfig>,
+    presets: &[],
+    preset: no_presets,
+    load: |parts| Ok(Box::new(MfModel::from_parts(parts)?)),
+};
+
+impl ModelConfig for MfConfig {
+    fn kind(&self) -> &'static ModelKind {
+        &KIND
+    }
+
+    fn validate(&self) -> Result<()> {
+        MfConfig::validate(self)
+    }
+
+    fn fit(
+        &self,
+        data: &FitData<'_>,
+        opts: &FitOptions,
+    ) -> Result<(Box<dyn Recommender>, FitReport)> {
+        let (m, r) = MfConfig::fit(self, data, opts)?;
+        Ok((Box::new(m), r))
+    }
+
+    fn set_epochs(&mut self, epochs: usize) -> bool {
+        self.epochs = epochs;
+        true
     }
 }

@@ -19,10 +19,16 @@ mod svd;
 mod svdpp;
 
 pub use biases::{als, BiasesConfig, BiasesMethod, BiasesModel};
-pub use mean::MeanModel;
+pub use mean::{MeanConfig, MeanModel};
 pub use mf::{MfConfig, MfModel};
 pub use svd::{SvdConfig, SvdFill, SvdMethod, SvdModel};
-pub use svdpp::SvdppModel;
+pub use svdpp::{SvdppConfig, SvdppModel};
+
+pub(crate) use biases::KIND as BIASES;
+pub(crate) use mean::KIND as MEAN;
+pub(crate) use mf::KIND as MF;
+pub(crate) use svd::KIND as SVD;
+pub(crate) use svdpp::KIND as SVDPP;
 
 use rand::rngs::SmallRng;
 use rand_distr::{Distribution, Normal};

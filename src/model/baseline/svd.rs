@@ -28,6 +28,7 @@ use serde::{Deserialize, Serialize};
 use super::{check_all, check_items, check_user, config_of, dot, matrix, shape2, vector};
 use crate::data::Csr;
 use crate::error::{Error, Result};
+use crate::model::registry::{no_presets, parse_serde, ModelConfig, ModelKind};
 use crate::model::{FitData, FitOptions, FitReport, ModelParts, Recommender, SparseRow};
 
 /// What an unobserved cell holds before the SVD.
@@ -508,5 +509,34 @@ impl Recommender for SvdModel {
                 ),
             ],
         }
+    }
+}
+
+/// The `svd` model kind.
+pub const KIND: ModelKind = ModelKind {
+    name: "svd",
+    summary: "truncated SVD reconstruction of the filled rating matrix",
+    parse: parse_serde::<SvdConfig>,
+    presets: &[],
+    preset: no_presets,
+    load: |parts| Ok(Box::new(SvdModel::from_parts(parts)?)),
+};
+
+impl ModelConfig for SvdConfig {
+    fn kind(&self) -> &'static ModelKind {
+        &KIND
+    }
+
+    fn validate(&self) -> Result<()> {
+        SvdConfig::validate(self)
+    }
+
+    fn fit(
+        &self,
+        data: &FitData<'_>,
+        opts: &FitOptions,
+    ) -> Result<(Box<dyn Recommender>, FitReport)> {
+        let (m, r) = SvdConfig::fit(self, data, opts)?;
+        Ok((Box::new(m), r))
     }
 }

@@ -19,6 +19,7 @@ use super::mf::{epoch_stats, Flavour, MfModel};
 use super::{check_all, check_items, dot, matrix, shape2};
 use crate::data::Csr;
 use crate::error::{Error, Result};
+use crate::model::registry::{no_presets, parse_serde, ModelConfig, ModelKind};
 use crate::model::{FitData, FitOptions, FitReport, ModelParts, Recommender, SparseRow};
 
 use super::MfConfig;
@@ -35,6 +36,12 @@ pub struct SvdppModel {
     mf: MfModel,
     implicit: Vec<f32>,
 }
+
+/// Settings of [`SvdppModel`]: those of matrix factorisation, whose unset
+/// `factors` and `lr` take SVD++'s defaults (20 and 0.007, Surprise's).
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
+pub struct SvdppConfig(pub MfConfig);
 
 impl MfConfig {
     /// Fits SVD++ by SGD (see the module docs for the per-user batching of `y_j`).
@@ -257,5 +264,39 @@ impl Recommender for SvdppModel {
             config: serde_json::to_value(&self.mf.config).unwrap_or_default(),
             tensors,
         }
+    }
+}
+
+/// The `svdpp` model kind.
+pub const KIND: ModelKind = ModelKind {
+    name: "svdpp",
+    summary: "SVD++: matrix factorisation with implicit feedback from what a user rated",
+    parse: parse_serde::<SvdppConfig>,
+    presets: &[],
+    preset: no_presets,
+    load: |parts| Ok(Box::new(SvdppModel::from_parts(parts)?)),
+};
+
+impl ModelConfig for SvdppConfig {
+    fn kind(&self) -> &'static ModelKind {
+        &KIND
+    }
+
+    fn validate(&self) -> Result<()> {
+        self.0.validate()
+    }
+
+    fn fit(
+        &self,
+        data: &FitData<'_>,
+        opts: &FitOptions,
+    ) -> Result<(Box<dyn Recommender>, FitReport)> {
+        let (m, r) = self.0.fit_svdpp(data, opts)?;
+        Ok((Box::new(m), r))
+    }
+
+    fn set_epochs(&mut self, epochs: usize) -> bool {
+        self.0.epochs = epochs;
+        true
     }
 }
