@@ -271,7 +271,7 @@ pub fn auto_fit(
         let seconds = t0.elapsed().as_secs_f64();
         member_seconds.push(seconds);
         let name = format!("{single_name} ×{size}");
-        let settings = ensemble_spec(&best.spec, size).to_json();
+        let settings = ensemble_spec(&best.spec, size)?.to_json();
         match fitted {
             Ok((preds, _)) if preds == best.preds => {
                 // A model without randomness (biases, svd): more seeds, same model.
@@ -340,7 +340,7 @@ pub fn auto_fit(
         let mut all: Vec<Box<dyn Recommender>> = Vec::with_capacity(size);
         all.push(best.model.model);
         all.extend(members);
-        let spec = ensemble_spec(&best.spec, size);
+        let spec = ensemble_spec(&best.spec, size)?;
         let mut report = reports.remove(0);
         for r in &reports[..size - 1] {
             report.epochs += r.epochs;
@@ -367,11 +367,11 @@ pub fn auto_fit(
 }
 
 /// `base` trained from `size` seeds (itself when `size` is 1).
-fn ensemble_spec(base: &ModelSpec, size: usize) -> ModelSpec {
+fn ensemble_spec(base: &ModelSpec, size: usize) -> Result<ModelSpec> {
     if size == 1 {
-        return base.clone();
+        return Ok(base.clone());
     }
-    ModelSpec::Ensemble(EnsembleConfig {
+    ModelSpec::new(EnsembleConfig {
         members: size,
         base: Box::new(base.clone()),
     })
