@@ -3,17 +3,21 @@
 # presets, each data set × model over several seeds (mean ± sample std),
 # every run an ordinary `aerec train` command (printed before it runs).
 #
-#   bench/accuracy.sh [SEEDS] [SETS]      e.g. bench/accuracy.sh "1 2 3 4" "u1 mlsmall synth"
+#   bench/accuracy.sh [SEEDS] [SETS] [MODELS]
+#   e.g. bench/accuracy.sh "1 2 3 4" "u1 mlsmall synth" "default,svdpp,mf,biases"
 #
 # Sets: u1 = ML-100K u1.base → u1.test (the seed draws the validation carve
 # and the initialisation); mlsmall = ml-latest-small, random 90/10 split of
 # that seed; synth = `aerec synth --shape custom` (2,000 users × 1,500 items
 # × 60,000 ratings, generated with that seed; its own train/test files).
+# MODELS (comma-separated names from the table below) runs only those; the
+# table is printed from every result file present, so runs can be split.
 # Raw JSON lines go to target/accuracy/; the markdown table to stdout.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SEEDS=${1:-"1 2 3 4"}
 SETS=${2:-"u1 mlsmall synth"}
+ONLY=${3:-}
 DATA=${AEREC_DATA:-../shared/data}
 OUT=target/accuracy
 mkdir -p "$OUT"
@@ -38,6 +42,7 @@ MODELS=("default|" "svdpp|--model svdpp" "mf|--model mf" "biases|--model biases"
 for set in $SETS; do
     for m in "${MODELS[@]}"; do
         name=${m%%|*}; flags=${m#*|}
+        if [ -n "$ONLY" ] && [[ ",$ONLY," != *",$name,"* ]]; then continue; fi
         file="$OUT/$set-${name// /-}.jsonl"
         : > "$file"
         for seed in $SEEDS; do
@@ -55,6 +60,7 @@ echo "| --- | --- | ---: | ---: | ---: |"
 for set in $SETS; do
     for m in "${MODELS[@]}"; do
         name=${m%%|*}
+        [ -s "$OUT/$set-${name// /-}.jsonl" ] || continue
         jq -rs --arg set "$set" --arg name "$name" '
             (map(.test_rmse)) as $r | ($r | length) as $n | ($r | add / $n) as $mean
             | (if $n > 1 then ($r | map((. - $mean) * (. - $mean)) | add / ($n - 1) | sqrt) else 0 end) as $sd
