@@ -254,8 +254,15 @@ mod tests {
 
     #[test]
     fn bool_flags_bare_and_valued() {
-        let c = config(&["--mirror", "--tied", "false", "--center", "--nesterov"]);
-        assert!(c.mirror && !c.tied && c.center && c.nesterov);
+        let c = config(&[
+            "--mirror",
+            "--tied",
+            "false",
+            "--center",
+            "--nesterov",
+            "--residual",
+        ]);
+        assert!(c.mirror && !c.tied && c.center && c.nesterov && c.residual);
     }
 
     #[test]
