@@ -71,7 +71,7 @@ fn time_top10(name: &str, model: &TrainedModel, queries: usize) {
         let scores = model.score_user(u).unwrap();
         scoring.push(t.elapsed().as_secs_f64() * 1e3);
         let t = Instant::now();
-        let top = aerec::recommend::top_n(&scores, 10, model.train.row(u as usize).0);
+        let top = aerec::model::top_n(&scores, 10, model.train.row(u as usize).0);
         selection.push(t.elapsed().as_secs_f64() * 1e3);
         assert_eq!(
             &top, recs,
@@ -101,7 +101,7 @@ fn count_rescored(name: &str, model: &Autoencoder, train: &aerec::Csr, queries: 
         let found = found.expect("the 4-bit path answers");
         rescored.push(found.rescored);
         model.score_all(Some(u), row, &mut scores).unwrap();
-        assert_eq!(found.items, aerec::recommend::top_n(&scores, 10, seen));
+        assert_eq!(found.items, aerec::model::top_n(&scores, 10, seen));
     }
     rescored.sort_unstable();
     println!(

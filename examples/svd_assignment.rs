@@ -98,11 +98,11 @@ pub fn run() -> aerec::Result<Outcome> {
         row.copy_from_slice(&scores);
         reconstruction.push(row);
     }
-    // `recommend` leaves out the products user 2 already rated, as the assignment does.
-    let (item, score) = model.recommend("2", 1)?[0];
+    // A recommendation leaves out the products user 2 already rated, as the assignment does.
+    let pick = aerec::recommend::for_user(&model, "2", 1)?.remove(0);
     Ok(Outcome {
         reconstruction,
-        user2_pick: (model.item_ids.id(item).to_string(), score),
+        user2_pick: (pick.item, pick.score),
     })
 }
 

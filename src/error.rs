@@ -168,8 +168,9 @@ impl Error {
     }
 }
 
-/// Shortens offending text for messages, on a character boundary.
-fn shorten(text: &str) -> String {
+/// Shortens offending text for messages to at most 120 characters, on a
+/// character boundary, without its line ending.
+pub(crate) fn shorten(text: &str) -> String {
     const MAX: usize = 120;
     let trimmed = text.trim_end_matches(['\r', '\n']);
     if trimmed.chars().count() <= MAX {
@@ -217,7 +218,7 @@ impl fmt::Display for Error {
                 write!(
                     f,
                     "duplicate rating for user {user:?} and item {item:?} \
-                     (choose a policy with --duplicates keep-last|mean)"
+                     (choose a duplicate policy: keep-last or mean)"
                 )
             }
             ErrorKind::Config(m) => write!(f, "invalid configuration: {m}"),
@@ -250,6 +251,23 @@ impl From<std::io::Error> for Error {
     }
 }
 
+/// A CSV reader's or writer's error: I/O stays I/O; a malformed record is a
+/// parse error at its line.
+impl From<csv::Error> for Error {
+    fn from(e: csv::Error) -> Self {
+        let position = e.position().map(|p| Position {
+            line: p.line(),
+            byte: p.byte(),
+        });
+        let message = e.to_string();
+        match (e.into_kind(), position) {
+            (csv::ErrorKind::Io(io), _) => Error::from(io),
+            (_, Some(at)) => Error::parse(at, message, ""),
+            (_, None) => Error::format(message),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -272,6 +290,17 @@ mod tests {
             "ensemble member 2 of 8: model \"mf\": invalid configuration: lr must be positive"
         );
         assert!(matches!(e.kind(), ErrorKind::Config(_)));
+    }
+
+    #[test]
+    fn csv_errors_keep_their_line_and_io_kind() {
+        let mut r = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .from_reader(&b"1,2\n3,4,5\n"[..]);
+        let e: Error = r.records().nth(1).unwrap().unwrap_err().into();
+        assert_eq!(e.position().map(|p| p.line), Some(2));
+        let io = csv::Error::from(std::io::Error::other("disk full"));
+        assert!(matches!(Error::from(io).kind(), ErrorKind::Io(_)));
     }
 
     #[test]

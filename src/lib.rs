@@ -7,7 +7,8 @@
 //! The modules follow the data's path: [`data`] (read → prepare) →
 //! [`model`] (train) → [`eval`] (evaluate) → [`recommend`] → [`serve`];
 //! [`persist`] writes and reads model files and [`report`] makes tables and
-//! plots.
+//! plots. The command-line program is a thin layer over these, compiled into
+//! the binary only; docs/architecture.md describes the whole house.
 //!
 //! # Example: load, split, train, evaluate, recommend
 //!
@@ -27,15 +28,14 @@
 //! let model = TrainedModel::fit(&spec, &parts.train, None, None, embedded::scale(), &FitOptions::default())?;
 //! let report = evaluate(&model, &parts.test, &EvalOptions::default())?;
 //! assert!(report.rating.rmse < 1.2);
-//! for (item, score) in model.recommend("1", 5)? {
-//!     println!("{} {score:.2}", model.item_ids.id(item));
+//! for r in aerec::recommend::for_user(&model, "1", 5)? {
+//!     println!("{} {:.2} {}", r.item, r.rating, r.title.unwrap_or_default());
 //! }
 //! # Ok::<(), aerec::Error>(())
 //! ```
 
 #![warn(missing_docs)]
 
-pub mod cli;
 pub mod data;
 pub mod error;
 pub mod eval;

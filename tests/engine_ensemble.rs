@@ -126,8 +126,8 @@ fn an_ensemble_round_trips_through_the_model_file() {
         assert_eq!(back.spec, model.spec);
         assert_eq!(values(&back, &test), values(&model, &test), "{base}");
         assert_eq!(
-            back.recommend("u3", 4).unwrap(),
-            model.recommend("u3", 4).unwrap()
+            aerec::recommend::for_user(&back, "u3", 4).unwrap(),
+            aerec::recommend::for_user(&model, "u3", 4).unwrap()
         );
         let info = persist::inspect(&path).unwrap();
         assert!(info.tensors.iter().any(|t| t.name.starts_with("member1.")));

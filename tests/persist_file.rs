@@ -85,8 +85,8 @@ fn round_trip_keeps_everything() {
     assert_eq!(loaded.titles, original.titles);
     assert_eq!(loaded.spec, original.spec);
     assert_eq!(
-        loaded.recommend("u1", 3).unwrap(),
-        original.recommend("u1", 3).unwrap()
+        aerec::recommend::for_user(&loaded, "u1", 3).unwrap(),
+        aerec::recommend::for_user(&original, "u1", 3).unwrap()
     );
 }
 

@@ -1,15 +1,15 @@
 //! The 4-bit top-N ([`QuantizedRows`]) must give exactly what scoring every
 //! row in f32 and selecting gives: the same items, in the same order, with
 //! bit-identical scores. The reference here is that full scan, written out
-//! with the engine's own `dot` and `recommend::top_n`.
+//! with the engine's own `dot` and `model::top_n`.
 
 use aerec::data::synth::{generate, SynthConfig};
 use aerec::model::autoencoder::config::{AutoencoderConfig, Based, OptimizerKind};
 use aerec::model::autoencoder::real::dot;
 use aerec::model::autoencoder::{Activation, Autoencoder, QUANTIZED_MIN_CELLS};
 use aerec::model::quantized::{Bias, QuantizedRows, RowScorer, CANDIDATES_PER_ITEM};
+use aerec::model::top_n;
 use aerec::model::{FitData, FitOptions, Recommender, SparseRow};
-use aerec::recommend::top_n;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 

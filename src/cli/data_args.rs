@@ -315,14 +315,15 @@ mod tests {
             "--skip-bad-lines",
         ])
         .unwrap();
-        let o = p.data.read.options().unwrap();
-        assert_eq!(o.delimiter.as_deref(), Some(&b"\t"[..]));
-        assert_eq!(o.header, Some(Header::No));
-        assert_eq!(o.user_col, Column::Index(2));
-        assert_eq!(o.rating_col, Column::Name("stars".into()));
-        assert_eq!(o.duplicates, Duplicates::Mean);
-        assert_eq!(o.scale, Some(RatingScale { min: 0.5, max: 5.0 }));
-        assert!(o.skip_bad_lines);
+        let want = ReadOptions::new()
+            .delimiter(b"\t")
+            .header(Header::No)
+            .user_col(Column::Index(2))
+            .rating_col(Column::Name("stars".into()))
+            .duplicates(Duplicates::Mean)
+            .scale(RatingScale { min: 0.5, max: 5.0 })
+            .skip_bad_lines(true);
+        assert_eq!(p.data.read.options().unwrap(), want);
     }
 
     #[test]

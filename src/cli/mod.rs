@@ -127,6 +127,20 @@ impl Context {
 
 /// Parses the command line, runs the command, maps the outcome to an exit code:
 /// 0 on success (a closed stdout pipe included), 1 on an error, 2 on a usage error.
+/// A flag's value parser for a library enum, by its serde names: the
+/// library's types carry no command-line derives, and the names users type
+/// are the ones config files use.
+pub(crate) fn serde_names<T>(
+    names: &'static [&'static str],
+) -> impl clap::builder::TypedValueParser<Value = T>
+where
+    T: serde::de::DeserializeOwned + Clone + Send + Sync + 'static,
+{
+    use clap::builder::TypedValueParser as _;
+    clap::builder::PossibleValuesParser::new(names)
+        .try_map(|name| serde_json::from_value::<T>(serde_json::Value::String(name)))
+}
+
 pub fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(c) => c,

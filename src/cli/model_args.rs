@@ -16,12 +16,12 @@ use crate::model::ModelSpec;
 #[derive(Debug, Default, Clone, clap::Args)]
 #[command(next_help_heading = "Model")]
 pub struct ModelArgs {
-    /// Model kind: autoencoder, mean, biases, svd, mf, svdpp (default: the
-    /// config file's `model`, else autoencoder).
-    #[arg(long, value_name = "KIND")]
+    /// Model kind (default: the config file's `model`, else autoencoder).
+    #[arg(long, value_name = "KIND", value_parser = kind_names())]
     pub model: Option<String>,
-    /// Autoencoder recipe to start from: tutorial, autorec, deep, assignment, deep-sbs.
-    #[arg(long, value_name = "NAME")]
+    /// A model kind's recipe to start from (the autoencoder's are the source
+    /// notebooks'); flags and the config file override its settings.
+    #[arg(long, value_name = "NAME", value_parser = preset_names())]
     pub preset: Option<String>,
     /// Model settings as TOML (the keys `train` flags set; `tune --out` writes this form).
     #[arg(long, value_name = "FILE")]
@@ -45,6 +45,24 @@ pub struct ModelArgs {
     /// their predictions (a seed ensemble; 1 = one model).
     #[arg(long, value_name = "N", help_heading = "Training")]
     pub ensemble: Option<usize>,
+}
+
+/// The registered model kinds, as `--model` takes them.
+fn kind_names() -> clap::builder::PossibleValuesParser {
+    clap::builder::PossibleValuesParser::new(
+        crate::model::registry::KINDS
+            .iter()
+            .map(|k| clap::builder::PossibleValue::new(k.name).help(k.summary)),
+    )
+}
+
+/// Every kind's presets, as `--preset` takes them.
+fn preset_names() -> clap::builder::PossibleValuesParser {
+    clap::builder::PossibleValuesParser::new(crate::model::registry::KINDS.iter().flat_map(|k| {
+        k.presets
+            .iter()
+            .map(|(name, about)| clap::builder::PossibleValue::new(*name).help(*about))
+    }))
 }
 
 /// Reads a TOML settings file into a JSON table.

@@ -109,7 +109,7 @@ mod tests {
     use clap::Parser;
 
     use super::*;
-    use crate::{IdMap, Ratings};
+    use crate::data::{IdMap, Ratings};
 
     #[derive(Parser)]
     struct Cli {

@@ -33,14 +33,16 @@ pub struct SplitArgs {
     #[arg(long, value_name = "F")]
     pub valid_fraction: Option<f64>,
     /// How validation ratings are chosen from train.
-    #[arg(long, value_enum, default_value_t = ValidMethod::Random)]
+    #[arg(long, default_value = "random",
+          value_parser = super::serde_names::<ValidMethod>(&["random", "user"]))]
     pub valid_method: ValidMethod,
     /// Seed of the split: the same seed gives the same split.
     #[arg(long, default_value_t = 1, value_name = "N")]
     pub seed: u64,
     /// Test ratings whose user or item has no training rating: keep them (the
     /// model falls back) or drop them. Counted and reported either way.
-    #[arg(long, value_enum, default_value_t = ColdStart::Keep)]
+    #[arg(long, default_value = "keep",
+          value_parser = super::serde_names::<ColdStart>(&["keep", "drop"]))]
     pub cold_start: ColdStart,
 }
 

@@ -12,7 +12,9 @@ use crate::data::synth::{write_csv, Shape, SynthConfig};
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Catalogue to imitate: sizes, rating histogram, id style, activity extremes.
-    #[arg(long, value_enum, help_heading = "Synthetic data")]
+    #[arg(long, help_heading = "Synthetic data", value_parser = super::serde_names::<Shape>(
+        &["beauty", "ml1m", "ml20m", "netflix", "custom"]
+    ))]
     pub shape: Shape,
     /// Number of users (with --shape custom).
     #[arg(long, value_name = "N", help_heading = "Synthetic data")]
@@ -54,7 +56,7 @@ impl Args {
             (shape, [None, None, None]) => Ok(SynthConfig::shape(shape, self.seed)),
             (shape, _) => anyhow::bail!(
                 "--users, --items and --ratings go with --shape custom; --shape {} has its own sizes",
-                clap::ValueEnum::to_possible_value(&shape).map_or_else(String::new, |v| v.get_name().to_string())
+                serde_json::to_value(shape).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
             ),
         }
     }
@@ -92,4 +94,31 @@ pub fn run(args: &Args, ctx: &Context) -> anyhow::Result<()> {
     json["seed"] = config.seed.into();
     json["seconds"] = seconds.into();
     ctx.emit(&human, &json)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: Args,
+    }
+
+    #[test]
+    fn every_shape_name_parses_and_others_are_refused() {
+        for (name, shape) in [
+            ("beauty", Shape::Beauty),
+            ("ml1m", Shape::Ml1m),
+            ("ml20m", Shape::Ml20m),
+            ("netflix", Shape::Netflix),
+            ("custom", Shape::Custom),
+        ] {
+            let cli = Cli::try_parse_from(["t", "--shape", name, "--out", "d"]).unwrap();
+            assert_eq!(cli.args.shape, shape);
+        }
+        assert!(Cli::try_parse_from(["t", "--shape", "ml100k", "--out", "d"]).is_err());
+    }
 }

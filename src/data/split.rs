@@ -143,7 +143,7 @@ impl From<SplitMethod> for String {
 
 /// What happens to test (and validation) ratings whose user or item has no
 /// training rating. They are counted either way.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ColdStart {
     /// Leave them in; the model answers them with its fallback.
@@ -154,7 +154,7 @@ pub enum ColdStart {
 }
 
 /// How the validation part is carved out of train.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ValidMethod {
     /// A random fraction of the training ratings.

@@ -46,7 +46,7 @@ use super::{IdMap, Ratings};
 use crate::error::{Error, Result};
 
 /// The catalogue a synthetic set imitates.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Shape {
     /// Amazon Beauty after dropping users and items with a single rating:

@@ -198,11 +198,10 @@ pub fn compare_with_side(
     for m in models {
         m.spec
             .validate()
-            .map_err(|e| Error::config(format!("model {:?}: {e}", m.name)))?;
+            .map_err(|e| e.context(format!("model {:?}", m.name)))?;
         if m.side_info && side.is_none() {
             return Err(Error::config(format!(
-                "model {:?} asks for side_info, but no side features were given \
-                 (aerec compare --side-info FILE)",
+                "model {:?} asks for side_info, but no side features were given",
                 m.name
             )));
         }

@@ -12,10 +12,12 @@ pub mod autoencoder;
 pub mod baseline;
 pub mod ensemble;
 pub mod quantized;
+mod rank;
 pub mod registry;
 pub mod spec;
 pub mod trained;
 
+pub use rank::top_n;
 pub use spec::ModelSpec;
 pub use trained::TrainedModel;
 
@@ -227,7 +229,7 @@ pub trait Recommender: Send + Sync {
     /// [`Recommender::score_all`]), skipping the sorted item indices in
     /// `exclude`, best first, as (item, raw score); ties go to the lower
     /// index and NaN scores are never returned. Always the same answer as
-    /// [`crate::recommend::top_n`] over [`Recommender::score_all`]; models
+    /// [`crate::model::top_n`] over [`Recommender::score_all`]; models
     /// override it where a large catalogue can be ranked without scoring
     /// every item in full precision.
     fn top_n(
@@ -239,7 +241,7 @@ pub trait Recommender: Send + Sync {
     ) -> Result<Vec<(u32, f32)>> {
         let mut scores = vec![0f32; self.n_items()];
         self.score_all(user, row, &mut scores)?;
-        Ok(crate::recommend::top_n(&scores, n, exclude))
+        Ok(crate::model::top_n(&scores, n, exclude))
     }
 
     /// Item vectors for similarity (row-major, `n_items × dim`), as `(dim, data)`;

@@ -187,7 +187,7 @@ impl QuantizedRows {
 
     /// Exact top-`n` of the scores of `scorer` over the rows not in the
     /// sorted `exclude`, best first, ties to the lower row, NaN never:
-    /// exactly [`crate::recommend::top_n`] over every row's score.
+    /// exactly [`crate::model::top_n`] over every row's score.
     /// `parallel` splits the 4-bit scan over the rayon pool (worth it for
     /// large matrices only).
     ///
@@ -228,7 +228,7 @@ impl QuantizedRows {
         let query = Query::new(x, self.stride);
         let (approx, upper) = self.scan(&query, bias, parallel);
         // Preselect by the approximate score, then score those exactly.
-        let mut rescored: Vec<(u32, f32)> = crate::recommend::top_n(&approx, k, exclude)
+        let mut rescored: Vec<(u32, f32)> = crate::model::top_n(&approx, k, exclude)
             .into_iter()
             .map(|(i, _)| (i, exact(i as usize)))
             .collect();
@@ -363,7 +363,7 @@ fn round_up(x: f64) -> f64 {
 }
 
 /// The n-th best exact final score among `scored` (row, pre-activation),
-/// ranking as [`crate::recommend::top_n`] does; `None` when fewer than `n`
+/// ranking as [`crate::model::top_n`] does; `None` when fewer than `n`
 /// are not NaN.
 fn nth_best(scored: &[(u32, f32)], n: usize, g: impl Fn(f32) -> f32) -> Option<f32> {
     let mut finals: Vec<f32> = scored

@@ -1,5 +1,7 @@
 //! A fitted model together with what it needs to answer in original ids:
 //! the id maps, the training matrix, the cold-start fallback and the scale.
+//! Its methods speak dense indices; [`crate::recommend`] owns the answers
+//! in original ids (titles, clipping, files of pairs).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -12,7 +14,7 @@ use super::{
 };
 use crate::data::{Csr, IdMap, RatingScale, Ratings};
 use crate::error::{Error, Result};
-use crate::recommend::top_n;
+use crate::model::top_n;
 
 /// User and item biases around the global mean: the cold-start fallback.
 /// Fitted exactly as the `biases` baseline with its defaults (Surprise's
@@ -201,7 +203,7 @@ impl TrainedModel {
     /// Predictions for (user, item) index pairs; `None` is an id the training
     /// data never had. Pairs are grouped by user so each user's row is encoded
     /// once; users run in parallel. Output order follows input order.
-    pub fn predict_pairs(&self, pairs: &[(Option<u32>, Option<u32>)]) -> Result<Vec<Prediction>> {
+    pub fn predict_indices(&self, pairs: &[(Option<u32>, Option<u32>)]) -> Result<Vec<Prediction>> {
         let mut out: Vec<Prediction> = pairs
             .iter()
             .map(|&(u, i)| self.fallback_value(u, i))
@@ -254,14 +256,7 @@ impl TrainedModel {
                 )
             })
             .collect();
-        self.predict_pairs(&pairs)
-    }
-
-    /// Prediction for one pair of original ids; unknown ids fall back.
-    pub fn predict(&self, user: &str, item: &str) -> Result<Prediction> {
-        let u = self.user_ids.get(user);
-        let i = self.item_ids.get(item);
-        Ok(self.predict_pairs(&[(u, i)])?[0])
+        self.predict_indices(&pairs)
     }
 
     /// Raw scores of a known user (index) for every item.
@@ -293,15 +288,6 @@ impl TrainedModel {
             (&[][..], &[][..])
         };
         Ok(top_n(&scores, n, seen))
-    }
-
-    /// Recommendations for a known user by original id.
-    pub fn recommend(&self, user: &str, n: usize) -> Result<Vec<(u32, f32)>> {
-        let u = self
-            .user_ids
-            .get(user)
-            .ok_or_else(|| Error::unknown_id("user", user))?;
-        self.recommend_index(u, n)
     }
 
     /// Recommendations for a user never seen in training, from their ratings

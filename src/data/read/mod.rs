@@ -198,7 +198,7 @@ pub enum Encoding {
 }
 
 /// Choices for reading a rating file; start from [`ReadOptions::new`] and chain setters.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ReadOptions {
     pub(crate) format: Option<Format>,
     pub(crate) delimiter: Option<Vec<u8>>,

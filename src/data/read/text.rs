@@ -35,7 +35,7 @@ use super::{
 };
 use crate::data::fxhash::FxMap;
 use crate::data::{IdMap, RatingScale, Ratings};
-use crate::error::{Error, ErrorKind, Position, Result};
+use crate::error::{shorten, Error, ErrorKind, Position, Result};
 use crate::mem::zeroed_vec;
 
 /// Bytes read per block: large enough to feed every thread, small next to the table.
@@ -334,15 +334,6 @@ impl BadLine {
             reason,
             text: shorten(&self.text),
         }
-    }
-}
-
-/// The first 120 characters of a line, for messages.
-fn shorten(text: &str) -> String {
-    const MAX: usize = 120;
-    match text.char_indices().nth(MAX) {
-        Some((cut, _)) => format!("{}…", &text[..cut]),
-        None => text.to_string(),
     }
 }
 

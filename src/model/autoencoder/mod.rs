@@ -720,7 +720,7 @@ impl Recommender for Autoencoder {
         }
         let mut scores = vec![0f32; self.state.n_items];
         self.score_all(user, row, &mut scores)?;
-        Ok(crate::recommend::top_n(&scores, n, exclude))
+        Ok(crate::model::top_n(&scores, n, exclude))
     }
 
     fn item_vectors(&self) -> Option<(usize, Vec<f32>)> {
