@@ -228,7 +228,7 @@ fn residual_models_round_trip_and_their_scoring_paths_agree() {
                 );
             }
             let top = model.top_n(user, row, 5, row.indices).unwrap();
-            let want = aerec::recommend::top_n(&all, 5, row.indices);
+            let want = aerec::model::top_n(&all, 5, row.indices);
             assert_eq!(top, want);
         }
         // A missing baseline tensor is a model-file error, not a panic.
@@ -339,12 +339,13 @@ fn residual_models_save_load_and_predict_through_the_model_file() {
     aerec::persist::save(&model, &path).unwrap();
     let back = aerec::persist::load(&path).unwrap();
     assert_eq!(back.spec, spec);
-    let a = model.predict("u3", "i4").unwrap();
-    assert_eq!(a, back.predict("u3", "i4").unwrap());
-    assert!(a.fallback.is_none());
+    let pair = [(model.user_ids.get("u3"), model.item_ids.get("i4"))];
+    let a = model.predict_indices(&pair).unwrap();
+    assert_eq!(a, back.predict_indices(&pair).unwrap());
+    assert!(a[0].fallback.is_none());
     assert_eq!(
-        model.recommend("u3", 5).unwrap(),
-        back.recommend("u3", 5).unwrap()
+        model.recommend_index(3, 5).unwrap(),
+        back.recommend_index(3, 5).unwrap()
     );
     let new = [(2u32, 5.0f32), (7, 1.0), (11, 4.0)];
     assert_eq!(
