@@ -185,6 +185,31 @@ fn tune_picks_the_lowest_validation_rmse_and_writes_loadable_toml() {
 }
 
 #[test]
+fn tune_within_a_spent_budget_tries_one_candidate_and_counts_the_rest() {
+    let (base, space) = search();
+    let fold = &folds()[0];
+    let scale = RatingScale::new(1.0, 5.0).unwrap();
+    let run = |budget| {
+        aerec::eval::tune::tune_within(
+            &base,
+            &space,
+            SearchMode::Grid,
+            &fold.train,
+            &fold.test,
+            scale,
+            &FitOptions::default(),
+            budget,
+        )
+    };
+    let report = run(Some(1e-9)).unwrap();
+    assert_eq!((report.trials.len(), report.skipped), (1, 5));
+    assert_eq!(report.best, 0);
+    let report = run(Some(1e6)).unwrap();
+    assert_eq!((report.trials.len(), report.skipped), (6, 0));
+    assert!(run(Some(0.0)).is_err());
+}
+
+#[test]
 fn bar_charts_render_png_and_svg() {
     let dir = tempfile::tempdir().unwrap();
     let bars = vec![

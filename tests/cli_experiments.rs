@@ -294,3 +294,80 @@ fn eval_of_a_saved_model_matches_what_train_reported() {
     assert!(err.contains("nope.aerec"), "{err}");
     assert!(!err.contains("panicked"), "{err}");
 }
+
+#[test]
+fn train_without_a_model_flag_runs_the_automatic_default_within_its_budget() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = write(dir.path(), "ratings.csv", &ratings_csv(4));
+    let out_file = dir.path().join("auto.aerec");
+    let (ok, out, err) = aerec(&[
+        "train",
+        "--data",
+        path_str(&data),
+        "--budget",
+        "2",
+        "--k",
+        "0",
+        "--out",
+        path_str(&out_file),
+        "--json",
+    ]);
+    assert!(ok, "train failed: {err}");
+    assert!(err.contains("auto: validation = 5 %"), "{err}");
+    let json = last_json(&out);
+    let auto = &json["auto"];
+    assert_eq!(auto["budget"], 2.0);
+    let trials = auto["trials"].as_array().unwrap();
+    let names: Vec<&str> = trials.iter().map(|t| t["name"].as_str().unwrap()).collect();
+    assert_eq!(&names[..3], ["biases", "svdpp", "mf"]);
+    let winner = &trials[auto["winner"].as_u64().unwrap() as usize];
+    // The reported validation RMSE is the saved winner's.
+    let v = json["valid_rmse"].as_f64().unwrap();
+    assert!((v - winner["valid_rmse"].as_f64().unwrap()).abs() < 1e-6);
+    for t in trials {
+        if let Some(r) = t["valid_rmse"].as_f64() {
+            assert!(
+                v <= r + 1e-12,
+                "{} validates better than the winner",
+                t["name"]
+            );
+        }
+    }
+    assert!(out_file.exists());
+    // The human form prints the table of what was tried and why.
+    let (ok, out, err) = aerec(&[
+        "train",
+        "--data",
+        path_str(&data),
+        "--budget",
+        "1",
+        "--k",
+        "0",
+    ]);
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("candidate") && out.contains("winner: "),
+        "{out}"
+    );
+}
+
+#[test]
+fn budget_belongs_to_the_automatic_default() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = write(dir.path(), "ratings.csv", &ratings_csv(5));
+    let (ok, _, err) = aerec(&[
+        "train",
+        "--data",
+        path_str(&data),
+        "--model",
+        "mf",
+        "--budget",
+        "5",
+    ]);
+    assert!(
+        !ok && err.contains("--budget applies to the automatic default"),
+        "{err}"
+    );
+    let (ok, _, err) = aerec(&["train", "--data", path_str(&data), "--budget=0"]);
+    assert!(!ok && err.contains("budget"), "{err}");
+}

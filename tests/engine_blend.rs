@@ -325,6 +325,7 @@ fn blend_settings_round_trip_through_json_toml_and_the_model_file_form() {
         trials: Vec::new(),
         best: 0,
         best_spec: spec.clone(),
+        skipped: 0,
     };
     let text = report.best_toml().unwrap();
     assert!(text.contains("[[members]]"), "{text}");

@@ -1,7 +1,8 @@
 //! Finite-difference gradient checks (f64) of the sparse engine against a
 //! dense reference written here, for every activation, tied and untied
 //! weights, each default-rating mode, centering, side features, code dropout
-//! and re-feeding. The reference builds the full dense input matrix and runs
+//! re-feeding, and targets that are not the inputs (residual training:
+//! ratings in, ratings minus a baseline out). The reference builds the full dense input matrix and runs
 //! plain loops, so it shares no code with the sparse path but the parameters.
 
 use aerec::model::autoencoder::config::{AutoencoderConfig, DefaultKind, DefaultRating};
@@ -42,6 +43,34 @@ struct Problem {
 
 fn problem(cfg: &AutoencoderConfig, n_side: usize, seed: u64) -> Problem {
     problem_with(cfg, n_side, seed, false)
+}
+
+/// Residual training's batch: the ratings as input, the ratings minus a
+/// per-cell baseline (here μ + b_row + b_col with random biases) as targets.
+fn residual_problem(cfg: &AutoencoderConfig, seed: u64) -> Problem {
+    let mut rng = SmallRng::seed_from_u64(seed ^ 0xB1A5);
+    let row_bias: Vec<f32> = (0..4).map(|_| rng.random_range(-0.8..0.8)).collect();
+    let col_bias: Vec<f32> = (0..N_COLS).map(|_| rng.random_range(-0.8..0.8)).collect();
+    let mut p = problem_with(cfg, 0, seed, false);
+    let mut batch = Batch::default();
+    batch.clear();
+    batch.seed = p.batch.seed;
+    for (b, row_b) in row_bias.iter().enumerate().take(p.batch.rows()) {
+        let (in_idx, in_val) = p.batch.input(b);
+        batch.in_idx.extend_from_slice(in_idx);
+        batch.in_val.extend_from_slice(in_val);
+        let (tg_idx, tg_val) = p.batch.targets(b);
+        batch.tg_idx.extend_from_slice(tg_idx);
+        batch.tg_val.extend(
+            tg_idx
+                .iter()
+                .zip(tg_val)
+                .map(|(&j, &y)| y - 3.1 - (row_b + col_bias[j as usize]) as f64),
+        );
+        batch.end_row(p.batch.default[b]);
+    }
+    p.batch = batch;
+    p
 }
 
 /// With `empty_row0`, row 0 keeps its targets but loses every input entry,
@@ -184,12 +213,16 @@ fn check(cfg: &AutoencoderConfig, n_side: usize, seed: u64) {
 }
 
 fn check_with(cfg: &AutoencoderConfig, n_side: usize, seed: u64, empty_row0: bool) {
+    check_problem(cfg, problem_with(cfg, n_side, seed, empty_row0), empty_row0);
+}
+
+fn check_problem(cfg: &AutoencoderConfig, problem: Problem, empty_row0: bool) {
     let Problem {
         mut net,
         batch,
         dense_in,
         mask,
-    } = problem_with(cfg, n_side, seed, empty_row0);
+    } = problem;
     assert_eq!(batch.input(0).0.is_empty(), empty_row0);
     let mut ws = Workspace::default();
     net.forward(&batch, &mut ws, true);
@@ -374,5 +407,31 @@ fn refeed_batch_of_dense_outputs() {
             (analytic - fd).abs() <= 1e-6 + 1e-5 * fd.abs(),
             "{analytic} vs {fd}"
         );
+    }
+}
+
+#[test]
+fn residual_targets_differ_from_the_inputs() {
+    for (k, act) in [Activation::Sigmoid, Activation::Selu]
+        .into_iter()
+        .enumerate()
+    {
+        for dropout in [0.0, 0.5] {
+            let cfg = AutoencoderConfig {
+                activation: act,
+                dropout,
+                residual: true,
+                ..base()
+            };
+            let p = residual_problem(&cfg, 700 + k as u64);
+            // The premise: targets are not the (shifted) inputs.
+            let (idx, val) = p.batch.targets(1);
+            let row = &p.dense_in[1];
+            assert!(idx
+                .iter()
+                .zip(val)
+                .any(|(&j, &y)| (row[j as usize] - y).abs() > 0.1));
+            check_problem(&cfg, p, false);
+        }
     }
 }

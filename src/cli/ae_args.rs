@@ -55,6 +55,9 @@ pub struct AutoencoderArgs {
     /// Subtract the global mean from observed cells.
     #[arg(long, num_args = 0..=1, default_missing_value = "true", help_heading = "Autoencoder")]
     pub center: Option<bool>,
+    /// Learn the residual of a fitted bias model (μ + b_u + b_i), added back to predictions.
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", help_heading = "Autoencoder")]
+    pub residual: Option<bool>,
     /// Dense re-feeding steps per batch.
     #[arg(long, value_name = "N", help_heading = "Autoencoder")]
     pub refeed: Option<usize>,
@@ -145,6 +148,7 @@ impl AutoencoderArgs {
         put("noise_all", self.noise_all.map(Value::from));
         put("default_rating", self.default_rating.clone());
         put("center", self.center.map(Value::from));
+        put("residual", self.residual.map(Value::from));
         put("refeed", self.refeed.map(Value::from));
         put("init", self.init.map(|i| to_value(Init::from(i))));
         put(
@@ -252,8 +256,15 @@ mod tests {
 
     #[test]
     fn bool_flags_bare_and_valued() {
-        let c = config(&["--mirror", "--tied", "false", "--center", "--nesterov"]);
-        assert!(c.mirror && !c.tied && c.center && c.nesterov);
+        let c = config(&[
+            "--mirror",
+            "--tied",
+            "false",
+            "--center",
+            "--nesterov",
+            "--residual",
+        ]);
+        assert!(c.mirror && !c.tied && c.center && c.nesterov && c.residual);
     }
 
     #[test]

@@ -30,7 +30,8 @@ use super::model_args::read_settings_file;
 use super::split_args::SplitArgs;
 use super::train::scale_of;
 use super::Context;
-use crate::eval::{tune, SearchMode};
+use crate::eval::tune::tune_within;
+use crate::eval::SearchMode;
 use crate::model::FitOptions;
 use crate::report::table::Table;
 
@@ -43,6 +44,10 @@ pub struct Args {
     /// Write the best config here (TOML for `train --config`).
     #[arg(long, value_name = "FILE", help_heading = "Output")]
     pub out: Option<PathBuf>,
+    /// Stop starting candidates after this many seconds (a candidate starts
+    /// only while the mean fit time so far still fits; the first always runs).
+    #[arg(long, value_name = "SECONDS")]
+    pub budget: Option<f64>,
     /// Input data.
     #[command(flatten)]
     pub data: DataArgs,
@@ -89,7 +94,23 @@ pub fn run(args: &Args, ctx: &Context) -> anyhow::Result<()> {
         seed: split_config.seed,
         progress: false,
     };
-    let report = tune(&base, &search, mode, &split.train, valid, scale, &fit)?;
+    let report = tune_within(
+        &base,
+        &search,
+        mode,
+        &split.train,
+        valid,
+        scale,
+        &fit,
+        args.budget,
+    )?;
+    if report.skipped > 0 {
+        ctx.note(&format!(
+            "tune: budget of {:.0} s spent: {} candidate(s) not tried",
+            args.budget.unwrap_or_default(),
+            report.skipped
+        ));
+    }
     let best_toml = report.best_toml()?;
     if let Some(out) = &args.out {
         crate::output::write_atomic_bytes(out, best_toml.as_bytes())?;
@@ -113,6 +134,7 @@ pub fn run(args: &Args, ctx: &Context) -> anyhow::Result<()> {
         "best": report.best_spec.to_json(),
         "best_valid_rmse": report.trials[report.best].valid_rmse,
         "trials": report.trials,
+        "skipped": report.skipped,
         "out": args.out,
     });
     ctx.emit(&human, &result)

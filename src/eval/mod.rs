@@ -5,12 +5,16 @@
 //!   cold-start part apart, per-user RMSE quantiles, and ranking metrics at K.
 //! - [`compare()`]: several models on the same folds, mean ± std per metric.
 //! - [`tune()`]: grid or random search on a validation split.
+//! - [`auto_fit`]: the automatic default, the best of baselines,
+//!   autoencoders and seed ensembles on a validation split within a budget.
 
+pub mod auto;
 pub mod compare;
 pub mod ranking;
 pub mod rating;
 pub mod tune;
 
+pub use auto::{auto_fit, default_budget, AutoOptions, AutoReport, AutoTrial};
 pub use compare::{compare, compare_with_side, CompareReport, MeanStd, NamedSpec};
 pub use ranking::{ranking_metrics, RankingMetrics, RankingOptions};
 pub use rating::{rating_metrics, ColdStart, Quantiles, RatingMetrics};

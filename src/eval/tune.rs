@@ -52,6 +52,9 @@ pub struct TuneReport {
     pub best: usize,
     /// The best model, ready for `train --config`.
     pub best_spec: ModelSpec,
+    /// Candidates not tried because the time budget was spent.
+    #[serde(default)]
+    pub skipped: usize,
 }
 
 impl TuneReport {
@@ -168,6 +171,32 @@ pub fn tune(
     scale: RatingScale,
     fit: &FitOptions,
 ) -> Result<TuneReport> {
+    tune_within(base, search, mode, train, valid, scale, fit, None)
+}
+
+/// As [`tune`], within `budget` seconds when given: a candidate starts
+/// only while the mean time of the fits so far still fits in what is left
+/// (the first always runs); the rest are counted in
+/// [`TuneReport::skipped`].
+#[allow(clippy::too_many_arguments)]
+pub fn tune_within(
+    base: &Map<String, Value>,
+    search: &BTreeMap<String, Vec<Value>>,
+    mode: SearchMode,
+    train: &Ratings,
+    valid: &Ratings,
+    scale: RatingScale,
+    fit: &FitOptions,
+    budget: Option<f64>,
+) -> Result<TuneReport> {
+    if let Some(b) = budget {
+        if !(b.is_finite() && b > 0.0) {
+            return Err(Error::config(format!(
+                "budget = {b} s: must be a positive number of seconds"
+            )));
+        }
+    }
+    let begun = Instant::now();
     if valid.is_empty() {
         return Err(Error::config("tune needs a non-empty validation split"));
     }
@@ -178,7 +207,16 @@ pub fn tune(
     };
     let mut trials = Vec::with_capacity(cands.len());
     let mut best: Option<(usize, f64)> = None;
+    let mut skipped = 0;
     for (k, (params, spec)) in cands.iter().enumerate() {
+        if let (Some(b), false) = (budget, trials.is_empty()) {
+            let mean =
+                trials.iter().map(|t: &Trial| t.fit_seconds).sum::<f64>() / trials.len() as f64;
+            if begun.elapsed().as_secs_f64() + mean > b {
+                skipped = cands.len() - k;
+                break;
+            }
+        }
         let start = Instant::now();
         let model = TrainedModel::fit(spec, train, Some(valid), None, scale, fit)?;
         let fit_seconds = start.elapsed().as_secs_f64();
@@ -197,5 +235,6 @@ pub fn tune(
         best_spec: cands[best].1.clone(),
         trials,
         best,
+        skipped,
     })
 }

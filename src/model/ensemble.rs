@@ -257,6 +257,39 @@ impl Ensemble {
         Ok(Ensemble { members })
     }
 
+    /// An ensemble of members already fitted from one spec on one data set
+    /// (members of one kind, one index space; 2 ..= [`MAX_MEMBERS`] of them),
+    /// as [`EnsembleConfig::fit`] would have built them: used where members
+    /// are fitted one at a time and kept while they help (`eval::auto`).
+    pub fn from_members(members: Vec<Box<dyn Recommender>>) -> Result<Self> {
+        if !(2..=MAX_MEMBERS).contains(&members.len()) {
+            return Err(Error::config(format!(
+                "ensemble: members must be 2 ..= {MAX_MEMBERS}, got {}",
+                members.len()
+            )));
+        }
+        let first = &members[0];
+        if let Some(bad) = members.iter().find(|m| {
+            (m.kind(), m.n_users(), m.n_items()) != (first.kind(), first.n_users(), first.n_items())
+        }) {
+            return Err(Error::config(format!(
+                "ensemble: a {} member of {} users × {} items beside a {} member of {} × {}",
+                bad.kind(),
+                bad.n_users(),
+                bad.n_items(),
+                first.kind(),
+                first.n_users(),
+                first.n_items()
+            )));
+        }
+        if first.kind() == "ensemble" {
+            return Err(Error::config(
+                "ensemble: a member cannot itself be an ensemble",
+            ));
+        }
+        Ok(Ensemble { members })
+    }
+
     /// The members, in seed order.
     pub fn members(&self) -> &[Box<dyn Recommender>] {
         &self.members

@@ -123,6 +123,40 @@ impl TrainedModel {
         })
     }
 
+    /// Wraps a model already fitted from `spec` on `train` (as
+    /// [`TrainedModel::fit`] does after fitting): for models assembled from
+    /// parts fitted one at a time, such as an ensemble grown member by member.
+    pub fn from_fitted(
+        model: Box<dyn Recommender>,
+        spec: ModelSpec,
+        train: &Ratings,
+        scale: RatingScale,
+        report: FitReport,
+    ) -> Result<Self> {
+        if (model.n_users(), model.n_items()) != (train.n_users(), train.n_items()) {
+            return Err(Error::config(format!(
+                "the model has {} users × {} items, the training set {} × {}",
+                model.n_users(),
+                model.n_items(),
+                train.n_users(),
+                train.n_items()
+            )));
+        }
+        let train_by_user = train.by_user();
+        let fallback = BiasFallback::fit(&train_by_user);
+        Ok(TrainedModel {
+            model,
+            spec,
+            user_ids: Arc::clone(&train.user_ids),
+            item_ids: Arc::clone(&train.item_ids),
+            train: train_by_user,
+            fallback,
+            scale,
+            report,
+            titles: HashMap::new(),
+        })
+    }
+
     /// Number of users in the index space.
     pub fn n_users(&self) -> usize {
         self.train.n_rows

@@ -156,6 +156,11 @@ pub struct AutoencoderConfig {
     pub default_rating: DefaultRating,
     /// Subtract the global mean μ from observed cells (inputs and targets).
     pub center: bool,
+    /// Learn the residual of a bias model: `μ + b_u + b_i` (the `biases`
+    /// baseline with its defaults, fitted first) is subtracted from the
+    /// targets and added back to predictions; the input stays the ratings
+    /// (see [`super::residual`] for why).
+    pub residual: bool,
     /// Dense re-feeding steps per batch (DeepRecommender's `aug_step`).
     pub refeed: usize,
     /// Weight initialisation.
@@ -211,6 +216,7 @@ impl Default for AutoencoderConfig {
             noise_all: false,
             default_rating: DefaultRating::default(),
             center: false,
+            residual: false,
             refeed: 0,
             init: Init::Xavier,
             optimizer: OptimizerKind::Adam,
@@ -513,6 +519,13 @@ impl AutoencoderConfig {
         }
         if self.epochs == 0 || self.batch_size == 0 {
             return bad("epochs and batch_size must be at least 1".into());
+        }
+        if self.residual && self.refeed > 0 {
+            return bad(
+                "refeed feeds the output back as input, but with residual = true the output \
+                 is a residual and the input a rating: use one or the other"
+                    .into(),
+            );
         }
         if self.patience == Some(0) {
             return bad("patience must be at least 1 epoch".into());

@@ -22,9 +22,15 @@
 //! serving copy of the item rows ([`QuantizedRows`], built at fit and at
 //! load, never stored) and rescores in f32 only the rows its error bound
 //! cannot rule out: the same answer as scoring every item, at a quarter of
-//! the memory traffic. Small catalogues, and output activations that are
-//! not monotone in f32 (tanh's rational approximation, swish), keep the
-//! exact full scan.
+//! the memory traffic. Small catalogues, output activations that are
+//! not monotone in f32 (tanh's rational approximation, swish), and residual
+//! models (whose per-item baseline breaks the ranking's monotone bound) keep
+//! the exact full scan.
+//!
+//! Residual models (`residual = true`, [`residual`]) learn ratings minus a
+//! fitted `μ + b_u + b_i` from the ratings, and add it back in every scoring
+//! path above; a new user's bias is folded in from their ratings (an
+//! item-based model regresses their residuals on the item codes).
 
 pub mod activation;
 pub mod config;
@@ -33,6 +39,7 @@ pub mod input;
 pub mod network;
 pub mod optim;
 pub mod real;
+pub mod residual;
 pub mod sparse;
 pub mod train;
 
@@ -55,6 +62,7 @@ use crate::model::{FitData, FitOptions, FitReport, ModelParts, Recommender, Spar
 use input::InputEncoder;
 use network::{Network, Workspace};
 use real::dot;
+use residual::Baseline;
 use sparse::Batch;
 use train::{LoopSettings, TrainSet};
 
@@ -84,6 +92,8 @@ pub struct Autoencoder {
     /// The 4-bit serving copy of the item rows (item codes or output
     /// weights), for large catalogues with a monotone output activation.
     serving: Option<QuantizedRows>,
+    /// Residual models: the bias model the network's output is added to.
+    baseline: Option<Baseline>,
 }
 
 /// What a fitted model knows besides its weights (stored in the model file's config).
@@ -91,6 +101,7 @@ pub struct Autoencoder {
 struct State {
     n_users: usize,
     n_items: usize,
+    /// Global mean rating of the training set.
     mu: f64,
     n_side: usize,
 }
@@ -149,10 +160,22 @@ impl AutoencoderConfig {
         self.validate()?;
         let train = data.train;
         let (n_users, n_items) = (train.n_users(), train.n_items());
+        let baseline = if self.residual {
+            Some(Baseline::fit(data)?)
+        } else {
+            None
+        };
         let rows: Csr = match self.based {
             Based::User => data.train_by_user.clone(),
             Based::Item => data.train_by_user.transpose(),
         };
+        let targets = baseline.as_ref().map(|b| {
+            let residual = b.residual_by_user(data.train_by_user);
+            match self.based {
+                Based::User => residual,
+                Based::Item => residual.transpose(),
+            }
+        });
         let side = match (data.side, self.based) {
             (None, _) => None,
             (Some(s), Based::User) if s.of == SideOf::Users => Some(s),
@@ -192,12 +215,24 @@ impl AutoencoderConfig {
             Based::User => v.by_user(),
             Based::Item => v.by_item(),
         });
+        let mut valid_offset = None;
+        if let Some(b) = &baseline {
+            valid_offset = data.valid.map(|v| {
+                let offset = b.baseline_by_user(&v.by_user());
+                match self.based {
+                    Based::User => offset,
+                    Based::Item => offset.transpose(),
+                }
+            });
+        }
         let clip = train.min_max().unwrap_or((f32::MIN, f32::MAX));
         let set = TrainSet {
             rows: &rows,
             side: side.map(|s| (&s.data[..], s.dim)),
             valid: valid.as_ref(),
             clip,
+            targets: targets.as_ref(),
+            valid_offset: valid_offset.as_ref(),
         };
         let mut net = init::build::<f32>(self, rows.n_cols, n_side, opts.seed);
         let enc = InputEncoder::new(self, rows.n_cols, mu);
@@ -219,6 +254,7 @@ impl AutoencoderConfig {
             side: side.map(|s| s.data.clone()).unwrap_or_default(),
             item_codes: Vec::new(),
             serving: None,
+            baseline,
         };
         if self.based == Based::Item {
             model.item_codes = model.codes_of(&rows);
@@ -358,7 +394,8 @@ impl Autoencoder {
                 }
             }
             None => {
-                let (v, c) = self.fit_new_user(row)?;
+                let residual = self.residual_values(None, row)?;
+                let (v, c) = self.fit_new_user(Self::with_values(row, residual.as_deref()))?;
                 let v: Vec<f32> = v.iter().map(|&x| x as f32).collect();
                 for (o, &i) in out.iter_mut().zip(items) {
                     let i = check(i)?;
@@ -367,7 +404,56 @@ impl Autoencoder {
                 }
             }
         }
+        self.add_baseline(user, row, items, out)
+    }
+
+    /// The user index the baseline knows, as the scoring paths read it: an
+    /// index past the training users is a new user.
+    fn known_user(&self, user: Option<u32>) -> Option<u32> {
+        user.filter(|&u| (u as usize) < self.state.n_users)
+    }
+
+    /// Residual models: the row's ratings minus the baseline (a new user's
+    /// bias folded in from the row); `None` for plain models.
+    fn residual_values(&self, user: Option<u32>, row: SparseRow<'_>) -> Result<Option<Vec<f32>>> {
+        match &self.baseline {
+            Some(b) => {
+                self.check_row(row)?;
+                Ok(Some(b.residual_values(self.known_user(user), row)?))
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// `row` with its values replaced by `values` when given.
+    fn with_values<'r>(row: SparseRow<'r>, values: Option<&'r [f32]>) -> SparseRow<'r> {
+        match values {
+            Some(values) => SparseRow {
+                indices: row.indices,
+                values,
+            },
+            None => row,
+        }
+    }
+
+    /// Residual models: adds the baseline at `items` to the network's scores.
+    fn add_baseline(
+        &self,
+        user: Option<u32>,
+        row: SparseRow<'_>,
+        items: &[u32],
+        out: &mut [f32],
+    ) -> Result<()> {
+        if let Some(b) = &self.baseline {
+            let base = b.at(self.known_user(user), row, items)?;
+            out.iter_mut().zip(base).for_each(|(o, b)| *o += b);
+        }
         Ok(())
+    }
+
+    /// The fitted baseline of a residual model.
+    pub fn baseline(&self) -> Option<&Baseline> {
+        self.baseline.as_ref()
     }
 
     /// Rebuilds a model from its parts.
@@ -405,6 +491,13 @@ impl Autoencoder {
         } else {
             Vec::new()
         };
+        // Files written before the residual option have no `residual` key:
+        // it reads as false and no baseline tensors are looked for.
+        let baseline = if saved.config.residual {
+            Some(Baseline::from_tensors(parts, st.n_users, st.n_items)?)
+        } else {
+            None
+        };
         let mut model = Autoencoder {
             config: saved.config,
             state: st,
@@ -412,6 +505,7 @@ impl Autoencoder {
             side,
             item_codes,
             serving: None,
+            baseline,
         };
         model.serving = model.build_serving();
         Ok(model)
@@ -432,7 +526,7 @@ impl Autoencoder {
     fn build_serving(&self) -> Option<QuantizedRows> {
         let hl = self.net.last_width();
         let big = self.state.n_items.saturating_mul(hl) >= QUANTIZED_MIN_CELLS;
-        if !big || !monotone_in_f32(self.net.output_activation) {
+        if !big || !monotone_in_f32(self.net.output_activation) || self.baseline.is_some() {
             return None;
         }
         QuantizedRows::new(self.item_rows(), self.state.n_items, hl)
@@ -567,7 +661,7 @@ impl Recommender for Autoencoder {
     }
 
     fn n_params(&self) -> usize {
-        self.net.n_params()
+        self.net.n_params() + self.baseline.as_ref().map_or(0, |b| b.biases().n_params())
     }
 
     fn score_items(
@@ -593,7 +687,7 @@ impl Recommender for Autoencoder {
                 for (o, p) in out.iter_mut().zip(pred) {
                     *o = p + shift;
                 }
-                Ok(())
+                self.add_baseline(user, row, items, out)
             }
         }
     }
@@ -613,6 +707,10 @@ impl Recommender for Autoencoder {
                     .zip(self.item_codes.par_chunks(hl))
                     .with_min_len(min_items)
                     .for_each(|(o, code)| *o = act.apply(dot(code, v) + c) + shift);
+                if let Some(b) = &self.baseline {
+                    let base = b.all(Some(u as u32), row)?;
+                    out.iter_mut().zip(base).for_each(|(o, b)| *o += b);
+                }
                 return Ok(());
             }
         }
@@ -669,6 +767,9 @@ impl Recommender for Autoencoder {
                     data: self.side.clone(),
                 },
             ));
+        }
+        if let Some(b) = &self.baseline {
+            tensors.extend(b.tensors());
         }
         if self.config.based == Based::Item {
             tensors.push((

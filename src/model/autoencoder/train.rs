@@ -35,6 +35,13 @@ pub struct TrainSet<'a> {
     pub valid: Option<&'a Csr>,
     /// Predictions are clipped to this range for validation RMSE.
     pub clip: (f32, f32),
+    /// Residual models: the targets, ratings minus the baseline (same
+    /// structure as `rows`, whose ratings stay the input).
+    pub targets: Option<&'a Csr>,
+    /// Residual models: the baseline at each cell of `valid` (same
+    /// structure), added to the network's output before clipping, so the
+    /// validation RMSE is in rating units whatever the network learns.
+    pub valid_offset: Option<&'a Csr>,
 }
 
 impl<'a> TrainSet<'a> {
@@ -165,7 +172,8 @@ fn train_on_worker<T: Real>(
                 let mut rng = SmallRng::seed_from_u64(mix(batch.seed ^ 0x5EED, b as u64));
                 let noise = (!noise.is_none() || noise.all).then_some((noise, &mut rng));
                 let d = enc.push_input(batch, idx, val, data.side_row(r), noise);
-                enc.push_targets(batch, idx, val);
+                let target = data.targets.map_or(val, |t| t.row(r).1);
+                enc.push_targets(batch, idx, target);
                 batch.end_row(d);
             }
         };
@@ -420,16 +428,19 @@ pub fn validation_rmse<T: Real>(
     let mut rows = Vec::new();
     let mut cols = Vec::new();
     let mut vals = Vec::new();
+    let mut offsets = Vec::new();
     for r in 0..valid.n_rows.min(data.rows.n_rows) {
         if data.rows.row_len(r) == 0 {
             continue;
         }
         let (idx, val) = valid.row(r);
-        for (&c, &v) in idx.iter().zip(val) {
+        let off = data.valid_offset.map(|o| o.row(r).1);
+        for (k, (&c, &v)) in idx.iter().zip(val).enumerate() {
             if col_known.get(c as usize).copied().unwrap_or(false) {
                 rows.push(r as u32);
                 cols.push(c);
                 vals.push(v);
+                offsets.push(off.map_or(0.0, |o| o[k]));
             }
         }
     }
@@ -438,14 +449,18 @@ pub fn validation_rmse<T: Real>(
             "the validation split has no rating whose user and item are both in training",
         ));
     }
+    // Gathered row by row with sorted columns, the triplets keep their order
+    // in the matrix, so `offsets` stays aligned with its values.
     let cells = Csr::from_triplets(data.rows.n_rows, data.rows.n_cols, &rows, &cols, &vals);
+    debug_assert_eq!(cells.values, vals);
     let pred = predict_cells(net, enc, data, &cells);
     let (lo, hi) = data.clip;
     let sse: f64 = pred
         .iter()
+        .zip(&offsets)
         .zip(&cells.values)
-        .map(|(&p, &y)| {
-            let e = (p.clamp(lo, hi) - y) as f64;
+        .map(|((&p, &o), &y)| {
+            let e = ((p + o).clamp(lo, hi) - y) as f64;
             e * e
         })
         .sum();
