@@ -11,9 +11,13 @@
 //!    orientation wins depends on the data's shape);
 //! 3. a seed ensemble of the best of them, grown one member at a time while
 //!    the budget lasts, keeping the member count that validates best;
+//! 4. a blend of that winner with every other fitted candidate (ridge weights
+//!    on the validation ratings, count meta-features, nothing refitted),
+//!    judged by its leave-one-out validation RMSE since its weights saw
+//!    those ratings;
 //!
-//! and keeps whichever single model or ensemble has the lowest clipped
-//! validation RMSE. Every choice is made on the validation ratings; the test
+//! and keeps whichever single model, ensemble or blend has the lowest
+//! clipped validation RMSE. Every choice is made on the validation ratings; the test
 //! ratings are never seen.
 //!
 //! **No refit.** The winner is the model fitted on the training part
@@ -36,8 +40,11 @@ use serde_json::{json, Value};
 use super::rating::rating_metrics;
 use crate::data::{RatingScale, Ratings};
 use crate::error::{Error, Result};
+use crate::model::blend::{self, BlendConfig};
 use crate::model::ensemble::{Ensemble, EnsembleConfig, MAX_MEMBERS};
-use crate::model::{FitOptions, FitReport, ModelSpec, Prediction, Recommender, TrainedModel};
+use crate::model::{
+    FitData, FitOptions, FitReport, ModelSpec, Prediction, Recommender, TrainedModel,
+};
 
 /// Seconds of budget per 100,000 ratings (train and validation together).
 pub const SECONDS_PER_100K: f64 = 60.0;
@@ -174,6 +181,8 @@ pub fn auto_fit(
         trials.len() - 1
     };
     let mut best: Option<Fitted> = None;
+    // Every other fitted candidate, for the blend stage.
+    let mut others: Vec<(ModelSpec, TrainedModel)> = Vec::new();
     let mut first_autoencoder_seconds: Option<f64> = None;
     for (k, (name, settings)) in candidates().into_iter().enumerate() {
         let spec = ModelSpec::from_json(&settings)?;
@@ -220,13 +229,16 @@ pub fn auto_fit(
                     },
                 );
                 if best.as_ref().is_none_or(|b| rmse < b.rmse) {
-                    best = Some(Fitted {
+                    let previous = best.replace(Fitted {
                         trial,
                         spec,
                         model,
                         preds,
                         rmse,
                     });
+                    others.extend(previous.map(|b| (b.spec, b.model)));
+                } else {
+                    others.push((spec, model));
                 }
             }
             Err(e) => {
@@ -354,7 +366,17 @@ pub fn auto_fit(
             report,
         )?
     };
-    let mut model = model;
+    let (mut model, winner, reason) = blend_stage(
+        model,
+        others,
+        best_size.1,
+        train,
+        valid,
+        scale,
+        (&mut trials, &mut push),
+        winner,
+        reason,
+    )?;
     model.report.notes.push(format!("auto: {reason}"));
     let report = AutoReport {
         trials,
@@ -364,6 +386,89 @@ pub fn auto_fit(
         seconds: start.elapsed().as_secs_f64(),
     };
     Ok((model, report))
+}
+
+/// Records a trial (and reports it as it ends); returns its index.
+type PushTrial<'a> = dyn FnMut(&mut Vec<AutoTrial>, AutoTrial) -> usize + 'a;
+
+/// The last stage: the winner so far and every other fitted candidate,
+/// weighted by ridge regression on the validation ratings with count
+/// meta-features ([`BlendConfig::from_fitted`], nothing refitted). The blend
+/// is kept only when its leave-one-out validation RMSE (an honest estimate:
+/// its weights are fitted on those ratings) beats the winner's.
+#[allow(clippy::too_many_arguments)]
+fn blend_stage(
+    winner_model: TrainedModel,
+    others: Vec<(ModelSpec, TrainedModel)>,
+    winner_rmse: f64,
+    train: &Ratings,
+    valid: &Ratings,
+    scale: RatingScale,
+    (trials, push): (&mut Vec<AutoTrial>, &mut PushTrial<'_>),
+    winner: usize,
+    why: String,
+) -> Result<(TrainedModel, usize, String)> {
+    if others.is_empty() {
+        return Ok((winner_model, winner, why));
+    }
+    let t0 = Instant::now();
+    let mut specs = vec![winner_model.spec.clone()];
+    let mut predictions = vec![blend::valid_predictions(
+        winner_model.model.as_ref(),
+        &winner_model.train,
+        valid,
+    )?];
+    for (spec, m) in &others {
+        specs.push(spec.clone());
+        predictions.push(blend::valid_predictions(m.model.as_ref(), &m.train, valid)?);
+    }
+    let config = BlendConfig {
+        members: specs,
+        meta_features: true,
+    };
+    let data = FitData {
+        train,
+        train_by_user: &winner_model.train,
+        valid: Some(valid),
+        side: None,
+    };
+    let n_members = config.members.len();
+    let settings = ModelSpec::new(config.clone())?.to_json();
+    let members: Vec<Box<dyn Recommender>> = std::iter::once(winner_model.model)
+        .chain(others.into_iter().map(|(_, m)| m.model))
+        .collect();
+    let winner_spec = winner_model.spec.clone();
+    let winner_report = winner_model.report.clone();
+    let (fitted, fit) = config.from_fitted(members, &predictions, &data)?;
+    let honest = fit.ridge.as_ref().map(|r| r.loo_rmse);
+    let kept = fit.only_member.is_none() && honest.is_some_and(|r| r < winner_rmse);
+    let trial = push(
+        trials,
+        AutoTrial {
+            name: format!("blend of {n_members} (meta-features)"),
+            settings,
+            valid_rmse: honest,
+            seconds: t0.elapsed().as_secs_f64(),
+            note: Some("validation RMSE by leave-one-out over the blend's weights".into()),
+        },
+    );
+    if !kept {
+        // The winner stands: member 0 of the blend.
+        let member = fitted.into_members().swap_remove(0);
+        let model = TrainedModel::from_fitted(member, winner_spec, train, scale, winner_report)?;
+        return Ok((model, winner, why));
+    }
+    let blend = fitted;
+    let mut report = winner_report;
+    report.notes.push(fit.why.clone());
+    let model = TrainedModel::from_fitted(
+        Box::new(blend),
+        ModelSpec::new(config)?,
+        train,
+        scale,
+        report,
+    )?;
+    Ok((model, trial, reason(trials, trial)))
 }
 
 /// `base` trained from `size` seeds (itself when `size` is 1).

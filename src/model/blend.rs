@@ -656,6 +656,12 @@ impl Blend {
         &self.members
     }
 
+    /// The members, taken back (for a caller that fitted a blend to compare
+    /// it and keeps a member instead).
+    pub fn into_members(self) -> Vec<Box<dyn Recommender>> {
+        self.members
+    }
+
     /// The weights (see [`Blend`] for their order) and the intercept.
     pub fn weights(&self) -> (&[f32], f32) {
         (&self.weights, self.intercept)

@@ -1,6 +1,6 @@
 //! [`ModelSpec`]: the validated, serialisable description of any model.
 //! Which kinds exist, and how each reads, fits and loads, is the
-//! [`registry`](super::registry)'s business; a spec holds one kind's checked
+//! [`super::registry`]'s business; a spec holds one kind's checked
 //! config.
 
 use serde::{Deserialize, Serialize};
