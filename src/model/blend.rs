@@ -840,7 +840,7 @@ impl Blend {
 
 impl Recommender for Blend {
     fn kind(&self) -> &'static str {
-        "blend"
+        KIND.name
     }
 
     fn n_users(&self) -> usize {

@@ -320,7 +320,7 @@ impl Ensemble {
 
 impl Recommender for Ensemble {
     fn kind(&self) -> &'static str {
-        "ensemble"
+        KIND.name
     }
 
     fn n_users(&self) -> usize {

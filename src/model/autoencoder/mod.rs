@@ -649,7 +649,7 @@ fn param_shape(p: &network::Param<f32>) -> Vec<usize> {
 
 impl Recommender for Autoencoder {
     fn kind(&self) -> &'static str {
-        "autoencoder"
+        KIND.name
     }
 
     fn n_users(&self) -> usize {

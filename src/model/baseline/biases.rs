@@ -272,7 +272,7 @@ impl BiasesModel {
 
 impl Recommender for BiasesModel {
     fn kind(&self) -> &'static str {
-        "biases"
+        KIND.name
     }
 
     fn n_users(&self) -> usize {

@@ -64,7 +64,7 @@ impl MeanModel {
 
 impl Recommender for MeanModel {
     fn kind(&self) -> &'static str {
-        "mean"
+        KIND.name
     }
 
     fn n_users(&self) -> usize {

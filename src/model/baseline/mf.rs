@@ -442,7 +442,7 @@ impl MfModel {
 
 impl Recommender for MfModel {
     fn kind(&self) -> &'static str {
-        "mf"
+        KIND.name
     }
 
     fn n_users(&self) -> usize {

@@ -437,7 +437,7 @@ impl SvdModel {
 
 impl Recommender for SvdModel {
     fn kind(&self) -> &'static str {
-        "svd"
+        KIND.name
     }
 
     fn n_users(&self) -> usize {

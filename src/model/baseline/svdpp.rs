@@ -214,7 +214,7 @@ impl SvdppModel {
 
 impl Recommender for SvdppModel {
     fn kind(&self) -> &'static str {
-        "svdpp"
+        KIND.name
     }
 
     fn n_users(&self) -> usize {

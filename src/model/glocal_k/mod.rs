@@ -504,7 +504,7 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
 
 impl Recommender for GlocalK {
     fn kind(&self) -> &'static str {
-        "glocal-k"
+        KIND.name
     }
 
     fn n_users(&self) -> usize {
