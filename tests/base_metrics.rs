@@ -116,6 +116,7 @@ fn evaluate_ranks_unseen_items_and_skips_users_without_relevant_items() {
         ranking: Some(RankingOptions {
             k: 2,
             threshold: 4.0,
+            ..RankingOptions::default()
         }),
     };
     let report = evaluate(&model, &test, &opts).unwrap();

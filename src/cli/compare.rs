@@ -198,7 +198,7 @@ pub fn run(args: &Args, ctx: &Context) -> anyhow::Result<()> {
         &splits,
         side.as_deref(),
         scale,
-        &args.eval.options(),
+        &args.eval.options(split_config.seed),
         &fit,
     )?;
     let table = report.table();

@@ -9,7 +9,7 @@ use serde_json::json;
 use super::Context;
 use crate::data::read::embedded;
 use crate::data::split::{split, Input, SplitConfig, SplitMethod};
-use crate::eval::{self, EvalOptions, RankingOptions};
+use crate::eval::{self, EvalOptions, RankUsers, RankingOptions};
 use crate::model::{FitOptions, ModelSpec, TrainedModel};
 use crate::recommend::{self, Recommendation};
 use crate::report::table::Table;
@@ -129,6 +129,8 @@ pub fn run(args: &Args, ctx: &Context) -> anyhow::Result<()> {
         ranking: Some(RankingOptions {
             k: 10,
             threshold: 4.0,
+            users: RankUsers::All,
+            seed: args.seed,
         }),
     };
     let mut table = Table::new(vec![

@@ -11,7 +11,6 @@ use super::data_args::ReadArgs;
 use super::train::EvalArgs;
 use super::Context;
 use crate::data::{IdMap, Ratings};
-use crate::eval::evaluate;
 use crate::report::table::Table;
 
 /// `aerec eval` arguments.
@@ -61,7 +60,10 @@ pub fn run(args: &Args, ctx: &Context) -> anyhow::Result<()> {
     let model = crate::persist::load(&args.model)?;
     let read = args.read.read(&args.test)?;
     let test = into_model_space(&read.ratings, &model.user_ids, &model.item_ids);
-    let report = evaluate(&model, &test, &args.eval.options())?;
+    let opts = args
+        .eval
+        .options(crate::eval::RankingOptions::default().seed);
+    let report = super::train::evaluate_shown(&model, &test, &opts, ctx)?;
     let r = &report.rating;
     let mut t = Table::new(vec!["metric".into(), "value".into()]);
     t.push(vec!["test ratings".into(), r.n.to_string()]);

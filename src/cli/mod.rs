@@ -16,6 +16,7 @@ pub mod filter_args;
 pub mod info;
 pub mod model_args;
 pub mod predict;
+pub mod progress;
 pub mod recommend;
 pub mod serve;
 pub mod similar;

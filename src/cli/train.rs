@@ -23,7 +23,7 @@ use anyhow::Context as _;
 
 use crate::eval::{
     self, auto_fit, default_budget, AutoOptions, AutoReport, AutoTrial, EvalOptions, EvalReport,
-    RankingOptions,
+    RankUsers, RankingMetrics, RankingOptions,
 };
 use crate::model::{FitOptions, TrainedModel};
 use crate::report::table::Table;
@@ -96,19 +96,69 @@ pub struct EvalArgs {
     /// A test rating at least this high counts as relevant for ranking metrics.
     #[arg(value_parser = super::finite_f32, long, value_name = "R", default_value_t = 4.0)]
     pub relevant: f32,
+    /// Test users the ranking metrics rank: `all`, a number (a seeded
+    /// sample), or `auto`: every user unless that scores more than 2^26
+    /// user × item cells, else a seeded sample that does not.
+    #[arg(long, value_name = "all|auto|N", value_parser = parse_rank_users, default_value = "auto")]
+    pub rank_users: RankUsers,
+}
+
+/// Parses `--rank-users`: `all`, `auto` or a positive number of users.
+pub fn parse_rank_users(s: &str) -> Result<RankUsers, String> {
+    match s.trim() {
+        "all" => Ok(RankUsers::All),
+        "auto" => Ok(RankUsers::Auto),
+        n => match n.parse::<usize>() {
+            Ok(0) => Err("0 users would rank nobody: use --k 0 to skip ranking metrics".into()),
+            Ok(n) => Ok(RankUsers::Sample(n)),
+            Err(_) => Err(format!("{s:?} is not `all`, `auto` or a number of users")),
+        },
+    }
 }
 
 impl EvalArgs {
-    /// The library options these flags stand for.
-    pub fn options(&self) -> EvalOptions {
+    /// The library options these flags stand for; `seed` draws the user
+    /// sample (the run's seed).
+    pub fn options(&self, seed: u64) -> EvalOptions {
         EvalOptions {
             clip: !self.unclipped,
             ranking: (self.k > 0).then_some(RankingOptions {
                 k: self.k,
                 threshold: self.relevant,
+                users: self.rank_users,
+                seed,
             }),
         }
     }
+}
+
+/// Evaluates with the ranking pass's progress on stderr, and says when the
+/// ranking metrics come from a sample of the test users.
+pub fn evaluate_shown(
+    model: &TrainedModel,
+    test: &Ratings,
+    opts: &EvalOptions,
+    ctx: &Context,
+) -> anyhow::Result<EvalReport> {
+    let mut progress = super::progress::Progress::new(ctx, "ranking", "users");
+    let report = eval::evaluate_with_progress(model, test, opts, &mut |done, total| {
+        progress.update(done, total)
+    })?;
+    if let Some(line) = report.ranking.as_ref().and_then(sample_note) {
+        ctx.note(&line);
+    }
+    Ok(report)
+}
+
+/// The line that says ranking metrics come from a sample, when they do.
+pub fn sample_note(r: &RankingMetrics) -> Option<String> {
+    (r.users < r.eligible_users).then(|| {
+        format!(
+            "ranking metrics on a seeded sample of {} of {} test users; \
+             --rank-users all for every user",
+            r.users, r.eligible_users
+        )
+    })
 }
 
 /// The scale declared by the data flags, else inferred from the ratings.
@@ -285,8 +335,10 @@ pub fn run(args: &Args, ctx: &Context) -> anyhow::Result<()> {
     for n in &model.report.notes {
         ctx.note(&format!("note: {n}"));
     }
-    let eval_opts = args.eval.options();
-    let test = eval::evaluate(&model, &split.test, &eval_opts)?;
+    let eval_opts = args.eval.options(args.split.seed);
+    let eval_start = std::time::Instant::now();
+    let test = evaluate_shown(&model, &split.test, &eval_opts, ctx)?;
+    let eval_seconds = eval_start.elapsed().as_secs_f64();
     let valid: Option<EvalReport> = match &split.valid {
         Some(v) => Some(eval::evaluate(
             &model,
@@ -325,6 +377,7 @@ pub fn run(args: &Args, ctx: &Context) -> anyhow::Result<()> {
         "epochs": model.report.epochs,
         "best_epoch": model.report.best_epoch,
         "train_seconds": model.report.train_seconds,
+        "eval_seconds": eval_seconds,
         "epoch_seconds_median": median_epoch_seconds(&model),
         "params": model.model.n_params(),
         "cold_start_test": split.cold.ratings,
@@ -349,9 +402,21 @@ pub fn run(args: &Args, ctx: &Context) -> anyhow::Result<()> {
     }
     t.push(vec!["test RMSE".into(), format!("{:.4}", test.rating.rmse)]);
     t.push(vec!["test MAE".into(), format!("{:.4}", test.rating.mae)]);
+    t.push(vec![
+        "test eval seconds".into(),
+        format!("{eval_seconds:.2}"),
+    ]);
     if let Some(r) = &test.ranking {
         t.push(vec![format!("NDCG@{}", r.k), format!("{:.4}", r.ndcg)]);
         t.push(vec![format!("Recall@{}", r.k), format!("{:.4}", r.recall)]);
+        t.push(vec![
+            "ranked test users".into(),
+            if r.users < r.eligible_users {
+                format!("{} of {} (seeded sample)", r.users, r.eligible_users)
+            } else {
+                r.users.to_string()
+            },
+        ]);
     }
     t.push(vec![
         "cold-start test ratings".into(),

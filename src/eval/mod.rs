@@ -16,7 +16,9 @@ pub mod tune;
 
 pub use auto::{auto_fit, default_budget, AutoOptions, AutoReport, AutoTrial};
 pub use compare::{compare, compare_with_side, CompareReport, MeanStd, NamedSpec};
-pub use ranking::{ranking_metrics, RankingMetrics, RankingOptions};
+pub use ranking::{
+    ranking_metrics, ranking_metrics_with_progress, RankUsers, RankingMetrics, RankingOptions,
+};
 pub use rating::{rating_metrics, ColdStart, Quantiles, RatingMetrics};
 pub use tune::{tune, SearchMode, TuneReport};
 
@@ -58,11 +60,22 @@ pub struct EvalReport {
 /// Evaluates a trained model on test ratings in its index space (the test
 /// part of a split shares the training id maps).
 pub fn evaluate(model: &TrainedModel, test: &Ratings, opts: &EvalOptions) -> Result<EvalReport> {
+    evaluate_with_progress(model, test, opts, &mut |_, _| {})
+}
+
+/// [`evaluate`], reporting the ranking pass's progress as
+/// [`ranking_metrics_with_progress`] does.
+pub fn evaluate_with_progress(
+    model: &TrainedModel,
+    test: &Ratings,
+    opts: &EvalOptions,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<EvalReport> {
     let preds = model.predict_ratings(test)?;
     let rating = rating_metrics(test, &preds, opts.clip.then_some(model.scale));
     let ranking = opts
         .ranking
-        .map(|r| ranking_metrics(model, test, &r))
+        .map(|r| ranking_metrics_with_progress(model, test, &r, progress))
         .transpose()?;
     Ok(EvalReport { rating, ranking })
 }
