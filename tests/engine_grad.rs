@@ -8,7 +8,7 @@
 use aerec::model::autoencoder::config::{AutoencoderConfig, DefaultKind, DefaultRating};
 use aerec::model::autoencoder::init::build;
 use aerec::model::autoencoder::input::InputEncoder;
-use aerec::model::autoencoder::network::{Network, Workspace};
+use aerec::model::autoencoder::network::{self, Network, Workspace};
 use aerec::model::autoencoder::sparse::Batch;
 use aerec::model::autoencoder::Activation;
 use rand::rngs::SmallRng;
@@ -432,6 +432,111 @@ fn residual_targets_differ_from_the_inputs() {
                 .zip(val)
                 .any(|(&j, &y)| (row[j as usize] - y).abs() > 0.1));
             check_problem(&cfg, p, false);
+        }
+    }
+}
+
+/// A dense batch (every rating column an input and a target, as dense
+/// re-feeding builds) of 5 rows, with row defaults `default`.
+fn dense_problem(cfg: &AutoencoderConfig, n_side: usize, seed: u64, default: f64) -> Problem {
+    let mut rng = SmallRng::seed_from_u64(seed);
+    let mut net = build::<f64>(cfg, N_COLS, n_side, seed);
+    for p in &mut net.params {
+        if !p.is_weight {
+            p.data
+                .iter_mut()
+                .for_each(|x| *x = rng.random_range(-0.3..0.3));
+        }
+    }
+    let mut batch = Batch::default();
+    batch.clear();
+    batch.seed = seed;
+    let mut dense_in = Vec::new();
+    for _ in 0..5 {
+        let row: Vec<f64> = (0..N_COLS).map(|_| rng.random_range(-1.5..1.5)).collect();
+        batch.in_idx.extend(0..N_COLS as u32);
+        batch.in_val.extend_from_slice(&row);
+        batch.tg_idx.extend(0..N_COLS as u32);
+        batch
+            .tg_val
+            .extend(row.iter().map(|&x| x + rng.random_range(-0.5..0.5)));
+        batch.end_row(default);
+        // An entry is `x − d` (the default goes in through the column sum).
+        let mut x: Vec<f64> = row.iter().map(|&v| v + default).collect();
+        x.resize(N_COLS + n_side, 0.0);
+        dense_in.push(x);
+    }
+    let mut ws = Workspace::default();
+    net.forward(&batch, &mut ws, true);
+    let mask = (cfg.dropout > 0.0).then(|| ws.mask.clone());
+    Problem {
+        net,
+        batch,
+        dense_in,
+        mask,
+    }
+}
+
+fn dense_configs() -> Vec<AutoencoderConfig> {
+    let deep = AutoencoderConfig {
+        layers: vec![4, 6, 3],
+        activation: Activation::Selu,
+        output_activation: Activation::Identity,
+        ..base()
+    };
+    vec![
+        deep.clone(),
+        AutoencoderConfig {
+            tied: true,
+            mirror: true,
+            layers: vec![4, 3],
+            ..deep.clone()
+        },
+        AutoencoderConfig {
+            dropout: 0.5,
+            activation: Activation::Tanh,
+            output_activation: Activation::Sigmoid,
+            ..deep
+        },
+    ]
+}
+
+#[test]
+fn dense_batches_pass_the_finite_difference_check_on_the_gemm_path() {
+    for (k, cfg) in dense_configs().into_iter().enumerate() {
+        for default in [0.0, 0.7] {
+            let p = dense_problem(&cfg, 0, 700 + k as u64, default);
+            assert!(network::is_dense(&p.batch.in_ptr, &p.batch.in_idx, N_COLS));
+            assert!(network::is_dense(&p.batch.tg_ptr, &p.batch.tg_idx, N_COLS));
+            check_problem(&cfg, p, false);
+        }
+    }
+}
+
+#[test]
+fn the_gemm_path_equals_the_row_kernels_on_a_dense_batch() {
+    use network::DenseProducts::{Gemm, RowKernels};
+    for (k, cfg) in dense_configs().into_iter().enumerate() {
+        for (n_side, default) in [(0, 0.0), (2, 0.4)] {
+            let p = dense_problem(&cfg, n_side, 800 + k as u64, default);
+            let (mut gemm, mut rows) = (Workspace::default(), Workspace::default());
+            p.net.forward_with(&p.batch, &mut gemm, true, Gemm);
+            let lg = p.net.backward_with(&p.batch, &mut gemm, true, Gemm);
+            p.net.forward_with(&p.batch, &mut rows, true, RowKernels);
+            let lr = p.net.backward_with(&p.batch, &mut rows, true, RowKernels);
+            let close = |a: f64, b: f64| (a - b).abs() <= 1e-12 * a.abs().max(b.abs()).max(1.0);
+            assert!(close(lg.sum_sq, lr.sum_sq), "{cfg:?}");
+            assert_eq!(gemm.pred.len(), rows.pred.len());
+            for (a, b) in gemm.pred.iter().zip(&rows.pred) {
+                assert!(close(*a, *b), "prediction {a} vs {b}");
+            }
+            assert_eq!(gemm.index.touched, rows.index.touched);
+            for (pi, (ga, gb)) in gemm.grads.iter().zip(&rows.grads).enumerate() {
+                assert_eq!(ga.len(), gb.len(), "{}", p.net.params[pi].name);
+                for (a, b) in ga.iter().zip(gb) {
+                    assert!(close(*a, *b), "{}: {a} vs {b}", p.net.params[pi].name);
+                }
+            }
         }
     }
 }

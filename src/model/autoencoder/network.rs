@@ -79,6 +79,32 @@ const TARGETS_PER_TASK: usize = 4096;
 /// Fewest touched columns per parallel task of the gradient scatter.
 const COLUMNS_PER_TASK: usize = 32;
 
+/// How the products of a dense batch (re-feeding, full-catalogue outputs)
+/// are computed. Sparse batches always take the row kernels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DenseProducts {
+    /// One GEMM per layer for a batch whose inputs or targets are every
+    /// rating column: compute-bound, near the machine's peak.
+    #[default]
+    Gemm,
+    /// Row kernels (a gather-axpy or a dot per entry) whatever the batch:
+    /// the reference the GEMM path is tested against.
+    RowKernels,
+}
+
+/// True when every one of the `ptr.len() - 1` rows lists exactly the
+/// columns `0..n_cols` in order: the entries then form a row-major
+/// `rows × n_cols` matrix.
+pub fn is_dense(ptr: &[usize], idx: &[u32], n_cols: usize) -> bool {
+    let rows = ptr.len().saturating_sub(1);
+    rows > 0
+        && idx.len() == rows * n_cols
+        && ptr.windows(2).all(|w| w[1] - w[0] == n_cols)
+        && idx
+            .par_chunks(n_cols.max(1))
+            .all(|row| row.iter().enumerate().all(|(j, &c)| c as usize == j))
+}
+
 /// Index of the input weight (`(n_cols + n_side) × h_0`).
 pub const INPUT_WEIGHT: usize = 0;
 /// Index of the input bias.
@@ -155,6 +181,18 @@ impl<T: Real> Network<T> {
     /// Forward pass over `batch`, computing predictions at the target
     /// entries into `ws.pred`. `train` turns code dropout on.
     pub fn forward(&self, batch: &Batch<T>, ws: &mut Workspace<T>, train: bool) {
+        self.forward_with(batch, ws, train, DenseProducts::Gemm);
+    }
+
+    /// [`Network::forward`] with the dense products computed as `products` says.
+    pub fn forward_with(
+        &self,
+        batch: &Batch<T>,
+        ws: &mut Workspace<T>,
+        train: bool,
+        products: DenseProducts,
+    ) {
+        let gemm = products == DenseProducts::Gemm;
         let rows = batch.rows();
         let l = self.widths.len();
         ws.z.resize_with(l, Vec::new);
@@ -179,31 +217,58 @@ impl<T: Real> Network<T> {
         act.apply_slice(b_in, &mut ws.a_bias);
         let a_bias = &ws.a_bias;
         let (z0, a0) = (&mut ws.z[0], &mut ws.a[0]);
-        z0.par_chunks_mut(h0)
-            .zip(a0.par_chunks_mut(h0))
-            .enumerate()
-            .with_min_len(ROWS_PER_TASK)
-            .for_each(|(b, (z, a))| {
-                z.copy_from_slice(b_in);
-                let (idx, val) = batch.input(b);
-                if idx.is_empty() && !has_default {
-                    a.copy_from_slice(a_bias);
-                    return;
-                }
-                if has_default {
-                    axpy(batch.default[b], colsum, z);
-                }
-                let next = batch.in_ptr[b + 1];
-                for (e, (&j, &v)) in idx.iter().zip(val).enumerate() {
-                    // The next input row (of this or the next batch row) is
-                    // a random item-table row: start loading it now.
-                    if let Some(&n) = batch.in_idx.get(next - idx.len() + e + 1) {
-                        prefetch_row(w_in, n, h0);
+        if gemm && is_dense(&batch.in_ptr, &batch.in_idx, self.n_cols) {
+            // z₀ = X·W_in[..n_cols] + b (+ d·Σ_j W[j,:]): one GEMM.
+            let n = self.n_cols;
+            T::gemm(
+                rows,
+                h0,
+                n,
+                &batch.in_val,
+                false,
+                &w_in[..n * h0],
+                false,
+                z0,
+                false,
+            );
+            z0.par_chunks_mut(h0)
+                .zip(a0.par_chunks_mut(h0))
+                .enumerate()
+                .with_min_len(ROWS_PER_TASK)
+                .for_each(|(b, (z, a))| {
+                    axpy(T::ONE, b_in, z);
+                    if has_default {
+                        axpy(batch.default[b], colsum, z);
                     }
-                    axpy(v, &w_in[j as usize * h0..(j as usize + 1) * h0], z);
-                }
-                act.apply_slice(z, a);
-            });
+                    act.apply_slice(z, a);
+                });
+        } else {
+            z0.par_chunks_mut(h0)
+                .zip(a0.par_chunks_mut(h0))
+                .enumerate()
+                .with_min_len(ROWS_PER_TASK)
+                .for_each(|(b, (z, a))| {
+                    z.copy_from_slice(b_in);
+                    let (idx, val) = batch.input(b);
+                    if idx.is_empty() && !has_default {
+                        a.copy_from_slice(a_bias);
+                        return;
+                    }
+                    if has_default {
+                        axpy(batch.default[b], colsum, z);
+                    }
+                    let next = batch.in_ptr[b + 1];
+                    for (e, (&j, &v)) in idx.iter().zip(val).enumerate() {
+                        // The next input row (of this or the next batch row) is
+                        // a random item-table row: start loading it now.
+                        if let Some(&n) = batch.in_idx.get(next - idx.len() + e + 1) {
+                            prefetch_row(w_in, n, h0);
+                        }
+                        axpy(v, &w_in[j as usize * h0..(j as usize + 1) * h0], z);
+                    }
+                    act.apply_slice(z, a);
+                });
+        }
         let use_dropout = train && self.dropout > 0.0;
         if use_dropout {
             self.dropout_mask(rows, batch.seed, &mut ws.mask);
@@ -240,7 +305,34 @@ impl<T: Real> Network<T> {
                 }
             }
         }
-        self.output_forward(batch, ws);
+        if gemm && is_dense(&batch.tg_ptr, &batch.tg_idx, self.n_cols) {
+            self.dense_output_forward(batch, ws);
+        } else {
+            self.output_forward(batch, ws);
+        }
+    }
+
+    /// The output layer at every rating column of every row:
+    /// `pre = A_last·Vᵀ + c`, one GEMM.
+    fn dense_output_forward(&self, batch: &Batch<T>, ws: &mut Workspace<T>) {
+        let (rows, n) = (batch.rows(), self.n_cols);
+        ws.pre.resize(rows * n, T::ZERO);
+        ws.pred.resize(rows * n, T::ZERO);
+        let hl = self.last_width();
+        let a_last = &ws.a[self.widths.len() - 1];
+        let w_out = &self.params[self.output_weight].data[..n * hl];
+        T::gemm(rows, n, hl, a_last, false, w_out, true, &mut ws.pre, false);
+        let c = &self.params[self.output_bias].data;
+        let out_act = self.output_activation;
+        ws.pre
+            .par_chunks_mut(n)
+            .zip(ws.pred.par_chunks_mut(n))
+            .for_each(|(pre, pred)| {
+                axpy(T::ONE, c, pre);
+                for (p, &z) in pred.iter_mut().zip(pre.iter()) {
+                    *p = out_act.apply(z);
+                }
+            });
     }
 
     fn output_forward(&self, batch: &Batch<T>, ws: &mut Workspace<T>) {
@@ -330,6 +422,21 @@ impl<T: Real> Network<T> {
     /// `ws.grads` (L2 and weight decay are the optimiser's). `train` must
     /// match the forward pass.
     pub fn backward(&self, batch: &Batch<T>, ws: &mut Workspace<T>, train: bool) -> StepLoss {
+        self.backward_with(batch, ws, train, DenseProducts::Gemm)
+    }
+
+    /// [`Network::backward`] with the dense products computed as `products`
+    /// says (the same choice as the forward pass's, for the same batch).
+    pub fn backward_with(
+        &self,
+        batch: &Batch<T>,
+        ws: &mut Workspace<T>,
+        train: bool,
+        products: DenseProducts,
+    ) -> StepLoss {
+        let gemm = products == DenseProducts::Gemm;
+        let dense_targets = gemm && is_dense(&batch.tg_ptr, &batch.tg_idx, self.n_cols);
+        let dense_inputs = gemm && is_dense(&batch.in_ptr, &batch.in_idx, self.n_cols);
         let rows = batch.rows();
         let n = batch.tg_idx.len();
         let has_default = batch.default.iter().any(|&d| d != T::ZERO);
@@ -343,8 +450,22 @@ impl<T: Real> Network<T> {
         self.zero_grads(ws);
         let l = self.widths.len();
         let hl = self.last_width();
-        // ∂/∂a_last = Σ_j e_j V[j,:], row by row.
+        // ∂/∂a_last = Σ_j e_j V[j,:], row by row, or E·V for dense targets.
         ws.delta.resize(rows * hl, T::ZERO);
+        if dense_targets {
+            let w_out = &self.params[self.output_weight].data[..self.n_cols * hl];
+            T::gemm(
+                rows,
+                hl,
+                self.n_cols,
+                &ws.err,
+                false,
+                w_out,
+                false,
+                &mut ws.delta,
+                false,
+            );
+        }
         let use_dropout = train && self.dropout > 0.0;
         let act = self.activation;
         for i in (0..l).rev() {
@@ -355,7 +476,7 @@ impl<T: Real> Network<T> {
             let err = &ws.err;
             let tasks = ws.delta.par_chunks_mut(h).enumerate();
             tasks.with_min_len(ROWS_PER_TASK).for_each(|(b, d)| {
-                if i == l - 1 {
+                if i == l - 1 && !dense_targets {
                     // ∂/∂a_last = Σ_j e_j V[j,:]; the first term is
                     // written, not added, which spares zeroing the row.
                     let (idx, _) = batch.targets(b);
@@ -415,8 +536,59 @@ impl<T: Real> Network<T> {
             );
             std::mem::swap(&mut ws.delta, &mut ws.delta_next);
         }
-        self.input_and_output_grads(batch, ws, has_default);
+        if dense_inputs && dense_targets {
+            self.dense_input_and_output_grads(batch, ws, has_default);
+        } else {
+            self.input_and_output_grads(batch, ws, has_default);
+        }
         loss
+    }
+
+    /// [`Network::input_and_output_grads`] for a batch whose inputs and
+    /// targets are every rating column (touched = `0..n_cols`, so compact
+    /// gradient rows are the parameters' rows): `G_in = Xᵀ·Δ₀`,
+    /// `G_V = Eᵀ·A_last` (added to `G_in` when tied), each one GEMM.
+    fn dense_input_and_output_grads(
+        &self,
+        batch: &Batch<T>,
+        ws: &mut Workspace<T>,
+        has_default: bool,
+    ) {
+        let (h0, hl, n) = (self.widths[0], self.last_width(), self.n_cols);
+        let rows = batch.rows();
+        debug_assert_eq!(ws.index.touched.len(), n);
+        let dz0 = &ws.delta;
+        let a_last = &ws.a[self.widths.len() - 1];
+        let err = &ws.err;
+        let tied = self.output_weight == INPUT_WEIGHT;
+        let mut grads = std::mem::take(&mut ws.grads);
+        let g_in = &mut grads[INPUT_WEIGHT][..n * h0];
+        T::gemm(n, h0, rows, &batch.in_val, true, dz0, false, g_in, false);
+        if has_default {
+            ws.gsum.clear();
+            ws.gsum.resize(h0, T::ZERO);
+            for b in 0..rows {
+                axpy(batch.default[b], &dz0[b * h0..(b + 1) * h0], &mut ws.gsum);
+            }
+            let gsum = &ws.gsum;
+            g_in.par_chunks_mut(h0).for_each(|g| axpy(T::ONE, gsum, g));
+        }
+        let g_bias = &mut grads[INPUT_BIAS];
+        for d in dz0.chunks(h0) {
+            axpy(T::ONE, d, g_bias);
+        }
+        let (gv, accumulate) = if tied {
+            (&mut grads[INPUT_WEIGHT][..n * hl], true)
+        } else {
+            (&mut grads[self.output_weight][..n * hl], false)
+        };
+        T::gemm(n, hl, rows, err, true, a_last, false, gv, accumulate);
+        let gc = &mut grads[self.output_bias];
+        gc.fill(T::ZERO);
+        for e in err.chunks(n) {
+            axpy(T::ONE, e, gc);
+        }
+        ws.grads = grads;
     }
 
     /// Groups `batch` by column into `ws.index` and marks the touched input
