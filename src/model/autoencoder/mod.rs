@@ -60,7 +60,7 @@ use crate::model::quantized::{Bias, QuantizedRows, QuantizedTopN, RowScorer};
 use crate::model::registry::{parse_serde, ModelConfig, ModelKind};
 use crate::model::{FitData, FitOptions, FitReport, ModelParts, Recommender, SparseRow, Tensor};
 use input::InputEncoder;
-use network::{Network, Workspace};
+use network::{DenseProducts, Network, Workspace};
 use real::dot;
 use residual::Baseline;
 use sparse::Batch;
@@ -321,7 +321,11 @@ impl Autoencoder {
         batch.tg_val.resize(targets.len(), 0.0);
         batch.end_row(d);
         let mut ws = Workspace::default();
-        self.net.forward(&batch, &mut ws, false);
+        // One row's outputs are a GEMV, as fast by dots; the dots also round
+        // exactly as the 4-bit top-N's rescoring (`quantized_top_n`), whose
+        // answers must equal a full scan's bit for bit.
+        self.net
+            .forward_with(&batch, &mut ws, false, DenseProducts::RowKernels);
         ws.pred
     }
 

@@ -1,7 +1,9 @@
 //! The network: named parameters, a sparse input layer (gather rows of W for
 //! observed columns, plus the column-sum term for a non-zero default), dense
 //! hidden layers (faer GEMM), and an output layer evaluated only at the
-//! target cells. [`Network::forward`] and [`Network::backward`] make one
+//! target cells. A dense batch (re-feeding; every column a target) runs its
+//! input and output layers and their gradients as GEMMs too
+//! ([`DenseProducts`]). [`Network::forward`] and [`Network::backward`] make one
 //! training step's loss and gradient a pure function of (weights, batch).
 
 use rand::rngs::SmallRng;
@@ -84,7 +86,8 @@ const COLUMNS_PER_TASK: usize = 32;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum DenseProducts {
     /// One GEMM per layer for a batch whose inputs or targets are every
-    /// rating column: compute-bound, near the machine's peak.
+    /// rating column: compute-bound, where the row kernels stream the
+    /// whole item table once per row.
     #[default]
     Gemm,
     /// Row kernels (a gather-axpy or a dot per entry) whatever the batch:
