@@ -162,8 +162,8 @@ proptest! {
             let _ = side::read_titles(p);
             let _ = side::read_user_features(p, &ids);
             let _ = side::read_item_genres(p, &ids);
-            let _ = aerec::recommend::read_pairs(p);
-            let _ = aerec::recommend::read_new_user_ratings(&model, p);
+            let _ = aerec::data::read::read_pairs(p);
+            let _ = aerec::data::read::read_item_ratings(p, model.scale);
         });
     }
 }

@@ -4,6 +4,7 @@
 
 mod serve_support;
 
+use aerec::data::read::{read_item_ratings, read_pairs};
 use aerec::model::{Fallback, ModelParts, Recommender, SparseRow};
 use aerec::recommend::{self, SimilarityIndex};
 use aerec::{ErrorKind, Result};
@@ -239,16 +240,13 @@ fn new_user_file_header_optional_errors_name_the_line() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("new.csv");
     std::fs::write(&path, "item,rating\ni1, 5\n\ni3,1\n").unwrap();
-    let r = recommend::read_new_user_ratings(&m, &path).unwrap();
+    let r = read_item_ratings(&path, m.scale).unwrap();
     assert_eq!(r, vec![("i1".to_string(), 5.0), ("i3".to_string(), 1.0)]);
     std::fs::write(&path, "i1,5\n").unwrap();
-    assert_eq!(
-        recommend::read_new_user_ratings(&m, &path).unwrap().len(),
-        1
-    );
+    assert_eq!(read_item_ratings(&path, m.scale).unwrap().len(), 1);
 
     std::fs::write(&path, "i1,5\ni2,9\n").unwrap();
-    let err = recommend::read_new_user_ratings(&m, &path).unwrap_err();
+    let err = read_item_ratings(&path, m.scale).unwrap_err();
     assert!(matches!(err.kind(), ErrorKind::Rating { .. }));
     assert_eq!(err.position().unwrap().line, 2);
     assert!(
@@ -258,12 +256,12 @@ fn new_user_file_header_optional_errors_name_the_line() {
     );
 
     std::fs::write(&path, "item,rating\ni1,5\ni2,good\n").unwrap();
-    let err = recommend::read_new_user_ratings(&m, &path).unwrap_err();
+    let err = read_item_ratings(&path, m.scale).unwrap_err();
     assert_eq!(err.position().unwrap().line, 3);
     assert!(err.to_string().contains("\"i2,good\""), "{err}");
 
     std::fs::write(&path, "i1,5,extra\n").unwrap();
-    let err = recommend::read_new_user_ratings(&m, &path).unwrap_err();
+    let err = read_item_ratings(&path, m.scale).unwrap_err();
     assert!(
         err.to_string()
             .contains("line 1: expected 2 fields, found 3"),
@@ -276,15 +274,15 @@ fn pairs_file_with_and_without_header() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("pairs.csv");
     std::fs::write(&path, "User,Item\nu1,i1\nu2,i9\n").unwrap();
-    let pairs = recommend::read_pairs(&path).unwrap();
+    let pairs = read_pairs(&path).unwrap();
     assert_eq!(
         pairs,
         vec![("u1".into(), "i1".into()), ("u2".into(), "i9".into())]
     );
     std::fs::write(&path, "u1,i1\n").unwrap();
-    assert_eq!(recommend::read_pairs(&path).unwrap().len(), 1);
+    assert_eq!(read_pairs(&path).unwrap().len(), 1);
     std::fs::write(&path, "u1\n").unwrap();
-    let err = recommend::read_pairs(&path).unwrap_err();
+    let err = read_pairs(&path).unwrap_err();
     assert!(
         err.to_string()
             .contains("line 1: expected 2 fields, found 1"),

@@ -214,14 +214,7 @@ fn for_each_csv_record(
         .flexible(true)
         .from_reader(bytes);
     for rec in reader.records() {
-        let rec = rec.map_err(|e| {
-            let line = e.position().map_or(0, |p| p.line());
-            Error::parse(
-                Position { line, byte: 0 },
-                format!("bad CSV record: {e}"),
-                "",
-            )
-        })?;
+        let rec = rec.map_err(|e| Error::from(e).context("bad CSV record"))?;
         let pos = rec.position().map_or(Position::default(), |p| Position {
             line: p.line(),
             byte: p.byte(),
