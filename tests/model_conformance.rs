@@ -161,7 +161,14 @@ fn every_declared_kind_is_registered() {
 }
 
 /// The kinds that train in epochs: each must hear a stop request.
-const ITERATIVE: &[&str] = &["autoencoder", "mf", "svdpp", "glocal-k", "ensemble", "blend"];
+const ITERATIVE: &[&str] = &[
+    "autoencoder",
+    "mf",
+    "svdpp",
+    "glocal-k",
+    "ensemble",
+    "blend",
+];
 
 #[test]
 fn a_stop_request_ends_every_iterative_kind_with_a_usable_model() {
@@ -186,7 +193,11 @@ fn a_stop_request_ends_every_iterative_kind_with_a_usable_model() {
             .unwrap_or_else(|e| panic!("{}: fit failed: {e}", kind.name));
         let observed = seen.load(std::sync::atomic::Ordering::Relaxed);
         if ITERATIVE.contains(&kind.name) {
-            assert!(observed >= 1, "{}: the observer never heard an epoch", kind.name);
+            assert!(
+                observed >= 1,
+                "{}: the observer never heard an epoch",
+                kind.name
+            );
             let notes = model.report.notes.join("; ");
             assert!(
                 notes.contains("stopped on request"),

@@ -69,7 +69,7 @@ class Model:
         if kind is not None:
             settings = {"model": kind, **settings}
         self.seed = int(seed)
-        self._spec = _native.Spec(json.dumps(settings))
+        self._spec: Optional[_native.Spec] = _native.Spec(json.dumps(settings))
         self._fitted: Optional[_native.Model] = None
         self.interrupted = False
 
@@ -77,12 +77,18 @@ class Model:
     @property
     def kind(self) -> str:
         """The registry name of the model kind."""
-        return self._spec.kind
+        return self._fitted.kind if self._fitted is not None else self._the_spec().kind
+
+    def _the_spec(self) -> "_native.Spec":
+        # A loaded model gets its spec (to fit again) from its settings, when asked.
+        if self._spec is None:
+            self._spec = _native.Spec(json.dumps(self._model().settings()))
+        return self._spec
 
     @property
     def settings(self) -> Dict[str, Any]:
         """Every setting, defaults included (the model file's ``spec``)."""
-        return self._fitted.settings() if self._fitted is not None else self._spec.settings()
+        return self._fitted.settings() if self._fitted is not None else self._the_spec().settings()
 
     def __repr__(self) -> str:
         state = "fitted" if self._fitted is not None else "not fitted"
@@ -109,7 +115,7 @@ class Model:
         valid_d = ratings(valid, scale=scale) if valid is not None else None
         bar = _Progress(self.kind) if progress else None
         try:
-            fitted, interrupted = self._spec.fit(train_d._native, valid_d._native if valid_d else None,
+            fitted, interrupted = self._the_spec().fit(train_d._native, valid_d._native if valid_d else None,
                                                  self.seed, bar, scale)
         finally:
             if bar is not None:
@@ -205,7 +211,7 @@ class Model:
         fitted = _native.Model.load(os.fspath(path))
         model = Model.__new__(Model)
         model.seed = 1
-        model._spec = _native.Spec(json.dumps(fitted.settings()))
+        model._spec = None
         model._fitted = fitted
         model.interrupted = False
         return model

@@ -150,9 +150,14 @@ impl Dataset {
         drop_zeros: bool,
     ) -> PyResult<Dataset> {
         guard(|| {
-            let (uc, ic, v) = (user_codes.as_slice()?, item_codes.as_slice()?, values.as_slice()?);
+            let (uc, ic, v) = (
+                user_codes.as_slice()?,
+                item_codes.as_slice()?,
+                values.as_slice()?,
+            );
             let ts = timestamps.as_ref().map(|t| t.as_slice()).transpose()?;
-            if uc.len() != v.len() || ic.len() != v.len() || ts.is_some_and(|t| t.len() != v.len()) {
+            if uc.len() != v.len() || ic.len() != v.len() || ts.is_some_and(|t| t.len() != v.len())
+            {
                 return Err(invalid(format!(
                     "the columns differ in length: {} users, {} items, {} ratings{}",
                     uc.len(),
@@ -211,7 +216,11 @@ impl Dataset {
                 Ok(Ratings {
                     users: pick(&users),
                     items: pick(&items),
-                    values: if all { v.to_vec() } else { keep.iter().map(|&k| v[k]).collect() },
+                    values: if all {
+                        v.to_vec()
+                    } else {
+                        keep.iter().map(|&k| v[k]).collect()
+                    },
                     timestamps: ts.map(|t| {
                         if all {
                             t.to_vec()
@@ -234,7 +243,11 @@ impl Dataset {
     /// name and the first bytes).
     #[staticmethod]
     #[pyo3(signature = (path, scale=None))]
-    fn read(py: Python<'_>, path: std::path::PathBuf, scale: Option<(f32, f32)>) -> PyResult<Dataset> {
+    fn read(
+        py: Python<'_>,
+        path: std::path::PathBuf,
+        scale: Option<(f32, f32)>,
+    ) -> PyResult<Dataset> {
         guard(|| {
             let declared = scale_of(scale)?;
             let mut opts = aerec::data::read::ReadOptions::new();
@@ -272,11 +285,22 @@ impl Dataset {
     fn columns<'py>(
         &self,
         py: Python<'py>,
-    ) -> (Vec<String>, Vec<String>, Bound<'py, PyArray1<f32>>, Option<Bound<'py, PyArray1<i64>>>) {
+    ) -> (
+        Vec<String>,
+        Vec<String>,
+        Bound<'py, PyArray1<f32>>,
+        Option<Bound<'py, PyArray1<i64>>>,
+    ) {
         let r = &self.ratings;
         (
-            r.users.iter().map(|&u| r.user_ids.id(u).to_string()).collect(),
-            r.items.iter().map(|&i| r.item_ids.id(i).to_string()).collect(),
+            r.users
+                .iter()
+                .map(|&u| r.user_ids.id(u).to_string())
+                .collect(),
+            r.items
+                .iter()
+                .map(|&i| r.item_ids.id(i).to_string())
+                .collect(),
             PyArray1::from_slice(py, &r.values),
             r.timestamps.as_ref().map(|t| PyArray1::from_slice(py, t)),
         )
@@ -321,7 +345,10 @@ fn into_model_space(model: &TrainedModel, r: &Ratings) -> Ratings {
     let remap = |ids: &IdMap, from: &IdMap, col: &[u32]| -> (Arc<IdMap>, Vec<u32>) {
         let mut ids = ids.clone();
         let table: Vec<u32> = from.ids().iter().map(|id| ids.intern(id)).collect();
-        (Arc::new(ids), col.iter().map(|&c| table[c as usize]).collect())
+        (
+            Arc::new(ids),
+            col.iter().map(|&c| table[c as usize]).collect(),
+        )
     };
     let (user_ids, users) = remap(&model.user_ids, &r.user_ids, &r.users);
     let (item_ids, items) = remap(&model.item_ids, &r.item_ids, &r.items);
@@ -389,9 +416,8 @@ impl Spec {
                     ))
                 }
             };
-            let (train_r, valid_r) = py.allow_threads(|| {
-                one_space(&train.ratings, valid.map(|v| v.ratings.as_ref()))
-            });
+            let (train_r, valid_r) =
+                py.allow_threads(|| one_space(&train.ratings, valid.map(|v| v.ratings.as_ref())));
             let epochs: Arc<Mutex<Vec<(EpochStats, usize)>>> = Arc::default();
             let heard = epochs.clone();
             let control = FitControl::new().with_observer(Arc::new(move |stats, planned| {
@@ -444,9 +470,10 @@ impl Spec {
                         if callback_error.is_some() {
                             break;
                         }
-                        if let Err(e) =
-                            cb.call1(py, (s.epoch, planned, s.train_rmse, s.valid_rmse, s.seconds))
-                        {
+                        if let Err(e) = cb.call1(
+                            py,
+                            (s.epoch, planned, s.train_rmse, s.valid_rmse, s.seconds),
+                        ) {
                             if e.is_instance_of::<pyo3::exceptions::PyKeyboardInterrupt>(py) {
                                 interrupted = true;
                             } else {
@@ -603,7 +630,10 @@ impl Model {
                         })
                         .collect::<PyResult<Vec<Option<u32>>>>()
                 };
-                let (us, is) = (lookup(uc, &users, "the user")?, lookup(ic, &items, "the item")?);
+                let (us, is) = (
+                    lookup(uc, &users, "the user")?,
+                    lookup(ic, &items, "the item")?,
+                );
                 let pairs: Vec<(Option<u32>, Option<u32>)> = us.into_iter().zip(is).collect();
                 let predictions = m.predict_indices(&pairs).map_err(py_err)?;
                 Ok(predictions
@@ -611,7 +641,10 @@ impl Model {
                     .map(|p| (m.scale.clip(p.value), p.fallback.is_some()))
                     .unzip())
             })?;
-            Ok((PyArray1::from_vec(py, ratings), PyArray1::from_vec(py, cold)))
+            Ok((
+                PyArray1::from_vec(py, ratings),
+                PyArray1::from_vec(py, cold),
+            ))
         })
     }
 
@@ -741,7 +774,13 @@ fn split(
 /// numbers of ratings (one pass, as the Amazon Beauty notebook; `iterate`:
 /// the k-core), as `--min-user-ratings`/`--min-item-ratings`/`--kcore`.
 #[pyfunction]
-fn filter(py: Python<'_>, data: &Dataset, min_user: usize, min_item: usize, iterate: bool) -> Dataset {
+fn filter(
+    py: Python<'_>,
+    data: &Dataset,
+    min_user: usize,
+    min_item: usize,
+    iterate: bool,
+) -> Dataset {
     let config = aerec::data::filter::FilterConfig {
         min_user,
         min_item,
@@ -852,7 +891,11 @@ fn tune_specs(
 
 /// Every registered model kind: (name, summary, [(preset, description)]).
 #[pyfunction]
-fn kinds() -> Vec<(&'static str, &'static str, Vec<(&'static str, &'static str)>)> {
+fn kinds() -> Vec<(
+    &'static str,
+    &'static str,
+    Vec<(&'static str, &'static str)>,
+)> {
     KINDS
         .iter()
         .map(|k| (k.name, k.summary, k.presets.to_vec()))

@@ -18,7 +18,7 @@ import aerec
 from conftest import FIXTURES, ROOT, low_rank_frame
 
 # Quick settings per kind (as tests/model_conformance.rs): a kind added to
-# the registry without a line here fails `test_every_kind_fits_and_predicts`.
+# the registry without a line here fails `test_every_kind_fits_predicts_and_round_trips`.
 QUICK = {
     "autoencoder": {"layers": [16], "epochs": 30, "lr": 0.01, "batch_size": 8, "l2": 0.0},
     "mean": {},
@@ -96,7 +96,7 @@ def test_string_ids_come_back_verbatim(frame):
 
 
 @pytest.mark.parametrize("kind", sorted(aerec.kinds()))
-def test_every_kind_fits_and_predicts(kind, frame):
+def test_every_kind_fits_predicts_and_round_trips(kind, frame, tmp_path):
     parts = aerec.split(frame, test_fraction=0.2, seed=3)
     model = quick_model(kind).fit(parts.train, progress=False)
     assert model.kind == kind
@@ -109,6 +109,10 @@ def test_every_kind_fits_and_predicts(kind, frame):
     assert report["rating"]["rmse"] == pytest.approx(
         float(np.sqrt(np.mean((predicted - test["rating"].to_numpy()) ** 2))), rel=1e-4)
     assert len(model.recommend(test["user"].iloc[0], n=3)) == 3
+    model.save(tmp_path / "m.aerec")
+    again = aerec.load(tmp_path / "m.aerec")
+    assert again.kind == kind and again.settings == model.settings
+    np.testing.assert_array_equal(again.predict(test["user"], test["item"]), predicted)
 
 
 def test_a_model_learns_more_than_the_mean(frame):
@@ -304,3 +308,11 @@ def test_the_readme_example_runs_as_written(tmp_path):
                          timeout=300)
     assert run.returncode == 0, run.stderr
     assert run.stdout.strip()
+
+
+def test_progress_reports_every_epoch(frame, capfd, monkeypatch):
+    monkeypatch.setitem(sys.modules, "tqdm", None)  # the plain-lines fallback
+    monkeypatch.setitem(sys.modules, "tqdm.auto", None)
+    aerec.MF(factors=2, epochs=3).fit(frame)
+    lines = [l for l in capfd.readouterr().err.splitlines() if "epoch" in l]
+    assert [l.split(":")[1].strip() for l in lines] == ["epoch 1/3", "epoch 2/3", "epoch 3/3"]

@@ -17,7 +17,8 @@ use crate::model::diverge;
 use crate::model::memory::Bytes;
 use crate::model::registry::{no_presets, parse_serde, ModelConfig, ModelKind};
 use crate::model::{
-    EpochStats, FitControl, FitData, FitOptions, FitReport, ModelParts, Recommender, SparseRow, Tensor,
+    EpochStats, FitControl, FitData, FitOptions, FitReport, ModelParts, Recommender, SparseRow,
+    Tensor,
 };
 
 /// Settings of [`MfModel`] and [`super::SvdppModel`].

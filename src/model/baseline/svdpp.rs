@@ -20,7 +20,9 @@ use super::{check_all, check_items, dot, matrix, shape2};
 use crate::data::Csr;
 use crate::error::{Error, Result};
 use crate::model::registry::{no_presets, parse_serde, ModelConfig, ModelKind};
-use crate::model::{FitControl, FitData, FitOptions, FitReport, ModelParts, Recommender, SparseRow};
+use crate::model::{
+    FitControl, FitData, FitOptions, FitReport, ModelParts, Recommender, SparseRow,
+};
 
 use super::MfConfig;
 

@@ -44,7 +44,8 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::model::baseline::solve_spd;
 use crate::model::registry::{parse_serde, ModelConfig, ModelKind};
 use crate::model::{
-    EpochStats, FitControl, FitData, FitOptions, FitReport, ModelParts, Recommender, SparseRow, Tensor,
+    EpochStats, FitControl, FitData, FitOptions, FitReport, ModelParts, Recommender, SparseRow,
+    Tensor,
 };
 use network::{DenseData, Layout, Phase};
 
