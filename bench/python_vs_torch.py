@@ -96,7 +96,8 @@ def main() -> None:
     ap.add_argument("--torch-batches", type=int, default=200)
     args = ap.parse_args()
     torch.set_num_threads(os.cpu_count() or 1)
-    frame = pd.read_csv(args.train_csv, header=None, names=["user", "item", "rating"],
+    # synth writes `user,item,rating,timestamp` with a header.
+    frame = pd.read_csv(args.train_csv, usecols=["user", "item", "rating"],
                         dtype={"user": str, "item": str})
     u, _ = pd.factorize(frame["user"])
     i, _ = pd.factorize(frame["item"])
