@@ -282,15 +282,7 @@ impl Dataset {
     }
 
     /// The columns: (user ids, item ids, ratings as float32 numpy, timestamps or None).
-    fn columns<'py>(
-        &self,
-        py: Python<'py>,
-    ) -> (
-        Vec<String>,
-        Vec<String>,
-        Bound<'py, PyArray1<f32>>,
-        Option<Bound<'py, PyArray1<i64>>>,
-    ) {
+    fn columns<'py>(&self, py: Python<'py>) -> Columns<'py> {
         let r = &self.ratings;
         (
             r.users
@@ -306,6 +298,17 @@ impl Dataset {
         )
     }
 }
+
+/// [`Dataset::columns`]: user ids, item ids, ratings, timestamps.
+type Columns<'py> = (
+    Vec<String>,
+    Vec<String>,
+    Bound<'py, PyArray1<f32>>,
+    Option<Bound<'py, PyArray1<i64>>>,
+);
+
+/// [`Model::predict_codes`]: clipped ratings and the fallback flags.
+type PredictedArrays<'py> = (Bound<'py, PyArray1<f32>>, Bound<'py, PyArray1<bool>>);
 
 impl Dataset {
     fn effective_scale(&self) -> Option<RatingScale> {
@@ -603,7 +606,7 @@ impl Model {
         user_ids: Vec<String>,
         item_codes: PyReadonlyArray1<'py, i64>,
         item_ids: Vec<String>,
-    ) -> PyResult<(Bound<'py, PyArray1<f32>>, Bound<'py, PyArray1<bool>>)> {
+    ) -> PyResult<PredictedArrays<'py>> {
         guard(|| {
             let (uc, ic) = (user_codes.as_slice()?, item_codes.as_slice()?);
             if uc.len() != ic.len() {
@@ -889,13 +892,16 @@ fn tune_specs(
     })
 }
 
-/// Every registered model kind: (name, summary, [(preset, description)]).
-#[pyfunction]
-fn kinds() -> Vec<(
+/// A kind as Python sees it: (name, summary, [(preset, description)]).
+type KindRow = (
     &'static str,
     &'static str,
     Vec<(&'static str, &'static str)>,
-)> {
+);
+
+/// Every registered model kind.
+#[pyfunction]
+fn kinds() -> Vec<KindRow> {
     KINDS
         .iter()
         .map(|k| (k.name, k.summary, k.presets.to_vec()))
