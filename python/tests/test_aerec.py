@@ -316,3 +316,25 @@ def test_progress_reports_every_epoch(frame, capfd, monkeypatch):
     aerec.MF(factors=2, epochs=3).fit(frame)
     lines = [l for l in capfd.readouterr().err.splitlines() if "epoch" in l]
     assert [l.split(":")[1].strip() for l in lines] == ["epoch 1/3", "epoch 2/3", "epoch 3/3"]
+
+
+def test_the_examples_give_the_cli_recipes_numbers(tmp_path, cli):
+    """docs/recipes.md's two CLI recipes and the two example scripts: the same test RMSE."""
+    pytest.importorskip("scipy")
+    atrain, atest, beauty = FIXTURES / "Atrain.npz", FIXTURES / "Atest.npz", FIXTURES / "ratings_beauty_sample.csv"
+    cases = [
+        (["keras_tutorial.py", atrain, atest, "3"],
+         ["train", "--train", atrain, "--test", atest, "--preset", "tutorial", "--epochs", "3"]),
+        (["amazon_beauty.py", beauty, "3"],
+         ["train", "--data", beauty, "--min-user-ratings", "2", "--min-item-ratings", "2",
+          "--test-fraction", "0.2", "--preset", "tutorial", "--epochs", "3"]),
+    ]
+    for script, recipe in cases:
+        run = subprocess.run([sys.executable, str(ROOT / "examples" / "python" / script[0]),
+                              *map(str, script[1:])], cwd=tmp_path, capture_output=True, text=True,
+                             timeout=300, check=True)
+        ours = float(re.search(r"test RMSE ([0-9.]+)", run.stdout).group(1))
+        out = subprocess.run([cli, "-q", "--json", *map(str, recipe)], cwd=tmp_path, capture_output=True,
+                             text=True, check=True).stdout
+        theirs = json.loads(out.strip().splitlines()[-1])["test_rmse"]
+        assert ours == pytest.approx(theirs, rel=1e-6), script[0]
