@@ -323,14 +323,17 @@ impl Dataset {
 /// Train and validation in one id space: a split's parts share it already;
 /// tables given separately are aligned (the validation ids the training
 /// data lacks become cold).
-fn one_space(train: &Ratings, valid: Option<&Ratings>) -> (Arc<Ratings>, Option<Arc<Ratings>>) {
+fn one_space(
+    train: &Arc<Ratings>,
+    valid: Option<&Arc<Ratings>>,
+) -> (Arc<Ratings>, Option<Arc<Ratings>>) {
     match valid {
-        None => (Arc::new(train.clone()), None),
+        None => (train.clone(), None),
         Some(v)
             if Arc::ptr_eq(&v.user_ids, &train.user_ids)
                 && Arc::ptr_eq(&v.item_ids, &train.item_ids) =>
         {
-            (Arc::new(train.clone()), Some(Arc::new(v.clone())))
+            (train.clone(), Some(v.clone()))
         }
         Some(v) => {
             let (t, v) = align(train, v);
@@ -420,7 +423,7 @@ impl Spec {
                 }
             };
             let (train_r, valid_r) =
-                py.allow_threads(|| one_space(&train.ratings, valid.map(|v| v.ratings.as_ref())));
+                py.allow_threads(|| one_space(&train.ratings, valid.map(|v| &v.ratings)));
             let epochs: Arc<Mutex<Vec<(EpochStats, usize)>>> = Arc::default();
             let heard = epochs.clone();
             let control = FitControl::new().with_observer(Arc::new(move |stats, planned| {
