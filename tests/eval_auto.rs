@@ -3,12 +3,12 @@
 //! than any baseline on validation), returns that very model, keeps to its
 //! budget, and its ensembles save and load like any model.
 
-mod engine_support;
+mod low_rank_data;
 
 use aerec::data::RatingScale;
 use aerec::eval::{auto_fit, default_budget, evaluate, AutoOptions, EvalOptions};
 
-use engine_support::low_rank;
+use low_rank_data::low_rank;
 
 fn scale() -> RatingScale {
     RatingScale::new(1.0, 5.0).unwrap()
@@ -196,7 +196,7 @@ fn the_refit_trains_the_chosen_model_again_on_train_and_validation() {
         .unwrap();
     if let Some(rest) = note.split("autoencoder for ").nth(1) {
         let epochs: usize = rest.split(' ').next().unwrap().parse().unwrap();
-        assert!(epochs >= 1 && epochs <= 400, "{note}");
+        assert!((1..=400).contains(&epochs), "{note}");
     }
     // It saves and loads as any model, predicting the same.
     let dir = tempfile::tempdir().unwrap();
