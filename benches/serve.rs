@@ -210,6 +210,7 @@ fn ml_small() {
         let opts = FitOptions {
             seed: 1,
             progress: true,
+            ..FitOptions::default()
         };
         let mut model = TrainedModel::fit(
             &ModelSpec::new(config).unwrap(),

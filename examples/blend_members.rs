@@ -108,6 +108,7 @@ fn main() -> anyhow::Result<()> {
             let opts = FitOptions {
                 seed: seed.wrapping_add(k as u64 * MEMBER_SEED_STRIDE),
                 progress: false,
+                ..FitOptions::default()
             };
             let cpu = cpu_seconds();
             let (model, report) = spec.fit(&fit_data, &opts)?;

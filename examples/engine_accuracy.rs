@@ -119,6 +119,7 @@ fn main() {
         let opts = FitOptions {
             seed: 1,
             progress: false,
+            ..FitOptions::default()
         };
         let model =
             TrainedModel::fit(&spec, &fit_part, Some(&valid), None, scale, &opts).expect("fit");

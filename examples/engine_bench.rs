@@ -146,6 +146,7 @@ fn main() {
             &FitOptions {
                 seed: 1,
                 progress: false,
+                ..FitOptions::default()
             },
         )
         .unwrap();

@@ -61,6 +61,7 @@ fn main() -> anyhow::Result<()> {
         let opts = FitOptions {
             seed: seed * 1000 + k as u64,
             progress: false,
+            ..FitOptions::default()
         };
         let model = TrainedModel::fit(&spec, &parts.train, Some(valid), None, scale, &opts)?;
         let clip = |r: &Ratings| -> aerec::Result<Vec<f64>> {

@@ -58,6 +58,7 @@ fn fit(cfg: &AutoencoderConfig, train: &Ratings, valid: Option<&Ratings>) -> Aut
         &FitOptions {
             seed: 3,
             progress: false,
+            ..FitOptions::default()
         },
     )
     .unwrap()

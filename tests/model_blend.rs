@@ -31,6 +31,7 @@ fn opts(seed: u64) -> FitOptions {
     FitOptions {
         seed,
         progress: false,
+        ..FitOptions::default()
     }
 }
 

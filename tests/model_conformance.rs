@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use aerec::data::{IdMap, RatingScale, Ratings};
 use aerec::model::registry::KINDS;
-use aerec::model::{FitOptions, ModelSpec, TrainedModel};
+use aerec::model::{FitControl, FitOptions, ModelSpec, TrainedModel};
 use aerec::serve::{self, AppState, ServeConfig};
 use serde_json::{json, Value};
 
@@ -157,6 +157,68 @@ fn every_declared_kind_is_registered() {
             kind.name
         );
         assert!(!kind.summary.is_empty());
+    }
+}
+
+/// The kinds that train in epochs: each must hear a stop request.
+const ITERATIVE: &[&str] = &[
+    "autoencoder",
+    "mf",
+    "svdpp",
+    "glocal-k",
+    "ensemble",
+    "blend",
+];
+
+#[test]
+fn a_stop_request_ends_every_iterative_kind_with_a_usable_model() {
+    let (train, held) = checkerboard();
+    for kind in KINDS {
+        let (spec, _) = spec_of(kind.name);
+        let seen = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let control = FitControl::new();
+        let (seen_in, stop) = (seen.clone(), control.clone());
+        // The request comes from the observer of the first epoch, as a
+        // host language's Ctrl-C handler would set it between epochs.
+        let control = control.with_observer(Arc::new(move |stats, planned| {
+            assert!(stats.epoch >= 1 && planned >= 1);
+            seen_in.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            stop.request_stop();
+        }));
+        let opts = FitOptions {
+            control,
+            ..FitOptions::default()
+        };
+        let model = TrainedModel::fit(&spec, &train, None, None, scale(), &opts)
+            .unwrap_or_else(|e| panic!("{}: fit failed: {e}", kind.name));
+        let observed = seen.load(std::sync::atomic::Ordering::Relaxed);
+        if ITERATIVE.contains(&kind.name) {
+            assert!(
+                observed >= 1,
+                "{}: the observer never heard an epoch",
+                kind.name
+            );
+            let notes = model.report.notes.join("; ");
+            assert!(
+                notes.contains("stopped on request"),
+                "{}: no stop note in {notes:?}",
+                kind.name
+            );
+            assert!(
+                model.report.history.len() <= 1,
+                "{}: {} epochs after a stop requested in the first",
+                kind.name,
+                model.report.history.len()
+            );
+        }
+        let pairs: Vec<_> = held.iter().map(|h| (Some(h.0), Some(h.1))).collect();
+        let preds = model.model_predictions(&pairs);
+        assert!(
+            preds.iter().all(|p| p.is_finite()),
+            "{}: a stopped fit predicts non-finite values",
+            kind.name
+        );
+        assert!(!model.recommend_index(0, 3).unwrap().is_empty());
     }
 }
 

@@ -23,6 +23,7 @@ fn fit(spec: &ModelSpec, train: &Ratings, seed: u64) -> TrainedModel {
     let opts = FitOptions {
         seed,
         progress: false,
+        ..FitOptions::default()
     };
     TrainedModel::fit(spec, train, None, None, scale(), &opts).unwrap()
 }
@@ -189,6 +190,7 @@ fn a_diverging_member_is_a_clear_error_naming_it() {
     let opts = FitOptions {
         seed: 1,
         progress: false,
+        ..FitOptions::default()
     };
     let err = TrainedModel::fit(&spec, &train, None, None, scale(), &opts).unwrap_err();
     assert!(matches!(err.kind(), ErrorKind::Diverged(_)), "{err}");

@@ -41,6 +41,7 @@ fn fit(
     let opts = FitOptions {
         seed,
         progress: false,
+        ..FitOptions::default()
     };
     let scale = RatingScale::new(1.0, 5.0).unwrap();
     TrainedModel::fit(

@@ -185,6 +185,7 @@ pub fn run(args: &Args, ctx: &Context) -> anyhow::Result<()> {
     let fit = FitOptions {
         seed: split_config.seed,
         progress: false,
+        ..FitOptions::default()
     };
     let side = match &args.side_info {
         Some(path) if models.iter().any(|m| m.side_info) => Some(

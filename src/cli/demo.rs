@@ -123,6 +123,7 @@ pub fn run(args: &Args, ctx: &Context) -> anyhow::Result<()> {
     let opts = FitOptions {
         seed: args.seed,
         progress: ctx.progress(),
+        ..FitOptions::default()
     };
     let eval_opts = EvalOptions {
         clip: true,

@@ -280,6 +280,7 @@ pub fn run(args: &Args, ctx: &Context) -> anyhow::Result<()> {
     let opts = FitOptions {
         seed: args.split.seed,
         progress: ctx.progress(),
+        ..FitOptions::default()
     };
     let (mut model, auto_report) = match &spec {
         Some(spec) => (

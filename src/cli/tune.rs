@@ -93,6 +93,7 @@ pub fn run(args: &Args, ctx: &Context) -> anyhow::Result<()> {
     let fit = FitOptions {
         seed: split_config.seed,
         progress: false,
+        ..FitOptions::default()
     };
     let report = tune_within(
         &base,

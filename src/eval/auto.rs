@@ -189,6 +189,7 @@ pub fn auto_fit(
     let fit_opts = FitOptions {
         seed: opts.seed,
         progress: false,
+        ..FitOptions::default()
     };
     let rmse_of = |preds: &[Prediction]| rating_metrics(valid, preds, Some(scale)).rmse;
     let mut trials: Vec<AutoTrial> = Vec::new();
@@ -292,6 +293,7 @@ pub fn auto_fit(
         let member_opts = FitOptions {
             seed: opts.seed.wrapping_add(size as u64 - 1),
             progress: false,
+            ..FitOptions::default()
         };
         let t0 = Instant::now();
         let fitted = TrainedModel::fit(&best.spec, train, Some(valid), None, scale, &member_opts)

@@ -164,6 +164,7 @@ impl BlendConfig {
                     .seed
                     .wrapping_add((k as u64).wrapping_mul(MEMBER_SEED_STRIDE)),
                 progress: opts.progress,
+                control: opts.control.clone(),
             };
             let label = format!("blend member {} ({})", k + 1, spec.kind());
             let (model, r) = spec

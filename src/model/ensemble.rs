@@ -88,9 +88,19 @@ impl EnsembleConfig {
         let mut report = FitReport::default();
         let mut kept = Vec::with_capacity(self.members);
         for k in 0..self.members {
+            // A model file holds at least two members, so a stop request
+            // ends the ensemble only once two are fitted.
+            if k >= 2 && opts.control.stop_requested() {
+                report.notes.push(format!(
+                    "stopped on request: {k} of {} members fitted",
+                    self.members
+                ));
+                break;
+            }
             let member_opts = FitOptions {
                 seed: opts.seed.wrapping_add(k as u64),
                 progress: opts.progress,
+                control: opts.control.clone(),
             };
             let (model, r) = self
                 .base
@@ -106,9 +116,9 @@ impl EnsembleConfig {
         }
         report.notes.push(format!(
             "ensemble of {} (seeds {}..={}): {}",
-            self.members,
+            members.len(),
             opts.seed,
-            opts.seed.wrapping_add(self.members as u64 - 1),
+            opts.seed.wrapping_add(members.len() as u64 - 1),
             kept.join("; ")
         ));
         report.train_seconds = start.elapsed().as_secs_f64();

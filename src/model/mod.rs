@@ -25,6 +25,9 @@ pub use rank::top_n;
 pub use spec::ModelSpec;
 pub use trained::TrainedModel;
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 use crate::data::{Csr, Ratings};
@@ -110,6 +113,8 @@ pub struct FitOptions {
     pub seed: u64,
     /// Show a progress bar on stderr.
     pub progress: bool,
+    /// The caller's hold on the fit: a stop request and an epoch observer.
+    pub control: FitControl,
 }
 
 impl Default for FitOptions {
@@ -117,7 +122,71 @@ impl Default for FitOptions {
         FitOptions {
             seed: 42,
             progress: false,
+            control: FitControl::default(),
         }
+    }
+}
+
+/// Called after each finished epoch with its statistics and the number of
+/// epochs the fit plans (early stopping or a stop request may end it sooner).
+pub type EpochObserver = Arc<dyn Fn(&EpochStats, usize) + Send + Sync>;
+
+/// A caller's hold on a running fit, shared with it (clones share the same
+/// flag): another thread may ask the fit to stop, and an observer hears of
+/// each epoch as it ends (a progress bar in a host language).
+///
+/// Every kind that trains in epochs checks the flag at least between
+/// epochs (autoencoders between batches) and, when it is set, ends the fit
+/// with a usable model: the best epoch so far where early stopping tracks
+/// one, else the weights as they are, and a note in the report saying so.
+/// Seed ensembles fit no further member once it is set.
+#[derive(Clone, Default)]
+pub struct FitControl {
+    stop: Arc<AtomicBool>,
+    observer: Option<EpochObserver>,
+}
+
+impl FitControl {
+    /// A control with no stop request and no observer.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The same control, calling `observer` after each epoch.
+    pub fn with_observer(mut self, observer: EpochObserver) -> Self {
+        self.observer = Some(observer);
+        self
+    }
+
+    /// Asks the fit to stop at its next check (safe from any thread).
+    pub fn request_stop(&self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether a stop was requested.
+    pub fn stop_requested(&self) -> bool {
+        self.stop.load(Ordering::Relaxed)
+    }
+
+    /// Tells the observer, if any, that an epoch ended.
+    pub fn epoch_done(&self, stats: &EpochStats, planned_epochs: usize) {
+        if let Some(observer) = &self.observer {
+            observer(stats, planned_epochs);
+        }
+    }
+
+    /// The note a fit adds to its report when it stopped on request.
+    pub fn stopped_note(epochs_done: usize) -> String {
+        format!("stopped on request after {epochs_done} complete epochs")
+    }
+}
+
+impl std::fmt::Debug for FitControl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FitControl")
+            .field("stop_requested", &self.stop_requested())
+            .field("observer", &self.observer.is_some())
+            .finish()
     }
 }
 

@@ -240,6 +240,7 @@ impl AutoencoderConfig {
             cfg: self.clone(),
             seed: opts.seed,
             progress: opts.progress,
+            control: opts.control.clone(),
         };
         let report = train::train(&mut net, &enc, &set, &settings)?;
         let mut model = Autoencoder {

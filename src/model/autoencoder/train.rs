@@ -19,7 +19,7 @@ use super::real::{sum_sq, Real};
 use super::sparse::Batch;
 use crate::data::Csr;
 use crate::error::{Error, ErrorKind, Result};
-use crate::model::{EpochStats, FitReport};
+use crate::model::{EpochStats, FitControl, FitReport};
 
 /// Touched share of the item-table rows per batch below which `auto` goes lazy.
 const LAZY_BELOW: f64 = 0.3;
@@ -60,6 +60,8 @@ pub struct LoopSettings {
     pub seed: u64,
     /// Show a progress bar.
     pub progress: bool,
+    /// Stop requests and the epoch observer.
+    pub control: FitControl,
 }
 
 /// Decides lazy or dense row updates; says why in `notes`.
@@ -178,6 +180,7 @@ fn train_on_worker<T: Real>(
             }
         };
         fill(0, &mut batch);
+        let mut stopped_after = None;
         for bi in 0..n_batches {
             if cfg.refeed > 0 {
                 net.dense_output(&batch, &mut ws, &mut refeed.out);
@@ -216,6 +219,19 @@ fn train_on_worker<T: Real>(
                 }
             }
             std::mem::swap(&mut batch, &mut next_batch);
+            // Checked per batch: one epoch of a large set takes minutes.
+            if bi + 1 < n_batches && settings.control.stop_requested() {
+                stopped_after = Some(bi + 1);
+                break;
+            }
+        }
+        if let Some(batches) = stopped_after {
+            opt.flush(&mut net.params);
+            report.notes.push(format!(
+                "{} and {batches} of {n_batches} batches of epoch {epoch}",
+                FitControl::stopped_note(epoch - 1)
+            ));
+            break;
         }
         // Lazy rows catch up only when the weights are read or the rate
         // changes: a full pass over the item tables costs as much as many batches.
@@ -256,6 +272,7 @@ fn train_on_worker<T: Real>(
                 stats.seconds
             ));
         }
+        settings.control.epoch_done(&stats, cfg.epochs);
         report.history.push(stats);
         report.epochs = epoch;
         if let (Some(v), Some(patience)) = (valid_rmse, cfg.patience) {
@@ -265,6 +282,10 @@ fn train_on_worker<T: Real>(
             } else if epoch - best.as_ref().map_or(0, |b| b.1) >= patience {
                 break;
             }
+        }
+        if epoch < cfg.epochs && settings.control.stop_requested() {
+            report.notes.push(FitControl::stopped_note(epoch));
+            break;
         }
     }
     if let Some(bar) = bar {

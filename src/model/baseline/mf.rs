@@ -17,7 +17,8 @@ use crate::model::diverge;
 use crate::model::memory::Bytes;
 use crate::model::registry::{no_presets, parse_serde, ModelConfig, ModelKind};
 use crate::model::{
-    EpochStats, FitData, FitOptions, FitReport, ModelParts, Recommender, SparseRow, Tensor,
+    EpochStats, FitControl, FitData, FitOptions, FitReport, ModelParts, Recommender, SparseRow,
+    Tensor,
 };
 
 /// Settings of [`MfModel`] and [`super::SvdppModel`].
@@ -135,6 +136,7 @@ impl MfConfig {
         let r = self.resolve(Flavour::Mf);
         let spread = diverge::spread(data.train.min_max().unwrap_or((0.0, 0.0)));
         let mut history = Vec::with_capacity(self.epochs);
+        let mut notes = Vec::new();
         for epoch in 1..=self.epochs {
             let t = Instant::now();
             let sq = model.sgd_epoch(data.train_by_user, r.lr, r.l2);
@@ -147,11 +149,19 @@ impl MfConfig {
                 data.valid,
                 |u, i| model.predict_known(u, i),
             )?);
+            if let Some(stats) = history.last() {
+                opts.control.epoch_done(stats, self.epochs);
+            }
+            if opts.control.stop_requested() && epoch < self.epochs {
+                notes.push(FitControl::stopped_note(epoch));
+                break;
+            }
         }
         let report = FitReport {
-            epochs: self.epochs,
+            epochs: history.len(),
             history,
             train_seconds: start.elapsed().as_secs_f64(),
+            notes,
             ..FitReport::default()
         };
         Ok((model, report))

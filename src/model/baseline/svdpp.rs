@@ -20,7 +20,9 @@ use super::{check_all, check_items, dot, matrix, shape2};
 use crate::data::Csr;
 use crate::error::{Error, Result};
 use crate::model::registry::{no_presets, parse_serde, ModelConfig, ModelKind};
-use crate::model::{FitData, FitOptions, FitReport, ModelParts, Recommender, SparseRow};
+use crate::model::{
+    FitControl, FitData, FitOptions, FitReport, ModelParts, Recommender, SparseRow,
+};
 
 use super::MfConfig;
 
@@ -71,6 +73,7 @@ impl MfConfig {
         let r = self.resolve(Flavour::Svdpp);
         let spread = crate::model::diverge::spread(data.train.min_max().unwrap_or((0.0, 0.0)));
         let mut history = Vec::with_capacity(self.epochs);
+        let mut notes = Vec::new();
         for epoch in 1..=self.epochs {
             let t = Instant::now();
             let sq = model.sgd_epoch(data.train_by_user, r.lr, r.l2);
@@ -91,11 +94,19 @@ impl MfConfig {
                     model.predict_with(u, i, &z)
                 },
             )?);
+            if let Some(stats) = history.last() {
+                opts.control.epoch_done(stats, self.epochs);
+            }
+            if opts.control.stop_requested() && epoch < self.epochs {
+                notes.push(FitControl::stopped_note(epoch));
+                break;
+            }
         }
         let report = FitReport {
-            epochs: self.epochs,
+            epochs: history.len(),
             history,
             train_seconds: start.elapsed().as_secs_f64(),
+            notes,
             ..FitReport::default()
         };
         Ok((model, report))

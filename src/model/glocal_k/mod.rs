@@ -44,7 +44,8 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::model::baseline::solve_spd;
 use crate::model::registry::{parse_serde, ModelConfig, ModelKind};
 use crate::model::{
-    EpochStats, FitData, FitOptions, FitReport, ModelParts, Recommender, SparseRow, Tensor,
+    EpochStats, FitControl, FitData, FitOptions, FitReport, ModelParts, Recommender, SparseRow,
+    Tensor,
 };
 use network::{DenseData, Layout, Phase};
 
@@ -246,7 +247,12 @@ impl GlocalKConfig {
             );
             bar
         });
+        let planned = self.pretrain_epochs + self.finetune_epochs;
+        let mut stopped = false;
         for (phase, epochs, iters) in phases {
+            if stopped {
+                break;
+            }
             let mut since_best = 0usize;
             for _ in 0..epochs {
                 let t = Instant::now();
@@ -304,6 +310,13 @@ impl GlocalKConfig {
                     lr: 0.0,
                     seconds: t.elapsed().as_secs_f64(),
                 });
+                if let Some(stats) = history.last() {
+                    opts.control.epoch_done(stats, planned);
+                }
+                if history.len() < planned && opts.control.stop_requested() {
+                    notes.push(FitControl::stopped_note(history.len()));
+                    stopped = true;
+                }
                 if phase == final_phase {
                     if let Some(v) = valid_rmse {
                         if best.as_ref().is_none_or(|b| v < b.0) {
@@ -319,6 +332,9 @@ impl GlocalKConfig {
                         ));
                         break;
                     }
+                }
+                if stopped {
+                    break;
                 }
             }
         }
