@@ -1,0 +1,122 @@
+//! Ranking on implicit feedback, end to end: the strong-generalization
+//! protocol on hand-computed lists, and the ranking models on MovieLens
+//! 100K (skipped with a printed reason when ../shared/data is absent).
+
+mod prep_util;
+
+use std::sync::Arc;
+
+use aerec::data::implicit::{to_implicit, ImplicitOptions, Positives, Weighting};
+use aerec::data::read::{read_ratings, ReadOptions};
+use aerec::data::{IdMap, RatingScale, Ratings};
+use aerec::eval::protocol::{evaluate_held_out, strong_split, HeldOut, StrongOptions};
+use aerec::model::{FitOptions, ModelSpec, TrainedModel};
+use serde_json::json;
+
+fn ids(prefix: &str, n: usize) -> Arc<IdMap> {
+    Arc::new(IdMap::from_ids((0..n).map(|k| format!("{prefix}{k}")).collect()).unwrap())
+}
+
+fn table(cells: &[(u32, u32)], users: &Arc<IdMap>, items: &Arc<IdMap>) -> Ratings {
+    Ratings {
+        users: cells.iter().map(|c| c.0).collect(),
+        items: cells.iter().map(|c| c.1).collect(),
+        values: vec![1.0; cells.len()],
+        timestamps: None,
+        user_ids: Arc::clone(users),
+        item_ids: Arc::clone(items),
+    }
+}
+
+fn binary() -> RatingScale {
+    RatingScale::new(0.0, 1.0).unwrap()
+}
+
+fn fit(settings: serde_json::Value, train: &Ratings, valid: Option<&Ratings>) -> TrainedModel {
+    let spec = ModelSpec::from_json(&settings).unwrap();
+    TrainedModel::fit(&spec, train, valid, None, binary(), &FitOptions::default()).unwrap()
+}
+
+#[test]
+fn popularity_lists_measured_by_hand() {
+    // Training users 0–3 over items 0–4: item 0 has 3 users, item 1 has
+    // 2, item 2 has 1, items 3 and 4 none. Held-out users 4 and 5.
+    let (users, items) = (ids("u", 6), ids("i", 5));
+    let train = table(
+        &[(0, 0), (0, 1), (1, 0), (1, 1), (2, 0), (3, 2)],
+        &users,
+        &items,
+    );
+    let model = fit(json!({ "model": "popularity" }), &train, None);
+    // User 4 is fed item 0 and must find items 2 and 3; user 5 is fed
+    // item 1 and must find item 0.
+    let part = HeldOut {
+        fold_in: table(&[(4, 0), (5, 1)], &users, &items),
+        scored: table(&[(4, 2), (4, 3), (5, 0)], &users, &items),
+    };
+    let report = evaluate_held_out(&model, &part, &[1, 2]).unwrap();
+    assert_eq!(report.users, 2);
+    // Lists: user 4 → 1, 2, 3, 4 (counts 2, 1, 0, 0; ties to the lower
+    // index); user 5 → 0, 2, 3, 4.
+    let at1 = report.at_k(1).unwrap();
+    // K = 1: user 4 misses (item 1), user 5 hits (item 0).
+    assert_eq!(at1.recall.mean, 0.5);
+    assert_eq!(at1.ndcg.mean, 0.5);
+    assert_eq!(at1.map.mean, 0.5);
+    // Interval of {0, 1}: mean ½, sample sd √½, half width 1.96 · √½ / √2.
+    assert!((at1.recall.half_width - 1.96 * 0.5).abs() < 1e-12);
+    // Items 1 and 0 are listed: 2 of 5.
+    assert_eq!(at1.coverage, 0.4);
+    // Popularity: item 1 is had by 2 of the 4 training users, item 0 by 3.
+    assert!((at1.list_popularity - (0.5 + 0.75) / 2.0).abs() < 1e-12);
+    let at2 = report.at_k(2).unwrap();
+    // K = 2: user 4 hits item 2 at rank 2: recall 1 / min(2, 2), NDCG
+    // (1/log2 3) / (1 + 1/log2 3), AP (1/2) / 2; user 5 as at K = 1.
+    let d = 1.0 / 3f64.log2();
+    assert!((at2.recall.mean - (0.5 + 1.0) / 2.0).abs() < 1e-12);
+    assert!((at2.ndcg.mean - (d / (1.0 + d) + 1.0) / 2.0).abs() < 1e-12);
+    assert!((at2.map.mean - (0.25 + 1.0) / 2.0).abs() < 1e-12);
+    assert_eq!(at2.coverage, 3.0 / 5.0);
+    // The relevant items' popularity: user 4 (¼ + 0) / 2, user 5 ¾.
+    assert!((report.relevant_popularity - (0.125 + 0.75) / 2.0).abs() < 1e-12);
+    assert!(evaluate_held_out(&model, &part, &[]).is_err());
+    assert!(evaluate_held_out(&model, &part, &[0]).is_err());
+}
+
+#[test]
+fn ranking_models_on_movielens_100k_beat_popularity() {
+    let Some(path) = prep_util::shared_data("ml-100k/u.data") else {
+        return;
+    };
+    let read = read_ratings(&path, &ReadOptions::new()).unwrap().ratings;
+    let opts = ImplicitOptions {
+        positives: Positives::AtLeast(4.0),
+        weighting: Weighting::Binary,
+    };
+    let positives = to_implicit(&read, &opts).unwrap();
+    assert_eq!(positives.len(), 55_375);
+    let split = strong_split(
+        &positives,
+        &StrongOptions {
+            test_users: 0.2,
+            valid_users: 0.0,
+            ..StrongOptions::default()
+        },
+    )
+    .unwrap();
+    let ndcg100 = |settings: serde_json::Value| {
+        let model = fit(settings, &split.train, None);
+        let report = evaluate_held_out(&model, &split.test, &[100]).unwrap();
+        report.at_k(100).unwrap().ndcg.mean
+    };
+    let popularity = ndcg100(json!({ "model": "popularity" }));
+    let ease = ndcg100(json!({ "model": "ease", "lambda": 200.0 }));
+    let knn = ndcg100(json!({ "model": "item-knn", "neighbors": 100 }));
+    eprintln!("NDCG@100: popularity {popularity:.4}, item-knn {knn:.4}, ease {ease:.4}");
+    assert!(popularity > 0.2, "popularity {popularity}");
+    assert!(
+        ease > popularity * 1.1,
+        "ease {ease}, popularity {popularity}"
+    );
+    assert!(knn > popularity, "item-knn {knn}, popularity {popularity}");
+}
