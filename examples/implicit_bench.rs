@@ -15,6 +15,14 @@
 //! training users and measured on the test users. One JSON line per (seed,
 //! model) on stdout: Recall@20/50, NDCG@100, MAP@100, coverage, popularity
 //! and seconds.
+//!
+//! ```text
+//! cargo run --release --example implicit_bench -- speed ITEMS USERS PER_USER BATCHES
+//! ```
+//!
+//! times one Mult-VAE epoch over `BATCHES` batches of 500 users of a random
+//! click matrix of that shape (each user `PER_USER` distinct items), the
+//! same work `bench/implicit_ref.py speed` times for PyTorch.
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -30,6 +38,9 @@ use serde_json::{json, Value};
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("speed") {
+        return speed(&args[1..]);
+    }
     if args.len() < 3 {
         anyhow::bail!("usage: implicit_bench FILE OUT_DIR SEED...");
     }
@@ -145,4 +156,53 @@ fn concat(part: &HeldOut) -> Ratings {
     all.values.extend_from_slice(&part.scored.values);
     all.timestamps = None;
     all
+}
+
+/// One Mult-VAE epoch on a random click matrix (see the module docs).
+fn speed(args: &[String]) -> anyhow::Result<()> {
+    use rand::seq::index::sample;
+    use rand::SeedableRng;
+    let [items, users, per_user, batches] = args else {
+        anyhow::bail!("usage: implicit_bench speed ITEMS USERS PER_USER BATCHES");
+    };
+    let (items, users, per_user, batches): (usize, usize, usize, usize) =
+        (items.parse()?, users.parse()?, per_user.parse()?, batches.parse()?);
+    let rows = (batches * 500).min(users);
+    let mut rng = rand::rngs::SmallRng::seed_from_u64(0);
+    let (mut u, mut i) = (Vec::new(), Vec::new());
+    for user in 0..rows {
+        for item in sample(&mut rng, items, per_user) {
+            u.push(user as u32);
+            i.push(item as u32);
+        }
+    }
+    let ids = |n: usize, p: &str| -> anyhow::Result<std::sync::Arc<aerec::data::IdMap>> {
+        Ok(std::sync::Arc::new(aerec::data::IdMap::from_ids(
+            (0..n).map(|k| format!("{p}{k}")).collect(),
+        )?))
+    };
+    let train = Ratings {
+        values: vec![1.0; u.len()],
+        users: u,
+        items: i,
+        timestamps: None,
+        user_ids: ids(rows, "u")?,
+        item_ids: ids(items, "i")?,
+    };
+    let spec = ModelSpec::from_json(&json!({ "model": "mult-vae", "epochs": 1 }))?;
+    let model = TrainedModel::fit(
+        &spec,
+        &train,
+        None,
+        None,
+        RatingScale::new(0.0, 1.0)?,
+        &FitOptions::default(),
+    )?;
+    let seconds = model.report.train_seconds;
+    println!(
+        "{}",
+        json!({ "model": "aerec-mult-vae", "items": items, "batches": batches,
+                "seconds": seconds, "seconds_per_batch": seconds / batches as f64 })
+    );
+    Ok(())
 }

@@ -120,3 +120,68 @@ fn ranking_models_on_movielens_100k_beat_popularity() {
     );
     assert!(knn > popularity, "item-knn {knn}, popularity {popularity}");
 }
+
+#[test]
+fn ranking_and_rating_models_side_by_side_on_one_split() {
+    use aerec::eval::protocol::compare_strong;
+    use aerec::eval::NamedSpec;
+    // Users like the items of their own parity (5) and not the others (2);
+    // each rates 24 of the 40 items.
+    let (n_users, n_items) = (80u32, 40u32);
+    let (users, items) = (ids("u", n_users as usize), ids("i", n_items as usize));
+    let mut cells = Vec::new();
+    for u in 0..n_users {
+        for k in 0..24 {
+            let i = (u * 7 + k * 3) % n_items;
+            let r = if (u + i) % 2 == 0 { 5.0 } else { 2.0 };
+            cells.push((u, i, r));
+        }
+    }
+    cells.sort_by_key(|c| (c.0, c.1));
+    cells.dedup_by_key(|c| (c.0, c.1));
+    let ratings = Ratings {
+        users: cells.iter().map(|c| c.0).collect(),
+        items: cells.iter().map(|c| c.1).collect(),
+        values: cells.iter().map(|c| c.2).collect(),
+        timestamps: None,
+        user_ids: users,
+        item_ids: items,
+    };
+    let named = |name: &str, v: serde_json::Value| NamedSpec {
+        name: name.into(),
+        spec: ModelSpec::from_json(&v).unwrap(),
+        side_info: false,
+    };
+    let models = [
+        named("pop", json!({ "model": "popularity" })),
+        named("ease", json!({ "model": "ease", "lambda": 5.0 })),
+        named("biases", json!({ "model": "biases" })),
+    ];
+    let opts = StrongOptions {
+        test_users: 0.25,
+        valid_users: 0.1,
+        ..StrongOptions::default()
+    };
+    let (split, rows) =
+        compare_strong(&ratings, 4.0, &models, &opts, &[20], &FitOptions::default()).unwrap();
+    // The split is on positives only: every scored item is a 5.
+    assert!(split.test.scored.values.iter().all(|&v| v == 5.0));
+    assert_eq!(rows.len(), 3);
+    assert_eq!(
+        rows.iter().map(|r| r.ranks_only).collect::<Vec<_>>(),
+        vec![true, true, false]
+    );
+    assert!(rows
+        .iter()
+        .all(|r| r.report.users == split.test.scored_users()));
+    let recall = |k: usize| rows[k].report.at_k(20).unwrap().recall.mean;
+    // EASE learns the parity from the positives; popularity cannot.
+    assert!(
+        recall(1) > recall(0) + 0.1,
+        "ease {} pop {}",
+        recall(1),
+        recall(0)
+    );
+    // A threshold no rating reaches has no positive to rank.
+    assert!(compare_strong(&ratings, 6.0, &models, &opts, &[20], &FitOptions::default()).is_err());
+}

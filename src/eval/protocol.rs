@@ -447,6 +447,115 @@ pub fn evaluate_held_out(model: &TrainedModel, part: &HeldOut, ks: &[usize]) -> 
     })
 }
 
+/// One model's row of [`compare_strong`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ComparedModel {
+    /// The model's label.
+    pub name: String,
+    /// Its kind.
+    pub kind: String,
+    /// Whether it is a ranking model (fitted on the positives) rather than
+    /// a rating model (fitted on the ratings).
+    pub ranks_only: bool,
+    /// Its lists measured on the test users.
+    pub report: TopNReport,
+    /// Seconds to fit.
+    pub fit_seconds: f64,
+}
+
+/// Ranking models and rating models side by side on one
+/// strong-generalization split of `ratings`, whose values of at least
+/// `threshold` are the positives.
+///
+/// The users are split on their positives. A ranking model
+/// ([`ModelSpec::ranks_only`](crate::model::ModelSpec::ranks_only)) fits on
+/// the training users' positives, as clicks of weight 1, and is fed each
+/// test user's fed-in positives as clicks; a rating model fits on every
+/// rating of the training users (low ones too: that is what it is built
+/// for) and is fed the same fed-in positives with their ratings. Both are
+/// asked for the same scored positives, so the only difference is what
+/// each kind of model learns from. Rating models get no validation data;
+/// ranking models get the validation users (they choose their epochs on
+/// them where they train in epochs).
+pub fn compare_strong(
+    ratings: &Ratings,
+    threshold: f32,
+    models: &[super::NamedSpec],
+    opts: &StrongOptions,
+    ks: &[usize],
+    fit: &crate::model::FitOptions,
+) -> Result<(StrongSplit, Vec<ComparedModel>)> {
+    use crate::data::implicit::{to_implicit, ImplicitOptions, Positives, Weighting};
+    let rated = to_implicit(
+        ratings,
+        &ImplicitOptions {
+            positives: Positives::AtLeast(threshold),
+            weighting: Weighting::Value,
+        },
+    )?;
+    if rated.is_empty() {
+        return Err(Error::config(format!(
+            "no rating is at least {threshold}: there is no positive to rank"
+        )));
+    }
+    let split = strong_split(&rated, opts)?;
+    let clicks = |r: &Ratings| {
+        let mut c = r.clone();
+        c.values.fill(1.0);
+        c
+    };
+    let click_train = clicks(&split.train);
+    let click_test = HeldOut {
+        fold_in: clicks(&split.test.fold_in),
+        scored: split.test.scored.clone(),
+    };
+    let mut click_valid = clicks(&split.valid.fold_in);
+    click_valid
+        .users
+        .extend_from_slice(&split.valid.scored.users);
+    click_valid
+        .items
+        .extend_from_slice(&split.valid.scored.items);
+    click_valid
+        .values
+        .extend(std::iter::repeat_n(1.0, split.valid.scored.len()));
+    click_valid.timestamps = None;
+    let mut is_train_user = vec![false; ratings.n_users()];
+    for &u in &split.train.users {
+        is_train_user[u as usize] = true;
+    }
+    let train_rows: Vec<usize> = (0..ratings.len())
+        .filter(|&k| is_train_user[ratings.users[k] as usize])
+        .collect();
+    let rating_train = ratings.select(&train_rows);
+    let (lo, hi) = ratings.min_max().unwrap_or((0.0, 1.0));
+    let rating_scale = crate::data::RatingScale::new(lo, hi.max(lo + 1.0))?;
+    let click_scale = crate::data::RatingScale { min: 0.0, max: 1.0 };
+    let mut rows = Vec::with_capacity(models.len());
+    for m in models {
+        let ranks_only = m.spec.ranks_only();
+        let start = std::time::Instant::now();
+        let model = if ranks_only {
+            let valid = (!click_valid.is_empty()).then_some(&click_valid);
+            TrainedModel::fit(&m.spec, &click_train, valid, None, click_scale, fit)
+        } else {
+            TrainedModel::fit(&m.spec, &rating_train, None, None, rating_scale, fit)
+        }
+        .map_err(|e| e.context(format!("fitting model {:?}", m.name)))?;
+        let fit_seconds = start.elapsed().as_secs_f64();
+        let part = if ranks_only { &click_test } else { &split.test };
+        let report = evaluate_held_out(&model, part, ks)?;
+        rows.push(ComparedModel {
+            name: m.name.clone(),
+            kind: m.spec.kind().to_string(),
+            ranks_only,
+            report,
+            fit_seconds,
+        });
+    }
+    Ok((split, rows))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

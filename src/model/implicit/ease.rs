@@ -47,12 +47,33 @@ impl EaseConfig {
 
 /// Scores item i for a user with clicks x as Σ_j x_j · B_ji.
 ///
-/// Model file tensors: `b` `[items, items]` (row j holds the weights item
-/// j gives every other item).
+/// Only the items with a training interaction take part in the solve: an
+/// item nobody has gives and gets no weight (its row and column of XᵀX are
+/// zero, so P is diagonal there and B zero), so leaving it out is exact and
+/// the solve is cubic in the active items only.
+///
+/// Model file tensors: `items` `[active]` (the active item indices, in
+/// order) and `b` `[active, active]` (row j holds the weights active item
+/// j gives every other).
 #[derive(Debug, Clone, PartialEq)]
 pub struct EaseModel {
+    /// Active item indices, ascending.
+    items: Vec<u32>,
+    /// Position of each catalogue item among the active ones (`u32::MAX`: inactive).
+    position: Vec<u32>,
     b: Vec<f32>,
     dims: Dims,
+}
+
+/// Items are stored as `f32` in the model file: exact below 2²⁴.
+const MAX_ITEMS: usize = 1 << 24;
+
+fn positions(items: &[u32], n_items: usize) -> Vec<u32> {
+    let mut position = vec![u32::MAX; n_items];
+    for (p, &i) in items.iter().enumerate() {
+        position[i as usize] = p as u32;
+    }
+    position
 }
 
 impl EaseModel {
@@ -60,19 +81,42 @@ impl EaseModel {
     pub fn fit(config: &EaseConfig, data: &FitData<'_>) -> Result<EaseModel> {
         let train = data.train_by_user;
         check_weights(train, KIND.name)?;
-        let n = train.n_cols;
+        if train.n_cols > MAX_ITEMS {
+            return Err(Error::config(format!(
+                "ease stores item indices exactly up to {MAX_ITEMS} items; this catalogue has {}",
+                train.n_cols
+            )));
+        }
+        let mut active_flag = vec![false; train.n_cols];
+        for &i in &train.indices {
+            active_flag[i as usize] = true;
+        }
+        let items: Vec<u32> = (0..train.n_cols as u32)
+            .filter(|&i| active_flag[i as usize])
+            .collect();
+        let n = items.len();
         memory::check(
             KIND.name,
             EaseConfig::training_bytes(n),
-            &format!("a dense {n} × {n} item matrix, solved in double precision"),
+            &format!("a dense {n} × {n} matrix of the items with a click, in double precision"),
             "the catalogue (filter rare items: --min-item-ratings) or use mult-vae",
         )?;
-        let by_item = train.transpose();
+        let position = positions(&items, train.n_cols);
+        // X restricted to the active items, by user and by item.
+        let compact = {
+            let mut c = train.clone();
+            c.n_cols = n;
+            for j in c.indices.iter_mut() {
+                *j = position[*j as usize];
+            }
+            c
+        };
+        let by_item = compact.transpose();
         let mut gram = vec![0f64; n * n];
         gram.par_chunks_mut(n.max(1))
             .enumerate()
             .for_each(|(i, row)| {
-                add_gram_row(train, &by_item, i, row);
+                add_gram_row(&compact, &by_item, i, row);
                 row[i] += config.lambda;
             });
         let llt = MatRef::from_row_major_slice(&gram, n, n)
@@ -101,24 +145,50 @@ impl EaseModel {
             ))));
         }
         Ok(EaseModel {
+            items,
+            position,
             b,
             dims: Dims {
                 users: train.n_rows,
-                items: n,
+                items: train.n_cols,
             },
         })
     }
 
-    /// The weight item `j` gives item `i` (B_ji).
+    /// The weight item `j` gives item `i` (B_ji; 0 where either is inactive).
     pub fn weight(&self, j: u32, i: u32) -> f32 {
-        self.b[j as usize * self.dims.items + i as usize]
+        let (pj, pi) = (self.position[j as usize], self.position[i as usize]);
+        if pj == u32::MAX || pi == u32::MAX {
+            return 0.0;
+        }
+        self.b[pj as usize * self.items.len() + pi as usize]
     }
 
     /// Rebuilds the model from its parts.
     pub fn from_parts(parts: &ModelParts) -> Result<Self> {
         let dims = Dims::of(parts)?;
+        let stored = parts
+            .tensors
+            .iter()
+            .find(|(name, _)| name == "items")
+            .map(|(_, t)| t.data.clone())
+            .ok_or_else(|| Error::model_file("ease: tensor \"items\" is missing"))?;
+        let mut items = Vec::with_capacity(stored.len());
+        for v in stored {
+            let ok = v >= 0.0 && v.fract() == 0.0 && (v as usize) < dims.items;
+            if !ok || items.last().is_some_and(|&last| last >= v as u32) {
+                return Err(Error::model_file(format!(
+                    "ease: {v} is no item index below {} in ascending order",
+                    dims.items
+                )));
+            }
+            items.push(v as u32);
+        }
+        let m = items.len();
         Ok(EaseModel {
-            b: parts.tensor("b", &[dims.items, dims.items])?.data.clone(),
+            position: positions(&items, dims.items),
+            b: parts.tensor("b", &[m, m])?.data.clone(),
+            items,
             dims,
         })
     }
@@ -163,36 +233,61 @@ impl Recommender for EaseModel {
     /// The rows of B the user's items select, summed: O(row length × items).
     fn score_all(&self, user: Option<u32>, row: SparseRow<'_>, out: &mut [f32]) -> Result<()> {
         check_call(self.dims, user, row, &[], &[])?;
-        let n = self.dims.items;
-        if out.len() != n {
+        if out.len() != self.dims.items {
             return Err(Error::other(format!(
-                "score_all: {} output slots for {n} items",
-                out.len()
+                "score_all: {} output slots for {} items",
+                out.len(),
+                self.dims.items
             )));
         }
-        out.fill(0.0);
+        let m = self.items.len();
+        let mut active = vec![0f32; m];
         for (&j, &x) in row.indices.iter().zip(row.values) {
-            let weights = &self.b[j as usize * n..(j as usize + 1) * n];
-            for (o, &w) in out.iter_mut().zip(weights) {
+            let pj = self.position[j as usize];
+            if pj == u32::MAX {
+                continue;
+            }
+            let weights = &self.b[pj as usize * m..(pj as usize + 1) * m];
+            for (o, &w) in active.iter_mut().zip(weights) {
                 *o += x * w;
             }
+        }
+        out.fill(0.0);
+        for (&i, &v) in self.items.iter().zip(&active) {
+            out[i as usize] = v;
         }
         Ok(())
     }
 
-    /// Row j of B: the items item j predicts, and how strongly.
+    /// Row j of B over the whole catalogue: the items item j predicts.
     fn item_vectors(&self) -> Option<(usize, Vec<f32>)> {
-        Some((self.dims.items, self.b.clone()))
+        let n = self.dims.items;
+        let mut out = vec![0f32; n * n];
+        for (pj, &j) in self.items.iter().enumerate() {
+            for (pi, &i) in self.items.iter().enumerate() {
+                out[j as usize * n + i as usize] = self.b[pj * self.items.len() + pi];
+            }
+        }
+        Some((n, out))
     }
 
     fn to_parts(&self) -> ModelParts {
         ModelParts {
             kind: KIND.name.into(),
             config: serde_json::json!({ "dims": self.dims }),
-            tensors: vec![(
-                "b".into(),
-                matrix(self.dims.items, self.dims.items, self.b.clone()),
-            )],
+            tensors: vec![
+                (
+                    "items".into(),
+                    crate::model::Tensor {
+                        shape: vec![self.items.len()],
+                        data: self.items.iter().map(|&i| i as f32).collect(),
+                    },
+                ),
+                (
+                    "b".into(),
+                    matrix(self.items.len(), self.items.len(), self.b.clone()),
+                ),
+            ],
         }
     }
 }
@@ -402,7 +497,15 @@ mod tests {
     #[test]
     fn a_catalogue_too_large_is_refused_with_the_estimate() {
         let (r, _) = data(&[(0, 0, 1.0)], 1, 1);
-        let huge = Csr::from_triplets(1, 3_000_000, &[0], &[7], &[1.0]);
+        // 3 million items, each clicked once: all of them take part.
+        let n = 3_000_000u32;
+        let huge = Csr::from_triplets(
+            1,
+            n as usize,
+            &vec![0; n as usize],
+            &(0..n).collect::<Vec<u32>>(),
+            &vec![1.0; n as usize],
+        );
         let fit_data = FitData {
             train: &r,
             train_by_user: &huge,

@@ -37,7 +37,7 @@ use crate::eval::ranking::user_ranking;
 use crate::model::memory::{self, Bytes};
 use crate::model::registry::{no_presets, ModelConfig, ModelKind};
 use crate::model::{
-    top_n, EpochStats, FitData, FitOptions, FitReport, ModelParts, Recommender, SparseRow, Tensor,
+    top_n, FitData, FitOptions, FitReport, ModelParts, Recommender, SparseRow, Tensor,
 };
 
 /// Settings of Mult-VAE and Mult-DAE (the paper's defaults; a kind's
@@ -718,8 +718,8 @@ fn fit(
     let mut report = FitReport::default();
     let mut best: Option<(f64, usize, Weights)> = None;
     let mut updates = 0usize;
+    let mut losses = Vec::with_capacity(settings.epochs);
     for epoch in 1..=settings.epochs {
-        let epoch_start = Instant::now();
         users.shuffle(&mut rng);
         let mut loss_sum = 0f64;
         let mut batches = 0usize;
@@ -763,14 +763,10 @@ fn fit(
             updates += 1;
         }
         let valid_ndcg = validation.as_ref().map(|v| v.ndcg(&model));
-        report.history.push(EpochStats {
-            epoch,
-            train_loss: loss_sum / batches.max(1) as f64,
-            train_rmse: f64::NAN,
-            valid_rmse: None,
-            lr: settings.lr,
-            seconds: epoch_start.elapsed().as_secs_f64(),
-        });
+        // The epoch history's columns are RMSEs, which a ranking model has
+        // none of: its loss curve goes to the notes instead.
+        let loss = loss_sum / batches.max(1) as f64;
+        losses.push(loss);
         report.epochs = epoch;
         if let Some(ndcg) = valid_ndcg {
             if best.as_ref().is_none_or(|b| ndcg > b.0) {
@@ -789,6 +785,13 @@ fn fit(
         report.notes.push(format!(
             "kept epoch {epoch} of {}: validation NDCG@100 {ndcg:.4}",
             report.epochs
+        ));
+    }
+    if let (Some(first), Some(last)) = (losses.first(), losses.last()) {
+        report.notes.push(format!(
+            "training loss (multinomial NLL{}) {first:.4} in epoch 1, {last:.4} in epoch {}",
+            if variational { " + β·KL" } else { "" },
+            losses.len()
         ));
     }
     report.train_seconds = start.elapsed().as_secs_f64();
