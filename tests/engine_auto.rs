@@ -28,6 +28,7 @@ fn keeps_the_best_candidate_and_returns_that_model() {
     let opts = AutoOptions {
         budget: 3.0,
         seed: 2,
+        refit: false,
     };
     let mut seen = Vec::new();
     let (model, report) = auto_fit(&train, &valid, scale(), &opts, &mut |t| {
@@ -66,6 +67,7 @@ fn a_spent_budget_still_runs_the_baselines_and_one_autoencoder() {
     let opts = AutoOptions {
         budget: 1e-6,
         seed: 1,
+        refit: false,
     };
     let (_, report) = auto_fit(&train, &valid, scale(), &opts, &mut |_| {}).unwrap();
     let fitted: Vec<&str> = report
@@ -96,7 +98,11 @@ fn a_spent_budget_still_runs_the_baselines_and_one_autoencoder() {
 fn bad_budgets_and_empty_validation_are_errors() {
     let (train, valid) = low_rank(30, 20, 13);
     for budget in [0.0, -1.0, f64::NAN] {
-        let opts = AutoOptions { budget, seed: 1 };
+        let opts = AutoOptions {
+            budget,
+            seed: 1,
+            refit: false,
+        };
         assert!(auto_fit(&train, &valid, scale(), &opts, &mut |_| {}).is_err());
     }
     let empty = aerec::data::Ratings {
@@ -108,6 +114,7 @@ fn bad_budgets_and_empty_validation_are_errors() {
     let opts = AutoOptions {
         budget: 5.0,
         seed: 1,
+        refit: false,
     };
     assert!(auto_fit(&train, &empty, scale(), &opts, &mut |_| {}).is_err());
 }
@@ -118,6 +125,7 @@ fn an_ensemble_winner_saves_and_loads() {
     let opts = AutoOptions {
         budget: 2.0,
         seed: 3,
+        refit: false,
     };
     let (model, report) = auto_fit(&train, &valid, scale(), &opts, &mut |_| {}).unwrap();
     let dir = tempfile::tempdir().unwrap();
@@ -136,4 +144,65 @@ fn the_default_budget_scales_with_the_data() {
     assert_eq!(default_budget(100_000), 60.0);
     assert_eq!(default_budget(1_000_000), 600.0);
     assert_eq!(default_budget(1_000), 10.0);
+}
+
+#[test]
+fn the_refit_trains_the_chosen_model_again_on_train_and_validation() {
+    let (train, valid) = low_rank(120, 60, 15);
+    // A budget large enough that the search is not cut, so both runs make
+    // the same choices.
+    let run = |refit| {
+        let opts = AutoOptions {
+            budget: 1e6,
+            seed: 4,
+            refit,
+        };
+        auto_fit(&train, &valid, scale(), &opts, &mut |_| {}).unwrap()
+    };
+    let (kept, plain) = run(false);
+    let (model, report) = run(true);
+    let searched = |r: &aerec::eval::AutoReport| -> Vec<(String, Option<f64>)> {
+        r.trials
+            .iter()
+            .filter(|t| !t.name.starts_with("refit"))
+            .map(|t| (t.name.clone(), t.valid_rmse))
+            .collect()
+    };
+    assert_eq!(searched(&report), searched(&plain), "the same search");
+    assert_eq!(report.winner, plain.winner);
+    let last = report.trials.last().unwrap();
+    assert_eq!(
+        last.name,
+        format!("refit of {}", report.trials[report.winner].name)
+    );
+    assert!(
+        last.valid_rmse.is_none(),
+        "no honest validation after a refit"
+    );
+    // Trained on both parts: the model knows the validation ratings.
+    assert_eq!(model.train.nnz(), train.len() + valid.len());
+    assert_eq!(kept.train.nnz(), train.len());
+    assert!(model
+        .report
+        .notes
+        .iter()
+        .any(|n| n.starts_with("refitted on the training and validation ratings")));
+    // An autoencoder that stopped early is refitted for the epochs it kept.
+    let note = model
+        .report
+        .notes
+        .iter()
+        .find(|n| n.starts_with("refitted"))
+        .unwrap();
+    if let Some(rest) = note.split("autoencoder for ").nth(1) {
+        let epochs: usize = rest.split(' ').next().unwrap().parse().unwrap();
+        assert!(epochs >= 1 && epochs <= 400, "{note}");
+    }
+    // It saves and loads as any model, predicting the same.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("refit.aerec");
+    aerec::persist::save(&model, &path).unwrap();
+    let back = aerec::persist::load(&path).unwrap();
+    assert_eq!(back.spec, model.spec);
+    assert_eq!(valid_rmse(&back, &valid), valid_rmse(&model, &valid));
 }

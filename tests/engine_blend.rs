@@ -649,3 +649,65 @@ fn compare_and_tune_take_a_blend() {
     assert_eq!(tuned.trials.len(), 2);
     assert_eq!(tuned.best_spec.kind(), "blend");
 }
+
+#[test]
+fn a_blend_with_new_members_keeps_its_weights() {
+    let (train, mut valid, test) = data(5);
+    let n = valid.len();
+    let p0: Vec<f32> = (0..n).map(|j| 1.5 + (j * 7 % 13) as f32 / 4.5).collect();
+    let p1: Vec<f32> = (0..n).map(|j| 1.5 + (j * 5 % 11) as f32 / 3.7).collect();
+    valid.values = (0..n).map(|j| 0.5 + 0.6 * p0[j] + 0.3 * p1[j]).collect();
+    let (blend, _) = from_fitted(&train, &valid, &[p0, p1]);
+    let (w, b) = blend.weights();
+    let (w, b) = ((w[0], w[1]), b);
+    // Members of other kinds, fitted the way a refit would: they replace
+    // the placeholders, the weights stay.
+    let kinds = [json!({"model": "biases"}), json!({"model": "mf"})];
+    let specs: Vec<ModelSpec> = kinds
+        .iter()
+        .map(|k| ModelSpec::from_json(k).unwrap())
+        .collect();
+    let alone: Vec<Vec<f32>> = specs
+        .iter()
+        .map(|s| values(&fit(s, &train, &valid, 4), &test))
+        .collect();
+    let refitted: Vec<Box<dyn Recommender>> = specs
+        .iter()
+        .map(|s| fit(s, &train, &valid, 4).model)
+        .collect();
+    let blend = blend.with_members(refitted).unwrap();
+    assert_eq!(blend.weights().0, [w.0, w.1]);
+    let config = BlendConfig {
+        members: specs,
+        meta_features: false,
+    };
+    let model = TrainedModel::from_fitted(
+        Box::new(blend),
+        ModelSpec::new(config).unwrap(),
+        &train,
+        scale(),
+        Default::default(),
+    )
+    .unwrap();
+    let got = values(&model, &test);
+    let (lo, hi) = train.min_max().unwrap();
+    for (j, g) in got.iter().enumerate() {
+        let want = b + w.0 * alone[0][j].clamp(lo, hi) + w.1 * alone[1][j].clamp(lo, hi);
+        assert!((g - want).abs() < 1e-4, "cell {j}: {g} vs {want}");
+    }
+}
+
+#[test]
+fn a_blend_refuses_new_members_that_do_not_match() {
+    let (train, mut valid, _) = data(6);
+    let n = valid.len();
+    let p: Vec<f32> = (0..n).map(|j| 1.0 + (j % 5) as f32).collect();
+    valid.values = p.iter().map(|x| 0.2 + 0.9 * x).collect();
+    let (blend, _) = from_fitted(&train, &valid, &[p.clone(), p]);
+    let one: Vec<Box<dyn Recommender>> = vec![fit(&mean(), &train, &valid, 1).model];
+    let err = blend.with_members(one).unwrap_err();
+    assert!(
+        err.to_string().contains("1 members to put in place of 2"),
+        "{err}"
+    );
+}

@@ -63,6 +63,11 @@ pub struct Args {
     /// given) [default: 60 per 100,000 ratings, at least 10].
     #[arg(long, value_name = "SECONDS", help_heading = "Model")]
     pub budget: Option<f64>,
+    /// The automatic default keeps the model fitted without the validation
+    /// ratings, instead of fitting it again on training and validation
+    /// together with the epochs early stopping chose.
+    #[arg(long, help_heading = "Model")]
+    pub no_refit: bool,
     /// Save the trained model to this `.aerec` file.
     #[arg(long, value_name = "FILE", help_heading = "Output")]
     pub out: Option<PathBuf>,
@@ -181,10 +186,15 @@ pub fn run(args: &Args, ctx: &Context) -> anyhow::Result<()> {
         }
         None
     } else {
-        if args.budget.is_some() {
+        if args.budget.is_some() || args.no_refit {
             anyhow::bail!(
-                "--budget applies to the automatic default, which runs when no model flag \
-                 (--model, --preset, --config or a model setting) is given"
+                "--{} applies to the automatic default, which runs when no model flag \
+                 (--model, --preset, --config or a model setting) is given",
+                if args.budget.is_some() {
+                    "budget"
+                } else {
+                    "no-refit"
+                }
             );
         }
         Some(args.model.spec(ae, baseline)?)
@@ -271,6 +281,7 @@ pub fn run(args: &Args, ctx: &Context) -> anyhow::Result<()> {
             let auto_opts = AutoOptions {
                 budget,
                 seed: args.split.seed,
+                refit: !args.no_refit,
             };
             let (model, report) = auto_fit(&split.train, valid, scale, &auto_opts, &mut |t| {
                 ctx.note(&format!("auto: {}", trial_line(t)))
@@ -287,7 +298,11 @@ pub fn run(args: &Args, ctx: &Context) -> anyhow::Result<()> {
     }
     let eval_opts = args.eval.options();
     let test = eval::evaluate(&model, &split.test, &eval_opts)?;
+    // A refitted model has seen the validation ratings: its honest
+    // validation RMSE is the one the search measured before the refit.
+    let refitted = auto_report.as_ref().is_some_and(|_| !args.no_refit);
     let valid: Option<EvalReport> = match &split.valid {
+        Some(_) if refitted => None,
         Some(v) => Some(eval::evaluate(
             &model,
             v,
@@ -311,6 +326,10 @@ pub fn run(args: &Args, ctx: &Context) -> anyhow::Result<()> {
         crate::persist::save(&model, path)?;
         ctx.note(&format!("model: {}", path.display()));
     }
+    let valid_rmse = match &auto_report {
+        Some(r) if refitted => r.trials[r.winner].valid_rmse,
+        _ => valid.as_ref().map(|v| v.rating.rmse),
+    };
     let result = json!({
         "model": spec.kind(),
         "auto": auto_report,
@@ -321,7 +340,7 @@ pub fn run(args: &Args, ctx: &Context) -> anyhow::Result<()> {
         "test_rmse": test.rating.rmse,
         "test_mae": test.rating.mae,
         "clipped": test.rating.clipped,
-        "valid_rmse": valid.as_ref().map(|v| v.rating.rmse),
+        "valid_rmse": valid_rmse,
         "epochs": model.report.epochs,
         "best_epoch": model.report.best_epoch,
         "train_seconds": model.report.train_seconds,
@@ -344,8 +363,13 @@ pub fn run(args: &Args, ctx: &Context) -> anyhow::Result<()> {
         "fit seconds".into(),
         format!("{:.2}", model.report.train_seconds),
     ]);
-    if let Some(v) = &valid {
-        t.push(vec!["valid RMSE".into(), format!("{:.4}", v.rating.rmse)]);
+    if let Some(v) = valid_rmse {
+        let label = if refitted {
+            "valid RMSE (before the refit)"
+        } else {
+            "valid RMSE"
+        };
+        t.push(vec![label.into(), format!("{v:.4}")]);
     }
     t.push(vec!["test RMSE".into(), format!("{:.4}", test.rating.rmse)]);
     t.push(vec!["test MAE".into(), format!("{:.4}", test.rating.mae)]);

@@ -20,17 +20,24 @@
 //! clipped validation RMSE. Every choice is made on the validation ratings; the test
 //! ratings are never seen.
 //!
-//! **No refit.** The winner is the model fitted on the training part
-//! without the validation carve, with the epoch early stopping chose. A
-//! refit on all training ratings would have to run blind (no validation left
-//! to stop on, the epoch count transferred from a smaller set) and would
-//! cost as much time again; with a 5 % carve the data it forgoes is small.
+//! **Then a refit.** The chosen model (every member of an ensemble or a
+//! blend) is fitted again on the training and validation ratings together,
+//! each with the epoch count early stopping chose on validation (an
+//! ensemble: the median of its members' counts); a blend keeps the weights
+//! it fitted on validation, as Netflix Prize blends were retrained on the
+//! probe set. Measured on ML-100K u1, seeds 1–4: the residual I-AutoRec
+//! gains 0.0030 of test RMSE from the 5 % of data the carve had withheld
+//! (0.8987 → 0.8957, docs/accuracy.md). The validation RMSE reported is the
+//! one measured before the refit, the only honest one left.
 //!
 //! **The budget** ([`default_budget`]: 60 s per 100,000 ratings, at least
-//! 10 s) is checked before each fit: a candidate starts only when the time
-//! its kind last took still fits. The baselines and the first autoencoder
+//! 10 s) covers the search and the refit, which costs about as much as the
+//! fits it repeats: with the refit on, the search stops at half the budget.
+//! It is checked before each fit: a candidate starts only when the time its
+//! kind last took still fits. The baselines and the first autoencoder
 //! always run, so a good model exists however small the budget; a fit is
-//! never cut short, so the budget can be overrun by at most one fit.
+//! never cut short, so the budget can be overrun by at most one fit (and
+//! the refit of what was chosen).
 
 use std::time::Instant;
 
@@ -40,7 +47,7 @@ use serde_json::{json, Value};
 use super::rating::rating_metrics;
 use crate::data::{RatingScale, Ratings};
 use crate::error::{Error, Result};
-use crate::model::blend::{self, BlendConfig};
+use crate::model::blend::{self, Blend, BlendConfig};
 use crate::model::ensemble::{Ensemble, EnsembleConfig, MAX_MEMBERS};
 use crate::model::{
     FitData, FitOptions, FitReport, ModelSpec, Prediction, Recommender, TrainedModel,
@@ -68,6 +75,9 @@ pub struct AutoOptions {
     pub budget: f64,
     /// Seed of every fit; ensemble member `k` uses `seed + k`.
     pub seed: u64,
+    /// Fit the chosen model again on the training and validation ratings
+    /// together (see the module docs).
+    pub refit: bool,
 }
 
 /// The candidates of the model stage, in the order they are tried: name
@@ -148,7 +158,8 @@ struct Fitted {
 }
 
 /// Tries the [`candidates`] and a seed ensemble of the best on `valid`
-/// within `opts.budget`, and returns the best model (fitted on `train`),
+/// within `opts.budget`, and returns the best model (fitted on `train`, or
+/// refitted on `train` and `valid` together with `opts.refit`),
 /// with what was tried. `on_trial` sees each trial as it ends (progress).
 pub fn auto_fit(
     train: &Ratings,
@@ -169,6 +180,12 @@ pub fn auto_fit(
         )));
     }
     let start = Instant::now();
+    // The refit repeats the chosen fits: the search gets half the budget.
+    let search_budget = if opts.refit {
+        opts.budget / 2.0
+    } else {
+        opts.budget
+    };
     let fit_opts = FitOptions {
         seed: opts.seed,
         progress: false,
@@ -190,7 +207,7 @@ pub fn auto_fit(
         let elapsed = start.elapsed().as_secs_f64();
         if k >= ALWAYS {
             let expected = first_autoencoder_seconds.unwrap_or(0.0);
-            if elapsed + expected > opts.budget {
+            if elapsed + expected > search_budget {
                 push(
                     &mut trials,
                     AutoTrial {
@@ -200,8 +217,7 @@ pub fn auto_fit(
                         seconds: 0.0,
                         note: Some(format!(
                             "skipped: {elapsed:.0} s spent, a fit takes about {expected:.0} s, \
-                             budget {:.0} s",
-                            opts.budget
+                             {search_budget:.0} s of the budget for the search"
                         )),
                     },
                 );
@@ -270,7 +286,7 @@ pub fn auto_fit(
         let size = members.len() + 2;
         let expected = member_seconds.iter().sum::<f64>() / member_seconds.len() as f64;
         let elapsed = start.elapsed().as_secs_f64();
-        if elapsed + expected > opts.budget {
+        if elapsed + expected > search_budget {
             break;
         }
         let member_opts = FitOptions {
@@ -345,38 +361,73 @@ pub fn auto_fit(
     }
     let (size, _, winner) = best_size;
     let reason = reason(&trials, winner);
-    let model = if size == 1 {
-        best.model
+    let winner_epochs = chosen_epochs(&reports[..size]);
+    let winner_spec = ensemble_spec(&best.spec, size)?;
+    let winner_model: Box<dyn Recommender> = if size == 1 {
+        best.model.model
     } else {
         members.truncate(size - 1);
         let mut all: Vec<Box<dyn Recommender>> = Vec::with_capacity(size);
         all.push(best.model.model);
         all.extend(members);
-        let spec = ensemble_spec(&best.spec, size)?;
-        let mut report = reports.remove(0);
-        for r in &reports[..size - 1] {
-            report.epochs += r.epochs;
-        }
-        report.train_seconds = member_seconds[..size].iter().sum();
-        TrainedModel::from_fitted(
-            Box::new(Ensemble::from_members(all)?),
-            spec,
-            train,
-            scale,
-            report,
-        )?
+        Box::new(Ensemble::from_members(all)?)
     };
-    let (mut model, winner, reason) = blend_stage(
-        model,
+    let mut winner_report = reports.remove(0);
+    if size > 1 {
+        winner_report.epochs = reports[..size - 1]
+            .iter()
+            .fold(winner_report.epochs, |e, r| e + r.epochs);
+        winner_report.train_seconds = member_seconds[..size].iter().sum();
+    }
+    let winner_fit = Candidate {
+        spec: winner_spec,
+        model: winner_model,
+        report: winner_report,
+        refit_epochs: winner_epochs,
+    };
+    let others: Vec<Candidate> = others
+        .into_iter()
+        .map(|(spec, m)| Candidate {
+            refit_epochs: chosen_epochs(std::slice::from_ref(&m.report)),
+            spec,
+            model: m.model,
+            report: m.report,
+        })
+        .collect();
+    let (chosen, winner, reason) = blend_stage(
+        winner_fit,
         others,
         best_size.1,
         train,
         valid,
-        scale,
         (&mut trials, &mut push),
         winner,
         reason,
     )?;
+    let mut model = if opts.refit {
+        let t0 = Instant::now();
+        let all = train_and_valid(train, valid);
+        let model = chosen.refit(&all, scale, &fit_opts)?;
+        let seconds = t0.elapsed().as_secs_f64();
+        let name = format!("refit of {}", trials[winner].name);
+        push(
+            &mut trials,
+            AutoTrial {
+                name,
+                settings: model.spec.to_json(),
+                valid_rmse: None,
+                seconds,
+                note: Some(format!(
+                    "refitted on the {} training and validation ratings with the epochs \
+                     early stopping chose; no validation left to score it",
+                    all.len()
+                )),
+            },
+        );
+        model
+    } else {
+        chosen.into_model(train, scale)?
+    };
     model.report.notes.push(format!("auto: {reason}"));
     let report = AutoReport {
         trials,
@@ -386,6 +437,159 @@ pub fn auto_fit(
         seconds: start.elapsed().as_secs_f64(),
     };
     Ok((model, report))
+}
+
+/// A fitted candidate on its way to the final model, with the epoch count a
+/// refit would run.
+struct Candidate {
+    spec: ModelSpec,
+    model: Box<dyn Recommender>,
+    report: FitReport,
+    refit_epochs: Option<usize>,
+}
+
+/// What a refit of one model runs: its settings, and the epoch count early
+/// stopping chose (`None`: the settings already say how long).
+struct Plan {
+    spec: ModelSpec,
+    epochs: Option<usize>,
+}
+
+impl Plan {
+    /// The settings with the chosen epoch count.
+    fn refit_spec(&self) -> ModelSpec {
+        let mut spec = self.spec.clone();
+        if let Some(e) = self.epochs {
+            spec.set_epochs(e);
+        }
+        spec
+    }
+}
+
+/// The model the search chose: one candidate (a single model or a seed
+/// ensemble), or a blend of several.
+enum Chosen {
+    Single(Candidate),
+    Blend {
+        blend: Blend,
+        config: BlendConfig,
+        members: Vec<Plan>,
+        report: FitReport,
+    },
+}
+
+impl Chosen {
+    /// As fitted on the training part.
+    fn into_model(self, train: &Ratings, scale: RatingScale) -> Result<TrainedModel> {
+        match self {
+            Chosen::Single(c) => TrainedModel::from_fitted(c.model, c.spec, train, scale, c.report),
+            Chosen::Blend {
+                blend,
+                config,
+                report,
+                ..
+            } => TrainedModel::from_fitted(
+                Box::new(blend),
+                ModelSpec::new(config)?,
+                train,
+                scale,
+                report,
+            ),
+        }
+    }
+
+    /// Fitted again on `all` (training and validation ratings), each model
+    /// with the epoch count early stopping chose (models that do not stop
+    /// early keep their settings); a blend keeps its weights.
+    fn refit(self, all: &Ratings, scale: RatingScale, opts: &FitOptions) -> Result<TrainedModel> {
+        let fit = |plan: &Plan| -> Result<(ModelSpec, TrainedModel)> {
+            let spec = plan.refit_spec();
+            let model = TrainedModel::fit(&spec, all, None, None, scale, opts)
+                .map_err(|e| e.context(format!("refitting {}", plan.spec.kind())))?;
+            Ok((spec, model))
+        };
+        let (model, spec, mut report, note) = match self {
+            Chosen::Single(c) => {
+                let plan = Plan {
+                    spec: c.spec,
+                    epochs: c.refit_epochs,
+                };
+                let (spec, m) = fit(&plan)?;
+                let mut report = c.report;
+                report.train_seconds += m.report.train_seconds;
+                (m.model, spec, report, refit_note(&[plan]))
+            }
+            Chosen::Blend {
+                blend,
+                mut config,
+                members,
+                mut report,
+            } => {
+                let mut refitted = Vec::with_capacity(members.len());
+                for (k, plan) in members.iter().enumerate() {
+                    let (spec, m) = fit(plan)?;
+                    config.members[k] = spec;
+                    report.train_seconds += m.report.train_seconds;
+                    refitted.push(m.model);
+                }
+                let blend = blend.with_members(refitted)?;
+                (
+                    Box::new(blend) as Box<dyn Recommender>,
+                    ModelSpec::new(config)?,
+                    report,
+                    refit_note(&members),
+                )
+            }
+        };
+        report.notes.push(note);
+        TrainedModel::from_fitted(model, spec, all, scale, report)
+    }
+}
+
+/// "refitted on the training and validation ratings together: autoencoder
+/// for 52 epochs, svdpp with its own settings, …"
+fn refit_note(plans: &[Plan]) -> String {
+    let parts: Vec<String> = plans
+        .iter()
+        .map(|p| match p.epochs {
+            Some(e) => format!("{} for {e} epochs", p.spec.kind()),
+            None => format!("{} with its own settings", p.spec.kind()),
+        })
+        .collect();
+    format!(
+        "refitted on the training and validation ratings together: {}",
+        parts.join(", ")
+    )
+}
+
+/// The epoch count for a refit without validation: the epoch early stopping
+/// kept, the median over an ensemble's members (each member's own choice
+/// is noisy; their median is the steadier estimate). `None` when no fit
+/// stopped early (closed-form models, fixed-epoch baselines).
+fn chosen_epochs(reports: &[FitReport]) -> Option<usize> {
+    let mut epochs: Vec<usize> = reports.iter().filter_map(|r| r.best_epoch).collect();
+    if epochs.is_empty() {
+        return None;
+    }
+    epochs.sort_unstable();
+    Some(epochs[epochs.len() / 2])
+}
+
+/// The training and validation ratings as one table (they share the id
+/// maps, so indices carry over).
+fn train_and_valid(train: &Ratings, valid: &Ratings) -> Ratings {
+    let cat = |a: &[u32], b: &[u32]| [a, b].concat();
+    Ratings {
+        users: cat(&train.users, &valid.users),
+        items: cat(&train.items, &valid.items),
+        values: [&train.values[..], &valid.values[..]].concat(),
+        timestamps: match (&train.timestamps, &valid.timestamps) {
+            (Some(a), Some(b)) => Some([&a[..], &b[..]].concat()),
+            _ => None,
+        },
+        user_ids: std::sync::Arc::clone(&train.user_ids),
+        item_ids: std::sync::Arc::clone(&train.item_ids),
+    }
 }
 
 /// Records a trial (and reports it as it ends); returns its index.
@@ -398,48 +602,52 @@ type PushTrial<'a> = dyn FnMut(&mut Vec<AutoTrial>, AutoTrial) -> usize + 'a;
 /// its weights are fitted on those ratings) beats the winner's.
 #[allow(clippy::too_many_arguments)]
 fn blend_stage(
-    winner_model: TrainedModel,
-    others: Vec<(ModelSpec, TrainedModel)>,
+    winner_fit: Candidate,
+    others: Vec<Candidate>,
     winner_rmse: f64,
     train: &Ratings,
     valid: &Ratings,
-    scale: RatingScale,
     (trials, push): (&mut Vec<AutoTrial>, &mut PushTrial<'_>),
     winner: usize,
     why: String,
-) -> Result<(TrainedModel, usize, String)> {
+) -> Result<(Chosen, usize, String)> {
     if others.is_empty() {
-        return Ok((winner_model, winner, why));
+        return Ok((Chosen::Single(winner_fit), winner, why));
     }
     let t0 = Instant::now();
-    let mut specs = vec![winner_model.spec.clone()];
-    let mut predictions = vec![blend::valid_predictions(
-        winner_model.model.as_ref(),
-        &winner_model.train,
-        valid,
-    )?];
-    for (spec, m) in &others {
-        specs.push(spec.clone());
-        predictions.push(blend::valid_predictions(m.model.as_ref(), &m.train, valid)?);
-    }
+    let train_by_user = train.by_user();
+    let mut candidates = vec![winner_fit];
+    candidates.extend(others);
+    let predictions = candidates
+        .iter()
+        .map(|c| blend::valid_predictions(c.model.as_ref(), &train_by_user, valid))
+        .collect::<Result<Vec<_>>>()?;
     let config = BlendConfig {
-        members: specs,
+        members: candidates.iter().map(|c| c.spec.clone()).collect(),
         meta_features: true,
     };
     let data = FitData {
         train,
-        train_by_user: &winner_model.train,
+        train_by_user: &train_by_user,
         valid: Some(valid),
         side: None,
     };
     let n_members = config.members.len();
     let settings = ModelSpec::new(config.clone())?.to_json();
-    let members: Vec<Box<dyn Recommender>> = std::iter::once(winner_model.model)
-        .chain(others.into_iter().map(|(_, m)| m.model))
-        .collect();
-    let winner_spec = winner_model.spec.clone();
-    let winner_report = winner_model.report.clone();
-    let (fitted, fit) = config.from_fitted(members, &predictions, &data)?;
+    // The models go into the blend; their specs, epoch counts and reports
+    // stay here for the refit.
+    let mut models = Vec::with_capacity(n_members);
+    let mut plans = Vec::with_capacity(n_members);
+    let mut reports = Vec::with_capacity(n_members);
+    for c in candidates {
+        plans.push(Plan {
+            spec: c.spec,
+            epochs: c.refit_epochs,
+        });
+        models.push(c.model);
+        reports.push(c.report);
+    }
+    let (blend, fit) = config.from_fitted(models, &predictions, &data)?;
     let honest = fit.ridge.as_ref().map(|r| r.loo_rmse);
     let kept = fit.only_member.is_none() && honest.is_some_and(|r| r < winner_rmse);
     let trial = push(
@@ -452,23 +660,29 @@ fn blend_stage(
             note: Some("validation RMSE by leave-one-out over the blend's weights".into()),
         },
     );
+    let mut report = reports.swap_remove(0);
     if !kept {
         // The winner stands: member 0 of the blend.
-        let member = fitted.into_members().swap_remove(0);
-        let model = TrainedModel::from_fitted(member, winner_spec, train, scale, winner_report)?;
-        return Ok((model, winner, why));
+        let plan = plans.swap_remove(0);
+        let winner_fit = Candidate {
+            model: blend.into_members().swap_remove(0),
+            spec: plan.spec,
+            report,
+            refit_epochs: plan.epochs,
+        };
+        return Ok((Chosen::Single(winner_fit), winner, why));
     }
-    let blend = fitted;
-    let mut report = winner_report;
     report.notes.push(fit.why.clone());
-    let model = TrainedModel::from_fitted(
-        Box::new(blend),
-        ModelSpec::new(config)?,
-        train,
-        scale,
-        report,
-    )?;
-    Ok((model, trial, reason(trials, trial)))
+    Ok((
+        Chosen::Blend {
+            blend,
+            config,
+            members: plans,
+            report,
+        },
+        trial,
+        reason(trials, trial),
+    ))
 }
 
 /// `base` trained from `size` seeds (itself when `size` is 1).

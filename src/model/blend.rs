@@ -662,6 +662,35 @@ impl Blend {
         self.members
     }
 
+    /// The same blend (weights, intercept, meta-feature statistics) over
+    /// other fitted members, one for each of the old in the same order and
+    /// index space: members refitted on more data (training and validation
+    /// ratings together) with the settings validation chose, as Netflix
+    /// Prize blends were retrained on the probe set after their weights
+    /// were fitted on it.
+    pub fn with_members(self, members: Vec<Box<dyn Recommender>>) -> Result<Blend> {
+        if members.len() != self.members.len() {
+            return Err(Error::config(format!(
+                "blend: {} members to put in place of {}",
+                members.len(),
+                self.members.len()
+            )));
+        }
+        for (k, (new, old)) in members.iter().zip(&self.members).enumerate() {
+            if (new.n_users(), new.n_items()) != (old.n_users(), old.n_items()) {
+                return Err(Error::config(format!(
+                    "blend member {}: {} users × {} items in place of {} × {}",
+                    k + 1,
+                    new.n_users(),
+                    new.n_items(),
+                    old.n_users(),
+                    old.n_items()
+                )));
+            }
+        }
+        Ok(Blend { members, ..self })
+    }
+
     /// The weights (see [`Blend`] for their order) and the intercept.
     pub fn weights(&self) -> (&[f32], f32) {
         (&self.weights, self.intercept)
