@@ -54,10 +54,12 @@ def metrics(scores, fed, scored, ks=(20, 50, 100)):
     """Per-user Recall@K (hits / min(K, relevant)) and NDCG@K, MAP@K."""
     out = {f"{m}{k}": [] for k in ks for m in ("recall", "ndcg", "map")}
     kmax = max(ks)
+    users = 0
     for s, f, rel in zip(scores, fed, scored):
         relevant = set(np.flatnonzero(rel))
         if not relevant:
             continue
+        users += 1
         s = s.astype(np.float64).copy()
         s[f > 0] = -np.inf
         # Best first, ties to the lower index (as aerec's top_n).
@@ -71,7 +73,7 @@ def metrics(scores, fed, scored, ks=(20, 50, 100)):
             out[f"ndcg{k}"].append((h * disc[: len(h)]).sum() / disc[:n].sum())
             prec = np.cumsum(h) / np.arange(1, len(h) + 1)
             out[f"map{k}"].append((prec * h).sum() / n)
-    return {k: float(np.mean(v)) for k, v in out.items()}, len(out["recall20"])
+    return {k: float(np.mean(v)) for k, v in out.items()}, users
 
 
 def ease(x, lam):

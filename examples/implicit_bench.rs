@@ -165,8 +165,12 @@ fn speed(args: &[String]) -> anyhow::Result<()> {
     let [items, users, per_user, batches] = args else {
         anyhow::bail!("usage: implicit_bench speed ITEMS USERS PER_USER BATCHES");
     };
-    let (items, users, per_user, batches): (usize, usize, usize, usize) =
-        (items.parse()?, users.parse()?, per_user.parse()?, batches.parse()?);
+    let (items, users, per_user, batches): (usize, usize, usize, usize) = (
+        items.parse()?,
+        users.parse()?,
+        per_user.parse()?,
+        batches.parse()?,
+    );
     let rows = (batches * 500).min(users);
     let mut rng = rand::rngs::SmallRng::seed_from_u64(0);
     let (mut u, mut i) = (Vec::new(), Vec::new());

@@ -185,3 +185,84 @@ fn ranking_and_rating_models_side_by_side_on_one_split() {
     // A threshold no rating reaches has no positive to rank.
     assert!(compare_strong(&ratings, 6.0, &models, &opts, &[20], &FitOptions::default()).is_err());
 }
+
+#[test]
+fn compare_strong_from_the_command_line_writes_its_split() {
+    use assert_cmd::cargo::CommandCargoExt;
+    let dir = tempfile::tempdir().unwrap();
+    // The parity set of the test above, as a user,item,rating file.
+    let mut csv = String::from("user,item,rating\n");
+    let mut seen = std::collections::HashSet::new();
+    for u in 0..80u32 {
+        for k in 0..24u32 {
+            let i = (u * 7 + k * 3) % 40;
+            if seen.insert((u, i)) {
+                let r = if (u + i) % 2 == 0 { 5 } else { 2 };
+                csv.push_str(&format!("u{u},i{i},{r}\n"));
+            }
+        }
+    }
+    let data = dir.path().join("ratings.csv");
+    std::fs::write(&data, csv).unwrap();
+    let config = dir.path().join("models.toml");
+    std::fs::write(
+        &config,
+        "[[models]]\nname = \"pop\"\nmodel = \"popularity\"\n\n\
+         [[models]]\nname = \"ease\"\nmodel = \"ease\"\nlambda = 5.0\n\n\
+         [[models]]\nname = \"biases\"\nmodel = \"biases\"\n",
+    )
+    .unwrap();
+    let split = dir.path().join("split");
+    let out = std::process::Command::cargo_bin("aerec")
+        .unwrap()
+        .args(["compare", "--config", config.to_str().unwrap()])
+        .args(["--data", data.to_str().unwrap(), "--protocol", "strong"])
+        .args([
+            "--test-users",
+            "0.25",
+            "--split-dir",
+            split.to_str().unwrap(),
+        ])
+        .arg("--json")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let result: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    let models = result["models"].as_array().unwrap();
+    assert_eq!(models.len(), 3);
+    assert_eq!(models[2]["ranks_only"], false);
+    assert!(
+        models[1]["report"]["at"][0]["recall"]["mean"]
+            .as_f64()
+            .unwrap()
+            > 0.0
+    );
+    for name in [
+        "train",
+        "valid_fold_in",
+        "valid_scored",
+        "test_fold_in",
+        "test_scored",
+    ] {
+        assert!(split.join(format!("{name}.csv")).exists(), "{name}");
+    }
+    // The implicit read flags and the strong protocol do not mix.
+    let out = std::process::Command::cargo_bin("aerec")
+        .unwrap()
+        .args(["compare", "--config", config.to_str().unwrap()])
+        .args([
+            "--data",
+            data.to_str().unwrap(),
+            "--protocol",
+            "strong",
+            "--implicit",
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+}

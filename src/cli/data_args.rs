@@ -58,6 +58,10 @@ pub struct ReadArgs {
     /// Item titles: u.item, movies.dat or movies.csv.
     #[arg(long, value_name = "FILE")]
     pub titles: Option<PathBuf>,
+    /// The file has no rating column (user,item[,timestamp]): every line is
+    /// one interaction of value 1 (a two-field file is read so unasked).
+    #[arg(long, conflicts_with = "rating_col")]
+    pub no_rating: bool,
     /// Read the file as implicit feedback: every interaction is a positive
     /// of weight 1 (see --positive and --weighted).
     #[arg(long)]
@@ -126,6 +130,9 @@ impl ReadArgs {
         if let Some(c) = &self.time_col {
             o = o.time_col(col(c));
         }
+        if self.no_rating {
+            o = o.without_ratings();
+        }
         o = o.duplicates(self.duplicates.parse::<Duplicates>()?);
         if let Some(s) = self.scale {
             o = o.scale(s);
@@ -155,10 +162,17 @@ impl ReadArgs {
 
     /// `out` converted to implicit feedback when the flags ask for it; its
     /// scale becomes the weights' (0..1 for binary positives).
+    /// A file without ratings (every value 1, no scale to infer) is
+    /// implicit feedback already: its scale becomes 0..1.
     fn to_implicit(&self, mut out: ReadOutcome) -> anyhow::Result<ReadOutcome> {
         if let Some(opts) = self.implicit_options() {
             out.ratings = implicit::to_implicit(&out.ratings, &opts)?;
             out.scale = Some(opts.scale(&out.ratings));
+        } else if self.scale.is_none()
+            && !out.ratings.is_empty()
+            && out.ratings.values.iter().all(|&v| v == 1.0)
+        {
+            out.scale = Some(RatingScale { min: 0.0, max: 1.0 });
         }
         Ok(out)
     }
@@ -429,6 +443,38 @@ mod tests {
             .read
             .implicit_options()
             .is_none());
+    }
+
+    #[test]
+    fn a_file_without_ratings_is_clicks() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("clicks.csv");
+        std::fs::write(&path, "user_id,item_id\na,x\na,y\nb,x\n").unwrap();
+        let p = Probe::try_parse_from(["x", "--data", path.to_str().unwrap()]).unwrap();
+        let loaded = p.data.load().unwrap();
+        let Input::Whole(r) = &loaded.input else {
+            panic!("expected one table")
+        };
+        assert_eq!((r.len(), r.n_users(), r.n_items()), (3, 2, 2));
+        assert_eq!(loaded.scale, Some(RatingScale { min: 0.0, max: 1.0 }));
+        // Three fields, the third a timestamp: said with --no-rating.
+        std::fs::write(&path, "u1\tx\t100\nu2\tx\t200\n").unwrap();
+        let p = Probe::try_parse_from([
+            "x",
+            "--data",
+            path.to_str().unwrap(),
+            "--no-rating",
+            "--time-col",
+            "2",
+        ])
+        .unwrap();
+        let loaded = p.data.load().unwrap();
+        let Input::Whole(r) = &loaded.input else {
+            panic!("expected one table")
+        };
+        assert_eq!(r.values, vec![1.0, 1.0]);
+        assert_eq!(r.timestamps, Some(vec![100, 200]));
+        assert!(Probe::try_parse_from(["x", "--no-rating", "--rating-col", "2"]).is_err());
     }
 
     #[test]
