@@ -321,7 +321,7 @@ impl ReadOptions {
     /// // No field names a user or an item: the first line is data.
     /// let out = read_ratings_bytes(b"a\tx\nb\ty\n", &ReadOptions::new()).unwrap();
     /// assert_eq!(out.ratings.len(), 2);
-    /// let text = b"u,i,t\na,x,100\n";
+    /// let text = b"user,item,timestamp\na,x,100\n";
     /// let out = read_ratings_bytes(text, &ReadOptions::new().without_ratings()).unwrap();
     /// assert_eq!((out.ratings.values[0], out.ratings.timestamps), (1.0, Some(vec![100])));
     /// ```
