@@ -429,9 +429,9 @@ mod tests {
             })
             .collect();
         let p = invert(g);
-        for j in 0..n {
-            for i in 0..n {
-                let want = if i == j { 0.0 } else { -p[j][i] / p[i][i] };
+        for (j, pj) in p.iter().enumerate() {
+            for (i, &pji) in pj.iter().enumerate() {
+                let want = if i == j { 0.0 } else { -pji / p[i][i] };
                 let got = model.weight(j as u32, i as u32) as f64;
                 assert!(
                     (got - want).abs() < 1e-6,

@@ -171,10 +171,10 @@ mod tests {
             rows.lock().unwrap()[i].copy_from_slice(row)
         });
         let rows = rows.into_inner().unwrap();
-        for i in 0..4 {
-            for j in 0..4 {
+        for (i, row) in rows.iter().enumerate() {
+            for (j, &got) in row.iter().enumerate() {
                 let want: f64 = (0..3).map(|u| dense(u, i) * dense(u, j)).sum();
-                assert_eq!(rows[i][j], want, "({i}, {j})");
+                assert_eq!(got, want, "({i}, {j})");
             }
         }
         // Item 0 by hand: users 0 (1) and 1 (3): 1·1 + 3·3 = 10 with itself.
