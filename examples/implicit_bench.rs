@@ -90,7 +90,7 @@ fn main() -> anyhow::Result<()> {
                 &fit_opts,
             )?)
         };
-        let mut run =
+        let run =
             |name: &str, settings: Value, valid: Option<&Ratings>| -> anyhow::Result<()> {
                 if !wanted(name) {
                     return Ok(());

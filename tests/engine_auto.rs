@@ -196,7 +196,7 @@ fn the_refit_trains_the_chosen_model_again_on_train_and_validation() {
         .unwrap();
     if let Some(rest) = note.split("autoencoder for ").nth(1) {
         let epochs: usize = rest.split(' ').next().unwrap().parse().unwrap();
-        assert!(epochs >= 1 && epochs <= 400, "{note}");
+        assert!((1..=400).contains(&epochs), "{note}");
     }
     // It saves and loads as any model, predicting the same.
     let dir = tempfile::tempdir().unwrap();
