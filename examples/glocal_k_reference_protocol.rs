@@ -64,7 +64,10 @@ fn main() -> aerec::Result<()> {
             .filter_map(|e| Some((e.epoch, e.valid_rmse?)))
             .min_by(|a, b| a.1.total_cmp(&b.1))
             .expect("every epoch is scored");
-        let last = history.last().and_then(|e| e.valid_rmse).unwrap_or(f64::NAN);
+        let last = history
+            .last()
+            .and_then(|e| e.valid_rmse)
+            .unwrap_or(f64::NAN);
         println!(
             "{seed}\t{best_epoch}\t{best:.4}\t{last:.4}\t{:.0}",
             cpu_seconds() - cpu0

@@ -90,38 +90,37 @@ fn main() -> anyhow::Result<()> {
                 &fit_opts,
             )?)
         };
-        let run =
-            |name: &str, settings: Value, valid: Option<&Ratings>| -> anyhow::Result<()> {
-                if !wanted(name) {
-                    return Ok(());
-                }
-                let start = Instant::now();
-                let model = fit(&settings, valid)?;
-                let seconds = start.elapsed().as_secs_f64();
-                let report = evaluate_held_out(&model, &split.test, &FIELD_KS)?;
-                let (k20, k50, k100) = (
-                    report.at_k(20).unwrap(),
-                    report.at_k(50).unwrap(),
-                    report.at_k(100).unwrap(),
-                );
-                println!(
-                    "{}",
-                    json!({
-                        "seed": seed, "model": name, "settings": settings,
-                        "users": report.users,
-                        "recall20": k20.recall.mean, "recall20_ci": k20.recall.half_width,
-                        "recall50": k50.recall.mean, "recall50_ci": k50.recall.half_width,
-                        "ndcg100": k100.ndcg.mean, "ndcg100_ci": k100.ndcg.half_width,
-                        "map100": k100.map.mean,
-                        "coverage100": k100.coverage,
-                        "popularity20": k20.list_popularity,
-                        "relevant_popularity": report.relevant_popularity,
-                        "best_epoch": model.report.best_epoch,
-                        "seconds": seconds,
-                    })
-                );
-                Ok(())
-            };
+        let run = |name: &str, settings: Value, valid: Option<&Ratings>| -> anyhow::Result<()> {
+            if !wanted(name) {
+                return Ok(());
+            }
+            let start = Instant::now();
+            let model = fit(&settings, valid)?;
+            let seconds = start.elapsed().as_secs_f64();
+            let report = evaluate_held_out(&model, &split.test, &FIELD_KS)?;
+            let (k20, k50, k100) = (
+                report.at_k(20).unwrap(),
+                report.at_k(50).unwrap(),
+                report.at_k(100).unwrap(),
+            );
+            println!(
+                "{}",
+                json!({
+                    "seed": seed, "model": name, "settings": settings,
+                    "users": report.users,
+                    "recall20": k20.recall.mean, "recall20_ci": k20.recall.half_width,
+                    "recall50": k50.recall.mean, "recall50_ci": k50.recall.half_width,
+                    "ndcg100": k100.ndcg.mean, "ndcg100_ci": k100.ndcg.half_width,
+                    "map100": k100.map.mean,
+                    "coverage100": k100.coverage,
+                    "popularity20": k20.list_popularity,
+                    "relevant_popularity": report.relevant_popularity,
+                    "best_epoch": model.report.best_epoch,
+                    "seconds": seconds,
+                })
+            );
+            Ok(())
+        };
         run("popularity", json!({ "model": "popularity" }), None)?;
         run(
             "item-knn",
