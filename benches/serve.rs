@@ -1,5 +1,5 @@
 //! Serving benchmarks (run with `cargo bench --bench serve`; numbers go to
-//! docs/serve-bench.md).
+//! docs/serving-speed.md).
 //!
 //! 1. Top-10 for one user, in process, on a U-AutoRec of 100,000 items × 500
 //!    sigmoid units with random (1-epoch) weights: p50 and p99 over random
@@ -8,7 +8,7 @@
 //!    timed too (scoring, the model's GEMV, and selection, top-N).
 //! 2. The ml-latest-small `autorec` model (I-AutoRec 500 sigmoid, the preset
 //!    trained for `AEREC_BENCH_EPOCHS` epochs, default 20): trained once and
-//!    saved to `target/serve-bench/ml-small-autorec.aerec` for the HTTP load
+//!    saved to `target/serving-speed/ml-small-autorec.aerec` for the HTTP load
 //!    test (`aerec serve` + wrk, see the doc), and its in-process latency.
 
 use std::path::{Path, PathBuf};
@@ -194,7 +194,7 @@ fn ml_small() {
         eprintln!("skipping ml-latest-small: {} is absent", dir.display());
         return;
     }
-    let out = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/target/serve-bench"));
+    let out = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/target/serving-speed"));
     std::fs::create_dir_all(&out).unwrap();
     let path = out.join("ml-small-autorec.aerec");
     if !path.exists() {

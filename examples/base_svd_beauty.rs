@@ -1,6 +1,6 @@
 //! Times the rank-50 randomized truncated SVD on a matrix shaped like Amazon
 //! Beauty (321,367 users × 133,212 items, 1,069,875 ratings), generated here
-//! with skewed (power-law-like) user and item activity, for docs/base-bench.md.
+//! with skewed (power-law-like) user and item activity, for docs/baseline-speed-accuracy.md.
 //!
 //! `cargo run --release --example base_svd_beauty [-- POWER_ITERS]`
 

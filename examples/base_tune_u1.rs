@@ -1,10 +1,10 @@
 //! Tunes MF on a validation split carved from ML-100K's u1.base (every 10th
 //! training rating in file order), then touches u1.test once with the best
-//! config, for docs/base-bench.md.
+//! config, for docs/baseline-speed-accuracy.md.
 //!
 //! `cargo run --release --example base_tune_u1`
 
-#[path = "../tests/base_common/mod.rs"]
+#[path = "../tests/small_tables/mod.rs"]
 mod common;
 
 use std::collections::BTreeMap;

@@ -1,10 +1,10 @@
 //! Baselines on MovieLens 100K's canonical u1 split: test RMSE (clipped to
-//! 1..5) and fit time of each, for docs/base-bench.md.
+//! 1..5) and fit time of each, for docs/baseline-speed-accuracy.md.
 //!
 //! `cargo run --release --example base_u1 [-- MODEL_TOML...]` where each
 //! argument is an inline model table such as `'model = "mf"\nfactors = 50'`.
 
-#[path = "../tests/base_common/mod.rs"]
+#[path = "../tests/small_tables/mod.rs"]
 mod common;
 
 use aerec::eval::{evaluate, EvalOptions};

@@ -7,7 +7,6 @@
 //! model's scale; raw scores are kept next to them.
 
 use std::io::Write;
-use std::path::Path;
 
 use rayon::prelude::*;
 use serde::Serialize;
@@ -277,8 +276,7 @@ pub fn recommend_all(
 ) -> Result<usize> {
     const BLOCK: usize = 256;
     let mut w = csv::Writer::from_writer(out);
-    w.write_record(["user", "rank", "item", "rating"])
-        .map_err(csv_error)?;
+    w.write_record(["user", "rank", "item", "rating"])?;
     let mut rows = 0;
     let n_users = model.n_users() as u32;
     for start in (0..n_users).step_by(BLOCK) {
@@ -292,8 +290,7 @@ pub fn recommend_all(
             for (rank, (i, score)) in recs?.into_iter().enumerate() {
                 let rating = model.scale.clip(score).to_string();
                 let rank = (rank + 1).to_string();
-                w.write_record([user, &rank, model.item_ids.id(i), &rating])
-                    .map_err(csv_error)?;
+                w.write_record([user, &rank, model.item_ids.id(i), &rating])?;
                 rows += 1;
             }
         }
@@ -303,118 +300,14 @@ pub fn recommend_all(
     Ok(rows)
 }
 
-fn csv_error(e: csv::Error) -> Error {
-    match e.into_kind() {
-        csv::ErrorKind::Io(io) => Error::from(io),
-        other => Error::other(format!("{other:?}")),
-    }
-}
-
-/// Reads a new user's ratings: `item,rating` lines, with an optional header
-/// (a first line whose rating does not parse as a number). A rating that is
-/// not a number, or is off `model`'s scale, is an error naming the line.
-pub fn read_new_user_ratings(model: &TrainedModel, path: &Path) -> Result<Vec<(String, f32)>> {
-    let records = read_two_columns(path)?;
-    let mut out = Vec::with_capacity(records.len());
-    let mut first_line = std::collections::HashMap::new();
-    for (k, (pos, item, rating)) in records.into_iter().enumerate() {
-        let value = match rating.trim().parse::<f32>() {
-            Ok(v) => v,
-            Err(_) if k == 0 => continue,
-            Err(_) => {
-                return Err(Error::parse(
-                    pos,
-                    "the rating is not a number",
-                    &format!("{item},{rating}"),
-                )
-                .with_path(path))
-            }
-        };
-        check_rating(
-            model,
-            value,
-            Some(pos),
-            &format!("the rating of item {item:?}"),
-        )
-        .map_err(|e| e.with_path(path))?;
-        if let Some(first) = first_line.insert(item.clone(), pos.line) {
-            return Err(Error::parse(
-                pos,
-                format!("item {item:?} is rated twice (first on line {first})"),
-                &format!("{item},{rating}"),
-            )
-            .with_path(path));
-        }
-        out.push((item, value));
-    }
-    Ok(out)
-}
-
-/// Reads (user, item) pairs: `user,item` lines; a first line `user,item`
-/// (any case) is a header.
-pub fn read_pairs(path: &Path) -> Result<Vec<(String, String)>> {
-    let mut records = read_two_columns(path)?;
-    if records
-        .first()
-        .is_some_and(|(_, u, i)| u.eq_ignore_ascii_case("user") && i.eq_ignore_ascii_case("item"))
-    {
-        records.remove(0);
-    }
-    Ok(records.into_iter().map(|(_, u, i)| (u, i)).collect())
-}
-
-/// Reads a comma-separated file of exactly two trimmed fields a line.
-fn read_two_columns(path: &Path) -> Result<Vec<(Position, String, String)>> {
-    let file = std::fs::File::open(path).map_err(|e| Error::from(e).with_path(path))?;
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .trim(csv::Trim::All)
-        .from_reader(std::io::BufReader::new(file));
-    let mut out = Vec::new();
-    let mut record = csv::StringRecord::new();
-    loop {
-        let read = reader.read_record(&mut record);
-        match read {
-            Ok(false) => break,
-            Ok(true) => {
-                let at = record
-                    .position()
-                    .map_or_else(Position::default, csv_position);
-                if record.len() == 2 {
-                    out.push((at, record[0].to_string(), record[1].to_string()));
-                } else if !record.iter().all(str::is_empty) {
-                    let text = record.iter().collect::<Vec<_>>().join(",");
-                    let why = format!("expected 2 fields, found {}", record.len());
-                    return Err(Error::parse(at, why, &text).with_path(path));
-                }
-            }
-            Err(e) => {
-                let at = e.position().map_or_else(Position::default, csv_position);
-                return Err(Error::parse(at, e.to_string(), "").with_path(path));
-            }
-        }
-    }
-    Ok(out)
-}
-
-fn csv_position(p: &csv::Position) -> Position {
-    Position {
-        line: p.line(),
-        byte: p.byte(),
-    }
-}
-
 /// Writes predictions as CSV: `user,item,prediction,fallback` where
 /// `fallback` is empty for model predictions and names the reason otherwise.
 pub fn write_predictions(out: impl Write, predictions: &[PairPrediction]) -> Result<()> {
     let mut w = csv::Writer::from_writer(out);
-    w.write_record(["user", "item", "prediction", "fallback"])
-        .map_err(csv_error)?;
+    w.write_record(["user", "item", "prediction", "fallback"])?;
     for p in predictions {
         let fallback = p.fallback.map(fallback_name).unwrap_or("");
-        w.write_record([&p.user, &p.item, &p.rating.to_string(), fallback])
-            .map_err(csv_error)?;
+        w.write_record([&p.user, &p.item, &p.rating.to_string(), fallback])?;
     }
     w.flush()?;
     Ok(())

@@ -5,7 +5,7 @@
 //! never a 500 (the service's answer to a caught panic) outside the
 //! routes documented to give one.
 
-mod serve_support;
+mod fixed_mf;
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -96,7 +96,7 @@ fn npzish_bytes() -> impl Strategy<Value = Vec<u8>> {
 /// A real model file's bytes (the serve fixture), saved once.
 fn model_bytes() -> &'static [u8] {
     static BYTES: OnceLock<Vec<u8>> = OnceLock::new();
-    BYTES.get_or_init(|| aerec::persist::to_bytes(&serve_support::fixture()).unwrap())
+    BYTES.get_or_init(|| aerec::persist::to_bytes(&fixed_mf::fixture()).unwrap())
 }
 
 fn with_file<T>(bytes: &[u8], f: impl FnOnce(&Path) -> T) -> T {
@@ -133,7 +133,7 @@ proptest! {
 
     #[test]
     fn the_model_reader_answers_any_bytes(bytes in prop::collection::vec(any::<u8>(), 0..512)) {
-        let _ = aerec::persist::from_bytes(&bytes, serve_support::loader);
+        let _ = aerec::persist::from_bytes(&bytes, fixed_mf::loader);
     }
 
     #[test]
@@ -150,20 +150,20 @@ proptest! {
         if truncate {
             bytes.truncate(cut.index(bytes.len()));
         }
-        let _ = aerec::persist::from_bytes(&bytes, serve_support::loader);
+        let _ = aerec::persist::from_bytes(&bytes, fixed_mf::loader);
         let _ = with_file(&bytes, |p| aerec::persist::inspect(p));
     }
 
     #[test]
     fn side_and_small_readers_answer_any_bytes(bytes in ratingish_bytes()) {
         let ids = IdMap::from_ids((1..=5).map(|i| i.to_string()).collect()).unwrap();
-        let model = serve_support::fixture();
+        let model = fixed_mf::fixture();
         with_file(&bytes, |p| {
             let _ = side::read_titles(p);
             let _ = side::read_user_features(p, &ids);
             let _ = side::read_item_genres(p, &ids);
-            let _ = aerec::recommend::read_pairs(p);
-            let _ = aerec::recommend::read_new_user_ratings(&model, p);
+            let _ = aerec::data::read::read_pairs(p);
+            let _ = aerec::data::read::read_item_ratings(p, model.scale);
         });
     }
 }
@@ -176,9 +176,9 @@ fn server() -> SocketAddr {
     *ADDR.get_or_init(|| {
         let dir = Box::leak(Box::new(tempfile::tempdir().unwrap()));
         let path = dir.path().join("m.aerec");
-        aerec::persist::save(&serve_support::fixture(), &path).unwrap();
+        aerec::persist::save(&fixed_mf::fixture(), &path).unwrap();
         let mut config = ServeConfig::new(&path);
-        config.loader = serve_support::loader;
+        config.loader = fixed_mf::loader;
         config.admin_token = Some("fuzz".into());
         let state = AppState::load(&config).unwrap();
         let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -5,7 +5,7 @@
 //! declared in `src/` but not registered, or registered without a line in
 //! [`settings_for`], fails here.
 
-mod engine_support;
+mod low_rank_data;
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -236,7 +236,7 @@ fn every_kind_learns_the_checkerboard_and_ranks_what_is_left() {
 
 #[test]
 fn every_kind_predicts_held_out_ratings_and_folds_in_a_new_user() {
-    let (train, valid) = engine_support::low_rank(40, 30, 7);
+    let (train, valid) = low_rank_data::low_rank(40, 30, 7);
     let mean_rmse = {
         let mu = train.mean().unwrap() as f32;
         rmse(valid.values.iter().map(|&r| (mu, r)))
@@ -297,7 +297,7 @@ fn every_kind_predicts_held_out_ratings_and_folds_in_a_new_user() {
 
 #[test]
 fn every_kind_round_trips_through_the_model_file_and_serves() {
-    let (train, valid) = engine_support::low_rank(30, 20, 3);
+    let (train, valid) = low_rank_data::low_rank(30, 20, 3);
     let dir = tempfile::tempdir().unwrap();
     for kind in KINDS {
         let (spec, _) = spec_of(kind.name);

@@ -2,7 +2,7 @@
 //! (truncated, corrupted, foreign, newer, inconsistent) is an error that names
 //! the path, never a panic.
 
-mod serve_support;
+mod fixed_mf;
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -13,11 +13,11 @@ use proptest::prelude::*;
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 use sha2::{Digest, Sha256};
 
-const LOADER: ModelLoader = serve_support::loader;
+const LOADER: ModelLoader = fixed_mf::loader;
 
 fn saved(dir: &Path) -> std::path::PathBuf {
     let path = dir.join("m.aerec");
-    persist::save(&serve_support::fixture(), &path).unwrap();
+    persist::save(&fixed_mf::fixture(), &path).unwrap();
     path
 }
 
@@ -84,7 +84,7 @@ fn rewrite(
 fn round_trip_keeps_everything() {
     let dir = tempfile::tempdir().unwrap();
     let path = saved(dir.path());
-    let original = serve_support::fixture();
+    let original = fixed_mf::fixture();
     let loaded = persist::load_with(&path, LOADER).unwrap();
     assert_eq!(loaded.model.to_parts(), original.model.to_parts());
     assert_eq!(loaded.user_ids.ids(), original.user_ids.ids());
@@ -106,7 +106,7 @@ fn write_is_atomic_and_overwrites() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("m.aerec");
     std::fs::write(&path, b"old contents").unwrap();
-    persist::save(&serve_support::fixture(), &path).unwrap();
+    persist::save(&fixed_mf::fixture(), &path).unwrap();
     persist::load_with(&path, LOADER).unwrap();
     let names: Vec<_> = std::fs::read_dir(dir.path())
         .unwrap()
@@ -118,7 +118,7 @@ fn write_is_atomic_and_overwrites() {
         "no temp file left"
     );
     let missing_dir = dir.path().join("no/such/dir/m.aerec");
-    let err = persist::save(&serve_support::fixture(), &missing_dir).unwrap_err();
+    let err = persist::save(&fixed_mf::fixture(), &missing_dir).unwrap_err();
     assert_eq!(err.path(), Some(missing_dir.as_path()));
 }
 
@@ -127,7 +127,7 @@ fn inspect_reports_contents() {
     let dir = tempfile::tempdir().unwrap();
     let path = saved(dir.path());
     let info = persist::inspect(&path).unwrap();
-    assert_eq!(info.kind, serve_support::KIND);
+    assert_eq!(info.kind, fixed_mf::KIND);
     assert_eq!(info.format_version, persist::FORMAT_VERSION);
     assert_eq!(
         (info.stats.users, info.stats.items, info.stats.ratings),
@@ -312,7 +312,7 @@ proptest! {
 
     #[test]
     fn flipped_bytes_never_panic(at in any::<prop::sample::Index>(), xor in 1u8..=255) {
-        let mut bytes = persist::to_bytes(&serve_support::fixture()).unwrap();
+        let mut bytes = persist::to_bytes(&fixed_mf::fixture()).unwrap();
         let k = at.index(bytes.len());
         bytes[k] ^= xor;
         // Most flips are errors; a flip in header padding or in a JSON value
@@ -379,7 +379,7 @@ fn version_1_files_still_read_with_tensors_verified() {
     );
     std::fs::write(&path, &v1).unwrap();
     let loaded = persist::load_with(&path, LOADER).unwrap();
-    assert_eq!(loaded.train, serve_support::fixture().train);
+    assert_eq!(loaded.train, fixed_mf::fixture().train);
     let info = persist::inspect(&path).unwrap();
     assert_eq!(info.format_version, 1);
     assert!(!info.metadata_verified);

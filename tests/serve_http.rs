@@ -1,8 +1,8 @@
 //! The HTTP service, started for real on a free loopback port and spoken to
 //! over HTTP: every route, every error case, reloads under load.
-//! Expected numbers come from the fixture's hand computation (serve_support).
+//! Expected numbers come from the fixture's hand computation (fixed_mf).
 
-mod serve_support;
+mod fixed_mf;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -29,9 +29,9 @@ impl Server {
     fn start(limits: Limits) -> Server {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("m.aerec");
-        aerec::persist::save(&serve_support::fixture(), &path).unwrap();
+        aerec::persist::save(&fixed_mf::fixture(), &path).unwrap();
         let mut config = ServeConfig::new(&path);
-        config.loader = serve_support::loader;
+        config.loader = fixed_mf::loader;
         config.limits = limits;
         config.admin_token = Some(ADMIN_TOKEN.into());
         let state = AppState::load(&config).unwrap();
@@ -146,7 +146,7 @@ fn health_model_and_openapi() {
     );
     let (status, model) = s.get("/v1/model");
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(model["kind"], serve_support::KIND);
+    assert_eq!(model["kind"], fixed_mf::KIND);
     assert_eq!(
         (model["users"].as_u64(), model["items"].as_u64()),
         (Some(4), Some(6))
@@ -216,7 +216,7 @@ fn new_user_recommendations_and_their_errors() {
     ], "n": 2 });
     let (status, recs) = s.post("/v1/recommendations", &body);
     assert_eq!(status, StatusCode::OK, "{recs}");
-    // Fold-in p = (1, −1): i4 4.0, i6 3.8 (see serve_recommend.rs).
+    // Fold-in p = (1, −1): i4 4.0, i6 3.8 (see recommend.rs).
     assert_eq!(item_ids(&recs["items"]), ["i4", "i6"]);
     assert_eq!(recs["unknown_items"], json!(["zz"]));
     assert_eq!(recs["used_ratings"], 2);
@@ -355,7 +355,7 @@ fn unknown_routes_and_methods_are_json_errors() {
 }
 
 fn save_with_epochs(path: &Path, epochs: usize) {
-    let mut m = serve_support::fixture();
+    let mut m = fixed_mf::fixture();
     m.report.epochs = epochs;
     aerec::persist::save(&m, path).unwrap();
 }

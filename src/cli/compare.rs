@@ -39,8 +39,10 @@ use serde_json::{json, Map, Value};
 use super::data_args::DataArgs;
 use super::model_args::read_settings_file;
 use super::split_args::SplitArgs;
-use super::train::{read_side, scale_of, EvalArgs, SideOfArg};
+use super::train::{EvalArgs, SideOfArg};
 use super::Context;
+use crate::data::filter::declared_or_inferred_scale;
+use crate::data::side::{read_side_features, SideOf};
 use crate::data::split::{split_all, SplitConfig, SplitMethod};
 use crate::eval::protocol::{compare_strong, write_strong_split, StrongOptions, FIELD_KS};
 use crate::eval::{compare_with_side, NamedSpec};
@@ -202,7 +204,7 @@ pub fn run(args: &Args, ctx: &Context) -> anyhow::Result<()> {
     let loaded = args.data.load()?;
     ctx.note(&loaded.note());
     let splits = split_all(&loaded.input, &split_config)?;
-    let scale = scale_of(loaded.scale, &splits[0].train)?;
+    let scale = declared_or_inferred_scale(loaded.scale, &splits[0].train)?;
     ctx.note(&format!(
         "compare: {} model(s) on {} split(s) ({})",
         models.len(),
@@ -217,8 +219,8 @@ pub fn run(args: &Args, ctx: &Context) -> anyhow::Result<()> {
         Some(path) if models.iter().any(|m| m.side_info) => Some(
             splits
                 .iter()
-                .map(|s| read_side(path, args.side_of, s))
-                .collect::<anyhow::Result<Vec<_>>>()?,
+                .map(|s| read_side_features(path, args.side_of.map(SideOf::from), &s.train))
+                .collect::<crate::error::Result<Vec<_>>>()?,
         ),
         _ => None,
     };

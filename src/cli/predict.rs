@@ -4,7 +4,8 @@
 use std::path::PathBuf;
 
 use super::Context;
-use crate::recommend::{predict_pairs, read_pairs, write_predictions};
+use crate::data::read::read_pairs;
+use crate::recommend::{predict_pairs, write_predictions};
 
 /// Predict ratings for (user, item) pairs.
 #[derive(Debug, clap::Args)]

@@ -44,7 +44,7 @@ pub fn run(args: &Args, ctx: &Context) -> anyhow::Result<()> {
         let human = table(&format!("top {n} for user {user}:"), &items);
         ctx.emit(&human, &serde_json::json!({ "user": user, "items": items }))
     } else if let Some(path) = &args.ratings {
-        let ratings = recommend::read_new_user_ratings(&model, path)?;
+        let ratings = crate::data::read::read_item_ratings(path, model.scale)?;
         let recs = recommend::for_new_user(&model, &ratings, n)?;
         if !recs.unknown_items.is_empty() {
             ctx.note(&format!(

@@ -11,7 +11,8 @@ use super::data_args::FileArgs;
 use super::filter_args::FilterArgs;
 use super::split_args::SplitArgs;
 use super::Context;
-use crate::data::split::{write_folds, write_split, Input, SplitMethod, SplitSummary};
+use crate::data::split::{Input, SplitMethod, SplitSummary};
+use crate::data::write::{write_folds, write_split};
 
 /// `aerec split` arguments.
 #[derive(Debug, clap::Args)]

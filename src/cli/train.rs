@@ -5,7 +5,7 @@
 //! all (no `--model`, `--preset`, `--config` or model setting) it runs the
 //! automatic default ([`crate::eval::auto`]) within `--budget` seconds.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use serde_json::json;
 
@@ -16,9 +16,8 @@ use super::filter_args::FilterArgs;
 use super::model_args::ModelArgs;
 use super::split_args::SplitArgs;
 use super::Context;
-use crate::data::side::{self, SideFeatures, SideOf};
-use crate::data::split::Split;
-use crate::data::{filter::infer_scale, RatingScale, Ratings};
+use crate::data::filter::declared_or_inferred_scale;
+use crate::data::side::{self, SideOf};
 use anyhow::Context as _;
 
 use crate::eval::{
@@ -116,43 +115,13 @@ impl EvalArgs {
     }
 }
 
-/// The scale declared by the data flags, else inferred from the ratings.
-pub fn scale_of(declared: Option<RatingScale>, ratings: &Ratings) -> anyhow::Result<RatingScale> {
-    Ok(match declared {
-        Some(s) => s,
-        None => infer_scale(ratings)?.scale,
-    })
-}
-
-/// Reads `--side-info` aligned with the id maps of `split`'s training part.
-pub(super) fn read_side(
-    path: &Path,
-    of: Option<SideOfArg>,
-    split: &Split,
-) -> anyhow::Result<SideFeatures> {
-    let name = path
-        .file_name()
-        .and_then(|n| n.to_str())
-        .unwrap_or_default()
-        .to_ascii_lowercase();
-    let of = of.unwrap_or(if name.contains("user") {
-        SideOfArg::Users
-    } else {
-        SideOfArg::Items
-    });
-    let features = match of {
-        SideOfArg::Users => side::read_user_features(path, &split.train.user_ids)?,
-        SideOfArg::Items => side::read_item_genres(path, &split.train.item_ids)?,
-    };
-    debug_assert_eq!(
-        features.of,
-        if of == SideOfArg::Users {
-            SideOf::Users
-        } else {
-            SideOf::Items
+impl From<SideOfArg> for SideOf {
+    fn from(of: SideOfArg) -> SideOf {
+        match of {
+            SideOfArg::Users => SideOf::Users,
+            SideOfArg::Items => SideOf::Items,
         }
-    );
-    Ok(features)
+    }
 }
 
 /// Median of per-epoch seconds, or 0 when there were no epochs.
@@ -232,9 +201,13 @@ pub fn run(args: &Args, ctx: &Context) -> anyhow::Result<()> {
         ));
     }
     let split = split_args.split(&input, ctx)?;
-    let scale = scale_of(loaded.scale, &split.train)?;
+    let scale = declared_or_inferred_scale(loaded.scale, &split.train)?;
     let side = match &args.side_info {
-        Some(p) => Some(read_side(p, args.side_of, &split)?),
+        Some(p) => Some(side::read_side_features(
+            p,
+            args.side_of.map(SideOf::from),
+            &split.train,
+        )?),
         None => None,
     };
     ctx.note(&format!(

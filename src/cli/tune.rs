@@ -28,8 +28,8 @@ use serde_json::{json, Value};
 use super::data_args::DataArgs;
 use super::model_args::read_settings_file;
 use super::split_args::SplitArgs;
-use super::train::scale_of;
 use super::Context;
+use crate::data::filter::declared_or_inferred_scale;
 use crate::eval::tune::tune_within;
 use crate::eval::SearchMode;
 use crate::model::FitOptions;
@@ -89,7 +89,7 @@ pub fn run(args: &Args, ctx: &Context) -> anyhow::Result<()> {
         .valid
         .as_ref()
         .context("the split has no validation part")?;
-    let scale = scale_of(loaded.scale, &split.train)?;
+    let scale = declared_or_inferred_scale(loaded.scale, &split.train)?;
     let fit = FitOptions {
         seed: split_config.seed,
         progress: false,

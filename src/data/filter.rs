@@ -160,6 +160,18 @@ const KNOWN_SCALES: [(f32, f32, f32); 5] = [
     (0.0, 10.0, 1.0), // 0–10
 ];
 
+/// The scale the data declares, else the one [`infer_scale`] finds in
+/// `ratings` (the training part: what a model may know).
+pub fn declared_or_inferred_scale(
+    declared: Option<RatingScale>,
+    ratings: &Ratings,
+) -> Result<RatingScale> {
+    Ok(match declared {
+        Some(s) => s,
+        None => infer_scale(ratings)?.scale,
+    })
+}
+
 /// Infers the rating scale: the first of 1–5 stars, 0.5–5 half stars, 0–5,
 /// 1–10 and 0–10 that holds every value on its grid (so a 1–5 star file that
 /// happens to have no 1 still gets 1..5); otherwise the observed

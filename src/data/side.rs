@@ -10,6 +10,44 @@ pub enum SideOf {
     Items,
 }
 
+impl SideOf {
+    /// Guesses from a file name: a name that holds "user" (`u.user`,
+    /// `users.dat`) describes users, any other one items (`u.item`,
+    /// `movies.csv`).
+    ///
+    /// ```
+    /// use aerec::data::side::SideOf;
+    /// assert_eq!(SideOf::guess("ml-100k/u.user".as_ref()), SideOf::Users);
+    /// assert_eq!(SideOf::guess("ml-1m/movies.dat".as_ref()), SideOf::Items);
+    /// ```
+    pub fn guess(path: &Path) -> SideOf {
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        if name.contains("user") {
+            SideOf::Users
+        } else {
+            SideOf::Items
+        }
+    }
+}
+
+/// Reads side features aligned with the id maps of `train` (the training
+/// part of a split): user features or item genres, as `of` says, else as
+/// [`SideOf::guess`] guesses from the file name.
+pub fn read_side_features(
+    path: &Path,
+    of: Option<SideOf>,
+    train: &Ratings,
+) -> Result<SideFeatures> {
+    match of.unwrap_or_else(|| SideOf::guess(path)) {
+        SideOf::Users => read_user_features(path, &train.user_ids),
+        SideOf::Items => read_item_genres(path, &train.item_ids),
+    }
+}
+
 /// Dense side features aligned with an id map: row `r` describes index `r`
 /// (rows for ids the side file lacks are all zero).
 #[derive(Debug, Clone, PartialEq)]
@@ -36,7 +74,7 @@ impl SideFeatures {
 use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
 
-use super::IdMap;
+use super::{IdMap, Ratings};
 use crate::error::{Error, Position, Result};
 
 /// The side-file layouts MovieLens ships.
@@ -214,14 +252,7 @@ fn for_each_csv_record(
         .flexible(true)
         .from_reader(bytes);
     for rec in reader.records() {
-        let rec = rec.map_err(|e| {
-            let line = e.position().map_or(0, |p| p.line());
-            Error::parse(
-                Position { line, byte: 0 },
-                format!("bad CSV record: {e}"),
-                "",
-            )
-        })?;
+        let rec = rec.map_err(|e| Error::from(e).context("bad CSV record"))?;
         let pos = rec.position().map_or(Position::default(), |p| Position {
             line: p.line(),
             byte: p.byte(),
@@ -417,6 +448,31 @@ pub fn item_genres_from_bytes(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn side_of_is_guessed_from_the_name_unless_given() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = "1|24|M|technician|85711\n2|53|F|other|94043\n";
+        let named = dir.path().join("u.user");
+        let plain = dir.path().join("side.txt");
+        std::fs::write(&named, text).unwrap();
+        std::fs::write(&plain, text).unwrap();
+        let mut users = IdMap::new();
+        users.intern("2");
+        let train = Ratings {
+            users: vec![0],
+            items: vec![0],
+            values: vec![4.0],
+            timestamps: None,
+            user_ids: std::sync::Arc::new(users),
+            item_ids: std::sync::Arc::new(IdMap::new()),
+        };
+        let guessed = read_side_features(&named, None, &train).unwrap();
+        assert_eq!(guessed.of, SideOf::Users);
+        assert_eq!(guessed.n_rows, 1);
+        let told = read_side_features(&plain, Some(SideOf::Users), &train).unwrap();
+        assert_eq!(told, guessed);
+    }
 
     #[test]
     fn age_buckets_follow_ml1m_codes() {

@@ -25,7 +25,6 @@
 //! ```
 
 use std::fmt;
-use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::Arc;
 
@@ -655,84 +654,10 @@ impl SplitSummary {
     }
 }
 
-/// Where [`write_split`] put the parts.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SplitFiles {
-    /// `train.csv`.
-    pub train: PathBuf,
-    /// `test.csv`.
-    pub test: PathBuf,
-    /// `valid.csv`, when there is a validation part.
-    pub valid: Option<PathBuf>,
-}
-
-/// Writes the parts as `train.csv`, `test.csv` and (if any) `valid.csv` in
-/// `dir` (created if missing), with original ids and the header
-/// `user,item,rating[,timestamp]`.
-pub fn write_split(split: &Split, dir: &Path) -> Result<SplitFiles> {
-    std::fs::create_dir_all(dir).map_err(|e| Error::from(e).with_path(dir))?;
-    let write = |r: &Ratings, name: &str| -> Result<PathBuf> {
-        let path = dir.join(name);
-        write_ratings_csv(r, &path)?;
-        Ok(path)
-    };
-    Ok(SplitFiles {
-        train: write(&split.train, "train.csv")?,
-        test: write(&split.test, "test.csv")?,
-        valid: split
-            .valid
-            .as_ref()
-            .map(|v| write(v, "valid.csv"))
-            .transpose()?,
-    })
-}
-
-/// Writes k-fold splits as `dir/fold_1/…`, `dir/fold_2/…` with [`write_split`].
-pub fn write_folds(folds: &[Split], dir: &Path) -> Result<Vec<SplitFiles>> {
-    folds
-        .iter()
-        .enumerate()
-        .map(|(f, s)| write_split(s, &dir.join(format!("fold_{}", f + 1))))
-        .collect()
-}
-
-/// One part as CSV with original ids; ratings in Rust's shortest
-/// round-trip form (`4`, `3.5`).
-fn write_ratings_csv(r: &Ratings, path: &Path) -> Result<()> {
-    crate::output::write_atomic(path, |w| write_ratings_csv_to(r, w))
-}
-
-fn write_ratings_csv_to(r: &Ratings, w: &mut impl std::io::Write) -> Result<()> {
-    let io_error = |e: csv::Error| Error::from(std::io::Error::from(e));
-    let mut out = csv::Writer::from_writer(w);
-    let mut header = vec!["user", "item", "rating"];
-    if r.timestamps.is_some() {
-        header.push("timestamp");
-    }
-    out.write_record(&header).map_err(io_error)?;
-    let mut rating = String::new();
-    let mut time = String::new();
-    for k in 0..r.len() {
-        rating.clear();
-        fmt::Write::write_fmt(&mut rating, format_args!("{}", r.values[k])).expect("to a String");
-        let user = r.user_ids.id(r.users[k]);
-        let item = r.item_ids.id(r.items[k]);
-        match &r.timestamps {
-            Some(ts) => {
-                time.clear();
-                fmt::Write::write_fmt(&mut time, format_args!("{}", ts[k])).expect("to a String");
-                out.write_record([user, item, &rating, &time])
-            }
-            None => out.write_record([user, item, &rating]),
-        }
-        .map_err(io_error)?;
-    }
-    Ok(out.flush()?)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::data::write::write_folds;
 
     fn ratings(rows: &[(&str, &str, f32, i64)]) -> Ratings {
         let mut users = IdMap::new();
@@ -977,24 +902,5 @@ mod tests {
         let json = serde_json::to_value(&summary).unwrap();
         assert_eq!(json["cold_start"]["ratings"], 3);
         assert!(json["valid"].is_null());
-    }
-
-    #[test]
-    fn writes_csv_with_original_ids() {
-        let dir = tempfile::tempdir().unwrap();
-        let r = ratings(&[("A1", "0205616461", 4.5, 7), ("B2", "x", 3.0, 8)]);
-        let s = Split {
-            train: r.select(&[0]),
-            test: r.select(&[1]),
-            valid: None,
-            cold: ColdStartReport::default(),
-            valid_cold: None,
-        };
-        let files = write_split(&s, dir.path()).unwrap();
-        let train = std::fs::read_to_string(&files.train).unwrap();
-        assert_eq!(train, "user,item,rating,timestamp\nA1,0205616461,4.5,7\n");
-        let test = std::fs::read_to_string(&files.test).unwrap();
-        assert_eq!(test, "user,item,rating,timestamp\nB2,x,3,8\n");
-        assert!(files.valid.is_none());
     }
 }

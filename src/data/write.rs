@@ -1,9 +1,14 @@
-//! Writers: ratings (a whole set or one part of a split) back to CSV with
-//! original ids, and to a scipy-compatible `.npz`.
+//! Writers: ratings (a whole set, or the parts of a split) back to CSV
+//! with original ids, and to a scipy-compatible `.npz`. Every file goes
+//! through [`crate::output::write_atomic`]: a failed write leaves no half
+//! file.
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
+use serde::{Deserialize, Serialize};
+
+use super::split::Split;
 use super::{Csr, Ratings};
 use crate::error::{Error, Result};
 
@@ -19,12 +24,10 @@ use crate::error::{Error, Result};
 /// ```
 pub fn write_csv_to(out: impl Write, r: &Ratings) -> Result<()> {
     let mut w = csv::WriterBuilder::new().from_writer(out);
-    let csv_err = |e: csv::Error| Error::other(format!("writing CSV: {e}"));
     match &r.timestamps {
         Some(_) => w.write_record(["user", "item", "rating", "timestamp"]),
         None => w.write_record(["user", "item", "rating"]),
-    }
-    .map_err(csv_err)?;
+    }?;
     let mut number = String::new();
     let mut time = String::new();
     for k in 0..r.len() {
@@ -41,8 +44,7 @@ pub fn write_csv_to(out: impl Write, r: &Ratings) -> Result<()> {
                 w.write_record([user, item, &number, &time])
             }
             None => w.write_record([user, item, &number]),
-        }
-        .map_err(csv_err)?;
+        }?;
     }
     w.flush()?;
     Ok(())
@@ -53,6 +55,47 @@ pub fn write_csv_to(out: impl Write, r: &Ratings) -> Result<()> {
 pub fn write_csv(path: impl AsRef<Path>, r: &Ratings) -> Result<()> {
     let path = path.as_ref();
     crate::output::write_atomic(path, |w| write_csv_to(w, r))
+}
+
+/// Where [`write_split`] put the parts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SplitFiles {
+    /// `train.csv`.
+    pub train: PathBuf,
+    /// `test.csv`.
+    pub test: PathBuf,
+    /// `valid.csv`, when there is a validation part.
+    pub valid: Option<PathBuf>,
+}
+
+/// Writes the parts as `train.csv`, `test.csv` and (if any) `valid.csv` in
+/// `dir` (created if missing), each as [`write_csv`] writes it: original
+/// ids, the header `user,item,rating[,timestamp]`, atomically.
+pub fn write_split(split: &Split, dir: &Path) -> Result<SplitFiles> {
+    std::fs::create_dir_all(dir).map_err(|e| Error::from(e).with_path(dir))?;
+    let write = |r: &Ratings, name: &str| -> Result<PathBuf> {
+        let path = dir.join(name);
+        write_csv(&path, r)?;
+        Ok(path)
+    };
+    Ok(SplitFiles {
+        train: write(&split.train, "train.csv")?,
+        test: write(&split.test, "test.csv")?,
+        valid: split
+            .valid
+            .as_ref()
+            .map(|v| write(v, "valid.csv"))
+            .transpose()?,
+    })
+}
+
+/// Writes k-fold splits as `dir/fold_1/…`, `dir/fold_2/…` with [`write_split`].
+pub fn write_folds(folds: &[Split], dir: &Path) -> Result<Vec<SplitFiles>> {
+    folds
+        .iter()
+        .enumerate()
+        .map(|(f, s)| write_split(s, &dir.join(format!("fold_{}", f + 1))))
+        .collect()
 }
 
 /// One `.npy` array: the header dict padded so the data starts at a multiple
@@ -154,4 +197,40 @@ pub fn write_csr_npz(out: impl Write + std::io::Seek, csr: &Csr) -> Result<()> {
 pub fn write_npz(path: impl AsRef<Path>, r: &Ratings) -> Result<()> {
     let path = path.as_ref();
     crate::output::write_atomic(path, |w| write_npz_to(w, r))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::read::{read_ratings_bytes, ReadOptions};
+    use crate::data::split::ColdStartReport;
+
+    #[test]
+    fn split_parts_are_written_with_original_ids() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = b"user,item,rating,timestamp\nA1,0205616461,4.5,7\nB2,x,3,8\n";
+        let r = read_ratings_bytes(text, &ReadOptions::new())
+            .unwrap()
+            .ratings;
+        let s = Split {
+            train: r.select(&[0]),
+            test: r.select(&[1]),
+            valid: None,
+            cold: ColdStartReport::default(),
+            valid_cold: None,
+        };
+        let files = write_split(&s, &dir.path().join("new")).unwrap();
+        let train = std::fs::read_to_string(&files.train).unwrap();
+        assert_eq!(train, "user,item,rating,timestamp\nA1,0205616461,4.5,7\n");
+        let test = std::fs::read_to_string(&files.test).unwrap();
+        assert_eq!(test, "user,item,rating,timestamp\nB2,x,3,8\n");
+        assert!(files.valid.is_none());
+        // Only the two parts: no temporary file is left beside them.
+        assert_eq!(
+            std::fs::read_dir(files.train.parent().unwrap())
+                .unwrap()
+                .count(),
+            2
+        );
+    }
 }

@@ -85,7 +85,7 @@ pub struct AutoOptions {
 pub fn candidates() -> Vec<(&'static str, Value)> {
     // I-AutoRec as published (Sedhain et al. 2015: item rows, one sigmoid
     // layer, identity output), with the regularisation that generalised on
-    // both data sets it was searched on (docs/engine-bench.md): input and
+    // both data sets it was searched on (docs/autoencoder-speed-accuracy.md): input and
     // code dropout and a light L2, Adam, early stopping.
     let autorec = |based: &str| {
         json!({

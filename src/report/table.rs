@@ -83,14 +83,14 @@ impl Table {
     /// CSV with a header line (RFC 4180 quoting by the `csv` crate).
     pub fn to_csv(&self) -> Result<String> {
         let mut w = csv::Writer::from_writer(Vec::new());
-        let csv_err = |e: csv::Error| Error::other(format!("writing CSV: {e}"));
+        let csv_err = |e: csv::Error| Error::from(e).context("writing CSV");
         w.write_record(&self.headers).map_err(csv_err)?;
         for row in &self.rows {
             w.write_record(row).map_err(csv_err)?;
         }
         let bytes = w
             .into_inner()
-            .map_err(|e| Error::other(format!("writing CSV: {e}")))?;
+            .map_err(|e| Error::from(e.into_error()).context("writing CSV"))?;
         String::from_utf8(bytes).map_err(|e| Error::other(format!("writing CSV: {e}")))
     }
 

@@ -28,6 +28,7 @@ mod finish;
 mod mapped;
 mod npz;
 mod text;
+mod two_columns;
 
 use std::fmt;
 use std::path::Path;
@@ -35,6 +36,8 @@ use std::str::FromStr;
 
 use crate::data::{RatingScale, Ratings};
 use crate::error::{Error, Result};
+
+pub use two_columns::{read_item_ratings, read_pairs};
 
 /// The rating file formats aerec reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]

@@ -71,7 +71,7 @@ pub const NEW_USER_RIDGE: f64 = 1.0;
 
 /// Catalogues of at least this many item-row cells (items × last width) get
 /// the 4-bit serving copy for top-N. Below it the f32 rows sit in the L2/L3
-/// cache and the full scan is already fast (see docs/serve-bench.md).
+/// cache and the full scan is already fast (see docs/serving-speed.md).
 pub const QUANTIZED_MIN_CELLS: usize = 1 << 20;
 
 /// Item-row cells from which one full-catalogue query is split across the

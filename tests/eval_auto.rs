@@ -3,12 +3,12 @@
 //! than any baseline on validation), returns that very model, keeps to its
 //! budget, and its ensembles save and load like any model.
 
-mod engine_support;
+mod low_rank_data;
 
 use aerec::data::RatingScale;
 use aerec::eval::{auto_fit, default_budget, evaluate, AutoOptions, EvalOptions};
 
-use engine_support::low_rank;
+use low_rank_data::low_rank;
 
 fn scale() -> RatingScale {
     RatingScale::new(1.0, 5.0).unwrap()

@@ -1,12 +1,12 @@
 //! Metrics against hand computations (each worked out in the comments).
 
-mod base_common;
+mod small_tables;
 
 use aerec::eval::ranking::user_ranking;
 use aerec::eval::{evaluate, rating_metrics, EvalOptions, Quantiles, RankingOptions};
 use aerec::model::{Fallback, FitOptions, ModelSpec, Prediction, TrainedModel};
 use aerec::RatingScale;
-use base_common::ratings;
+use small_tables::ratings;
 
 fn close(a: f64, b: f64) -> bool {
     (a - b).abs() < 1e-9

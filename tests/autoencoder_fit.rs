@@ -2,7 +2,7 @@
 //! on small synthetic low-rank data: learning, early stopping, divergence,
 //! thread-count independence, save/load, scoring paths and new users.
 
-mod engine_support;
+mod low_rank_data;
 
 use aerec::data::side::{SideFeatures, SideOf};
 use aerec::data::Ratings;
@@ -10,7 +10,7 @@ use aerec::model::autoencoder::{Activation, AutoencoderConfig, Based, OptimizerK
 use aerec::model::{FitData, FitOptions, Recommender, SparseRow};
 use aerec::ErrorKind;
 
-use engine_support::low_rank as data;
+use low_rank_data::low_rank as data;
 
 fn small() -> AutoencoderConfig {
     AutoencoderConfig {

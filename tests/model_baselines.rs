@@ -2,7 +2,7 @@
 //! hand-computed updates, fold-in, save/load round trips and the ML-100K u1
 //! accuracy targets.
 
-mod base_common;
+mod small_tables;
 /// The SVD assignment's matrix and recipe (seed 004), shared with the example.
 #[path = "../examples/svd_assignment.rs"]
 #[allow(dead_code)]
@@ -15,7 +15,7 @@ use aerec::model::baseline::{
 use aerec::model::spec::load_model;
 use aerec::model::{FitData, FitOptions, ModelSpec, Recommender, SparseRow, TrainedModel};
 use aerec::RatingScale;
-use base_common::{from_dense, ml100k_u1, ratings};
+use small_tables::{from_dense, ml100k_u1, ratings};
 
 fn fit(spec: &ModelSpec, train: &Ratings) -> Box<dyn Recommender> {
     let by_user = train.by_user();
@@ -463,7 +463,7 @@ fn ml100k_u1_meets_the_accuracy_targets() {
         "mf with Surprise's defaults {mf_defaults}"
     );
     // The best of a grid over l2, lr and epochs on a validation split carved
-    // from u1.base (examples/base_tune_u1.rs, docs/base-bench.md): 0.9228.
+    // from u1.base (examples/base_tune_u1.rs, docs/baseline-speed-accuracy.md): 0.9228.
     let mf = rmse("model = \"mf\"\nepochs = 40\nlr = 0.01\nl2 = 0.1");
     assert!(mf <= 0.950, "mf {mf}");
     let svdpp = rmse("model = \"svdpp\"");

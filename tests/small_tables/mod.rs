@@ -1,5 +1,5 @@
-//! Shared helpers of the `base_*` tests and examples: small rating tables
-//! and the canonical ML-100K u1 split.
+//! Shared helpers of the baseline, metric and experiment tests and the
+//! baseline examples: small rating tables and the canonical ML-100K u1 split.
 #![allow(dead_code)]
 
 use std::sync::Arc;

@@ -4,7 +4,7 @@
 //! command line. (Gradient checks of the maths are unit tests in
 //! `src/model/glocal_k/network.rs`.)
 
-mod engine_support;
+mod low_rank_data;
 
 use aerec::data::{RatingScale, Ratings};
 use aerec::model::glocal_k::GlocalKConfig;
@@ -14,7 +14,7 @@ use assert_cmd::Command;
 use serde_json::json;
 
 fn data() -> (Ratings, Ratings) {
-    engine_support::low_rank(40, 30, 7)
+    low_rank_data::low_rank(40, 30, 7)
 }
 
 /// Small enough for a test: two hidden layers of 12, a few short epochs.

@@ -2,7 +2,7 @@
 //! repeated pair, the target histogram, id styles, and output that depends
 //! on the seed only (not on the thread count).
 
-mod prep_util;
+mod row_tables;
 
 use std::collections::{HashMap, HashSet};
 

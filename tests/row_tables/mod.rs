@@ -1,5 +1,6 @@
-//! Helpers shared by the `prep_*` tests: build `Ratings` from rows, read the
-//! shared data sets without the readers, and flatten parts for comparison.
+//! Helpers shared by the data tests (splits, synthetic sets, the shared
+//! MovieLens files): build `Ratings` from rows, read the shared data sets
+//! without the readers, and flatten parts for comparison.
 
 #![allow(dead_code)]
 

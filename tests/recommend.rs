@@ -1,9 +1,10 @@
 //! Recommend, predict and similar in original ids, on the hand-computed
-//! fixture of `serve_support` (expected numbers are derived in its docs and
+//! fixture of `fixed_mf` (expected numbers are derived in its docs and
 //! in the comments below).
 
-mod serve_support;
+mod fixed_mf;
 
+use aerec::data::read::{read_item_ratings, read_pairs};
 use aerec::model::{Fallback, ModelParts, Recommender, SparseRow};
 use aerec::recommend::{self, SimilarityIndex};
 use aerec::{ErrorKind, Result};
@@ -18,7 +19,7 @@ fn close(a: f32, b: f32) -> bool {
 
 #[test]
 fn known_user_gets_best_unrated_items() {
-    let m = serve_support::fixture();
+    let m = fixed_mf::fixture();
     let recs = recommend::for_user(&m, "u1", 3).unwrap();
     // u1 = (1, 0): scores i4 4.0, i6 3.9, i3 3.0, i5 2.5; i1 and i2 are rated.
     let got = items(&recs);
@@ -35,7 +36,7 @@ fn known_user_gets_best_unrated_items() {
 
 #[test]
 fn unknown_user_is_an_unknown_id_error() {
-    let m = serve_support::fixture();
+    let m = fixed_mf::fixture();
     let err = recommend::for_user(&m, "nobody", 3).unwrap_err();
     assert!(matches!(
         err.kind(),
@@ -45,7 +46,7 @@ fn unknown_user_is_an_unknown_id_error() {
 
 #[test]
 fn user_without_training_ratings_gets_the_bias_ranking() {
-    let m = serve_support::fixture();
+    let m = fixed_mf::fixture();
     let recs = recommend::for_user(&m, "u4", 6).unwrap();
     let fb = &m.fallback;
     for r in &recs {
@@ -62,7 +63,7 @@ fn user_without_training_ratings_gets_the_bias_ranking() {
 
 #[test]
 fn new_user_is_folded_in_and_unknown_items_reported() {
-    let m = serve_support::fixture();
+    let m = fixed_mf::fixture();
     let ratings = vec![
         ("i1".to_string(), 5.0),
         ("i3".to_string(), 1.0),
@@ -85,7 +86,7 @@ fn new_user_is_folded_in_and_unknown_items_reported() {
 
 #[test]
 fn new_user_ratings_are_checked() {
-    let m = serve_support::fixture();
+    let m = fixed_mf::fixture();
     for bad in [6.0, 0.5, f32::NAN] {
         let err = recommend::for_new_user(&m, &[("i1".into(), bad)], 3).unwrap_err();
         assert!(matches!(err.kind(), ErrorKind::Rating { .. }), "{err}");
@@ -98,7 +99,7 @@ fn new_user_ratings_are_checked() {
 
 #[test]
 fn pairs_use_the_model_or_a_flagged_fallback() {
-    let m = serve_support::fixture();
+    let m = fixed_mf::fixture();
     let pairs: Vec<(String, String)> = [
         ("u1", "i4"),
         ("u1", "zz"),
@@ -133,7 +134,7 @@ fn pairs_use_the_model_or_a_flagged_fallback() {
 
 #[test]
 fn similar_items_by_cosine() {
-    let m = serve_support::fixture();
+    let m = fixed_mf::fixture();
     let index = SimilarityIndex::new(&m).unwrap();
     let sim = recommend::similar_items(&m, &index, "i1", 3).unwrap();
     // q(i1) = (1, 0): cos with i4 (2, 0) = 1, with i2 (.5, .5) = 0.7071, with
@@ -161,7 +162,7 @@ fn similar_items_by_cosine() {
 }
 
 /// The fixture's model with its item vectors hidden.
-struct NoVectors(serve_support::FixedMf);
+struct NoVectors(fixed_mf::FixedMf);
 
 impl Recommender for NoVectors {
     fn kind(&self) -> &'static str {
@@ -195,8 +196,8 @@ impl Recommender for NoVectors {
 
 #[test]
 fn similar_needs_item_vectors() {
-    let mut m = serve_support::fixture();
-    let fixed = serve_support::FixedMf {
+    let mut m = fixed_mf::fixture();
+    let fixed = fixed_mf::FixedMf {
         dim: 1,
         p: vec![0.0; 4],
         q: vec![0.0; 6],
@@ -209,7 +210,7 @@ fn similar_needs_item_vectors() {
 
 #[test]
 fn all_users_stream_in_user_order() {
-    let m = serve_support::fixture();
+    let m = fixed_mf::fixture();
     let mut out = Vec::new();
     let done = std::sync::atomic::AtomicUsize::new(0);
     let rows = recommend::recommend_all(&m, 2, &mut out, |d| {
@@ -235,20 +236,17 @@ fn all_users_stream_in_user_order() {
 
 #[test]
 fn new_user_file_header_optional_errors_name_the_line() {
-    let m = serve_support::fixture();
+    let m = fixed_mf::fixture();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("new.csv");
     std::fs::write(&path, "item,rating\ni1, 5\n\ni3,1\n").unwrap();
-    let r = recommend::read_new_user_ratings(&m, &path).unwrap();
+    let r = read_item_ratings(&path, m.scale).unwrap();
     assert_eq!(r, vec![("i1".to_string(), 5.0), ("i3".to_string(), 1.0)]);
     std::fs::write(&path, "i1,5\n").unwrap();
-    assert_eq!(
-        recommend::read_new_user_ratings(&m, &path).unwrap().len(),
-        1
-    );
+    assert_eq!(read_item_ratings(&path, m.scale).unwrap().len(), 1);
 
     std::fs::write(&path, "i1,5\ni2,9\n").unwrap();
-    let err = recommend::read_new_user_ratings(&m, &path).unwrap_err();
+    let err = read_item_ratings(&path, m.scale).unwrap_err();
     assert!(matches!(err.kind(), ErrorKind::Rating { .. }));
     assert_eq!(err.position().unwrap().line, 2);
     assert!(
@@ -258,12 +256,12 @@ fn new_user_file_header_optional_errors_name_the_line() {
     );
 
     std::fs::write(&path, "item,rating\ni1,5\ni2,good\n").unwrap();
-    let err = recommend::read_new_user_ratings(&m, &path).unwrap_err();
+    let err = read_item_ratings(&path, m.scale).unwrap_err();
     assert_eq!(err.position().unwrap().line, 3);
     assert!(err.to_string().contains("\"i2,good\""), "{err}");
 
     std::fs::write(&path, "i1,5,extra\n").unwrap();
-    let err = recommend::read_new_user_ratings(&m, &path).unwrap_err();
+    let err = read_item_ratings(&path, m.scale).unwrap_err();
     assert!(
         err.to_string()
             .contains("line 1: expected 2 fields, found 3"),
@@ -276,15 +274,15 @@ fn pairs_file_with_and_without_header() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("pairs.csv");
     std::fs::write(&path, "User,Item\nu1,i1\nu2,i9\n").unwrap();
-    let pairs = recommend::read_pairs(&path).unwrap();
+    let pairs = read_pairs(&path).unwrap();
     assert_eq!(
         pairs,
         vec![("u1".into(), "i1".into()), ("u2".into(), "i9".into())]
     );
     std::fs::write(&path, "u1,i1\n").unwrap();
-    assert_eq!(recommend::read_pairs(&path).unwrap().len(), 1);
+    assert_eq!(read_pairs(&path).unwrap().len(), 1);
     std::fs::write(&path, "u1\n").unwrap();
-    let err = recommend::read_pairs(&path).unwrap_err();
+    let err = read_pairs(&path).unwrap_err();
     assert!(
         err.to_string()
             .contains("line 1: expected 2 fields, found 1"),

@@ -2,11 +2,11 @@
 //! computed independently with pandas 3.1.1 (the commands are in the
 //! comments). Skipped, with a printed reason, when `../shared/data` is absent.
 
-mod prep_util;
+mod row_tables;
 
 use aerec::data::filter::{filter, infer_scale, FilterConfig};
 use aerec::data::split::{split, ColdStart, Input, SplitConfig, SplitMethod};
-use prep_util::{ratings, read_rows, rows, shared_data, Row};
+use row_tables::{ratings, read_rows, rows, shared_data, Row};
 
 fn ml100k() -> Option<Vec<Row>> {
     shared_data("ml-100k/u.data").map(|p| read_rows(&p, '\t', false))

@@ -2,7 +2,7 @@
 //! seeds seed … seed+N−1, for any model kind, through the model file, the
 //! settings parser and the command line.
 
-mod engine_support;
+mod low_rank_data;
 
 use aerec::data::{RatingScale, Ratings};
 use aerec::model::{FitOptions, ModelSpec, SparseRow, TrainedModel};
@@ -12,7 +12,7 @@ use serde_json::json;
 
 /// Low-rank ratings on 1–5 with shared id maps: (train, held-out).
 fn data() -> (Ratings, Ratings) {
-    engine_support::low_rank(40, 30, 5)
+    low_rank_data::low_rank(40, 30, 5)
 }
 
 fn scale() -> RatingScale {

@@ -1,7 +1,7 @@
 //! Experiments: compare over folds, tune by grid and random search, tables
 //! and bar charts.
 
-mod base_common;
+mod small_tables;
 
 use std::collections::BTreeMap;
 
@@ -12,8 +12,8 @@ use aerec::eval::{compare, tune, EvalOptions, MeanStd, SearchMode};
 use aerec::model::{FitOptions, ModelSpec};
 use aerec::report::bars::{bar_chart, Bar};
 use aerec::RatingScale;
-use base_common::ratings;
 use serde_json::{json, Map, Value};
+use small_tables::ratings;
 
 fn folds() -> Vec<Split> {
     let mut triples = Vec::new();

@@ -3,7 +3,7 @@
 //! the settings parser, the model file, fold-in, the HTTP service and the
 //! command line.
 
-mod engine_support;
+mod low_rank_data;
 
 use std::process::Command;
 
@@ -17,7 +17,7 @@ use serde_json::{json, Value};
 
 /// Low-rank ratings on 1–5: (train, validation, test), shared id maps.
 fn data(seed: u64) -> (Ratings, Ratings, Ratings) {
-    let (train, held) = engine_support::low_rank(80, 60, seed);
+    let (train, held) = low_rank_data::low_rank(80, 60, seed);
     let even: Vec<usize> = (0..held.len()).step_by(2).collect();
     let odd: Vec<usize> = (1..held.len()).step_by(2).collect();
     (train, held.select(&even), held.select(&odd))

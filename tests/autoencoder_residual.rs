@@ -3,7 +3,7 @@
 //! RMSE is in rating units; it round-trips through the model file (and files
 //! without the option still load); new users get their bias folded in.
 
-mod engine_support;
+mod low_rank_data;
 
 use std::sync::Arc;
 
@@ -11,7 +11,7 @@ use aerec::data::{IdMap, RatingScale, Ratings};
 use aerec::model::autoencoder::{Autoencoder, AutoencoderConfig, Based};
 use aerec::model::{FitData, FitOptions, ModelSpec, Recommender, SparseRow, TrainedModel};
 
-use engine_support::low_rank;
+use low_rank_data::low_rank;
 
 fn ratings(n_users: usize, n_items: usize, cells: &[(u32, u32, f32)]) -> Ratings {
     let users = IdMap::from_ids((0..n_users).map(|u| format!("u{u}")).collect()).unwrap();

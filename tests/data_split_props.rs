@@ -3,7 +3,7 @@
 //! stratification and time order hold, k-fold folds partition the input,
 //! and cold-start dropping removes exactly the counted ratings.
 
-mod prep_util;
+mod row_tables;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -11,8 +11,8 @@ use std::sync::Arc;
 use aerec::data::split::{
     split, split_all, ColdStart, Input, Split, SplitConfig, SplitMethod, ValidMethod,
 };
-use prep_util::{ratings, rows, Row};
 use proptest::prelude::*;
+use row_tables::{ratings, rows, Row};
 
 /// Up to 80 ratings of up to 12 users × 12 items, no repeated pair, in
 /// arbitrary order, timestamps with ties.
