@@ -2,7 +2,7 @@
 //! protocol on hand-computed lists, and the ranking models on MovieLens
 //! 100K (skipped with a printed reason when ../shared/data is absent).
 
-mod prep_util;
+mod row_tables;
 
 use std::sync::Arc;
 
@@ -85,7 +85,7 @@ fn popularity_lists_measured_by_hand() {
 
 #[test]
 fn ranking_models_on_movielens_100k_beat_popularity() {
-    let Some(path) = prep_util::shared_data("ml-100k/u.data") else {
+    let Some(path) = row_tables::shared_data("ml-100k/u.data") else {
         return;
     };
     let read = read_ratings(&path, &ReadOptions::new()).unwrap().ratings;
