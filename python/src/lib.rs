@@ -729,7 +729,11 @@ impl Model {
                     let test = into_model_space(&self.model, &test.ratings);
                     let opts = EvalOptions {
                         clip: true,
-                        ranking: k.map(|k| RankingOptions { k, threshold }),
+                        ranking: k.map(|k| RankingOptions {
+                            k,
+                            threshold,
+                            ..RankingOptions::default()
+                        }),
                     };
                     evaluate(&self.model, &test, &opts)
                 })

@@ -24,6 +24,12 @@
 //! splits. `--epochs N` replaces the epochs of every model that trains in
 //! epochs, to try a long experiment quickly (the table then says so in each
 //! model's parameters).
+//!
+//! `--protocol strong` measures top-N lists instead, the field's way for
+//! implicit feedback ([`crate::eval::protocol::compare_strong`]): ratings of
+//! at least `--relevant` are the positives, held-out users are folded in,
+//! and ranking models (fitted on the positives) and rating models (fitted
+//! on the ratings) are listed side by side at K = 20, 50, 100.
 
 use std::path::PathBuf;
 
@@ -38,9 +44,11 @@ use super::Context;
 use crate::data::filter::declared_or_inferred_scale;
 use crate::data::side::{read_side_features, SideOf};
 use crate::data::split::{split_all, SplitConfig, SplitMethod};
+use crate::eval::protocol::{compare_strong, write_strong_split, StrongOptions, FIELD_KS};
 use crate::eval::{compare_with_side, NamedSpec};
 use crate::model::{FitOptions, ModelSpec};
 use crate::report::bars::{bar_chart, Bar};
+use crate::report::table::Table;
 
 /// `aerec compare` arguments.
 #[derive(Debug, clap::Args)]
@@ -74,6 +82,24 @@ pub struct Args {
     /// Bar chart of test RMSE (mean ± std over folds), PNG or SVG by extension.
     #[arg(long, value_name = "FILE", help_heading = "Output")]
     pub plot: Option<PathBuf>,
+    /// What to measure: `ratings` (RMSE and top-K on rating splits) or
+    /// `strong` (top-N lists of held-out users on the positives, ratings ≥
+    /// --relevant: Recall@20/50, NDCG@100, MAP@100, coverage, popularity).
+    #[arg(long, value_name = "PROTOCOL", default_value = "ratings",
+          value_parser = ["ratings", "strong"], help_heading = "Evaluation")]
+    pub protocol: String,
+    /// Share of users held out for testing under `--protocol strong`
+    /// (as many again for validation, where models choose their epochs).
+    #[arg(
+        long,
+        value_name = "SHARE",
+        default_value_t = 0.2,
+        help_heading = "Evaluation"
+    )]
+    pub test_users: f64,
+    /// Under `--protocol strong`: write the split's five CSV files into DIR.
+    #[arg(long, value_name = "DIR", help_heading = "Output")]
+    pub split_dir: Option<PathBuf>,
 }
 
 /// The models and the optional split of an experiment file.
@@ -165,6 +191,9 @@ pub fn run(args: &Args, ctx: &Context) -> anyhow::Result<()> {
             );
         }
     }
+    if args.protocol == "strong" {
+        return run_strong(args, &models, ctx);
+    }
     let split_config = split_table.unwrap_or_else(|| {
         let mut c = args.split.config();
         if args.split.method.is_none() {
@@ -226,4 +255,98 @@ pub fn run(args: &Args, ctx: &Context) -> anyhow::Result<()> {
     result.insert("table".into(), table.to_json());
     result.insert("models".into(), serde_json::to_value(&report.models)?);
     ctx.emit(&table.to_text(), &Value::Object(result))
+}
+
+/// `aerec compare --protocol strong`.
+fn run_strong(args: &Args, models: &[NamedSpec], ctx: &Context) -> anyhow::Result<()> {
+    if args.data.read.implicit_options().is_some() {
+        anyhow::bail!(
+            "--protocol strong reads the ratings themselves (rating models learn from them); \
+             drop --implicit/--positive/--weighted and say which ratings are positives with \
+             --relevant R"
+        );
+    }
+    if args.side_info.is_some() || args.plot.is_some() {
+        anyhow::bail!("--protocol strong takes neither --side-info nor --plot");
+    }
+    let loaded = args.data.load()?;
+    ctx.note(&loaded.note());
+    let crate::data::split::Input::Whole(ratings) = &loaded.input else {
+        anyhow::bail!("--protocol strong splits the users itself: give --data, not --train/--test");
+    };
+    let opts = StrongOptions {
+        test_users: args.test_users,
+        valid_users: args.test_users.min(0.5),
+        seed: args.split.seed,
+        ..StrongOptions::default()
+    };
+    let fit = FitOptions {
+        seed: args.split.seed,
+        progress: false,
+        ..FitOptions::default()
+    };
+    let (split, rows) =
+        compare_strong(ratings, args.eval.relevant, models, &opts, &FIELD_KS, &fit)?;
+    ctx.note(&format!(
+        "compare: strong generalization, {} test users ({} scored), ratings ≥ {} are positives",
+        args.test_users,
+        split.test.scored_users(),
+        args.eval.relevant
+    ));
+    if let Some(dir) = &args.split_dir {
+        let files = write_strong_split(&split, dir)?;
+        ctx.note(&format!(
+            "compare: split written to {}",
+            files.train.parent().unwrap_or(dir).display()
+        ));
+    }
+    let mut t = Table::new(
+        [
+            "model",
+            "learns from",
+            "Recall@20",
+            "Recall@50",
+            "NDCG@100",
+            "MAP@100",
+            "coverage@100",
+            "popularity@20",
+            "fit s",
+        ]
+        .map(String::from)
+        .to_vec(),
+    );
+    for r in &rows {
+        let (k20, k50, k100) = (r.report.at_k(20), r.report.at_k(50), r.report.at_k(100));
+        let (Some(k20), Some(k50), Some(k100)) = (k20, k50, k100) else {
+            anyhow::bail!("the report lacks a K it was asked for");
+        };
+        t.push(vec![
+            r.name.clone(),
+            if r.ranks_only { "positives" } else { "ratings" }.into(),
+            k20.recall.to_string(),
+            k50.recall.to_string(),
+            k100.ndcg.to_string(),
+            format!("{:.4}", k100.map.mean),
+            format!("{:.3}", k100.coverage),
+            format!("{:.3}", k20.list_popularity),
+            format!("{:.1}", r.fit_seconds),
+        ]);
+    }
+    if let Some(path) = &args.csv {
+        crate::output::write_atomic_bytes(path, t.to_csv()?.as_bytes())?;
+    }
+    let relevant_popularity = rows.first().map_or(0.0, |r| r.report.relevant_popularity);
+    let text = format!(
+        "{}popularity: mean share of training users who have a listed item (the items the test \
+         users chose: {relevant_popularity:.3})",
+        t.to_text()
+    );
+    let result = json!({
+        "protocol": "strong",
+        "options": opts,
+        "relevant": args.eval.relevant,
+        "models": rows,
+        "table": t.to_json(),
+    });
+    ctx.emit(&text, &result)
 }

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 
+use crate::data::implicit::{self, ImplicitOptions, Positives, Weighting};
 use crate::data::read::{
     self, embedded, Column, Duplicates, Format, Header, ReadOptions, ReadOutcome,
 };
@@ -57,6 +58,22 @@ pub struct ReadArgs {
     /// Item titles: u.item, movies.dat or movies.csv.
     #[arg(long, value_name = "FILE")]
     pub titles: Option<PathBuf>,
+    /// The file has no rating column (user,item[,timestamp]): every line is
+    /// one interaction of value 1 (a two-field file is read so unasked).
+    #[arg(long, conflicts_with = "rating_col")]
+    pub no_rating: bool,
+    /// Read the file as implicit feedback: every interaction is a positive
+    /// of weight 1 (see --positive and --weighted).
+    #[arg(long)]
+    pub implicit: bool,
+    /// Implicit feedback: only values of at least T are positives, e.g. 4
+    /// for MovieLens (implies --implicit).
+    #[arg(long, value_name = "T", allow_negative_numbers = true)]
+    pub positive: Option<f32>,
+    /// Implicit feedback: each positive keeps its value as its weight
+    /// (counts, plays) instead of 1 (implies --implicit).
+    #[arg(long)]
+    pub weighted: bool,
 }
 
 fn parse_format(s: &str) -> Result<Format, String> {
@@ -113,6 +130,9 @@ impl ReadArgs {
         if let Some(c) = &self.time_col {
             o = o.time_col(col(c));
         }
+        if self.no_rating {
+            o = o.without_ratings();
+        }
         o = o.duplicates(self.duplicates.parse::<Duplicates>()?);
         if let Some(s) = self.scale {
             o = o.scale(s);
@@ -120,9 +140,41 @@ impl ReadArgs {
         Ok(o)
     }
 
-    /// Reads one rating file with these flags.
+    /// Reads one rating file with these flags (as implicit feedback when
+    /// they ask for it).
     pub fn read(&self, path: &Path) -> anyhow::Result<ReadOutcome> {
-        Ok(read::read_ratings(path, &self.options()?)?)
+        let out = read::read_ratings(path, &self.options()?)?;
+        self.to_implicit(out)
+            .with_context(|| format!("reading {} as implicit feedback", path.display()))
+    }
+
+    /// The implicit-feedback conversion these flags ask for, if any.
+    pub fn implicit_options(&self) -> Option<ImplicitOptions> {
+        (self.implicit || self.positive.is_some() || self.weighted).then(|| ImplicitOptions {
+            positives: self.positive.map_or(Positives::All, Positives::AtLeast),
+            weighting: if self.weighted {
+                Weighting::Value
+            } else {
+                Weighting::Binary
+            },
+        })
+    }
+
+    /// `out` converted to implicit feedback when the flags ask for it; its
+    /// scale becomes the weights' (0..1 for binary positives).
+    /// A file without ratings (every value 1, no scale to infer) is
+    /// implicit feedback already: its scale becomes 0..1.
+    fn to_implicit(&self, mut out: ReadOutcome) -> anyhow::Result<ReadOutcome> {
+        if let Some(opts) = self.implicit_options() {
+            out.ratings = implicit::to_implicit(&out.ratings, &opts)?;
+            out.scale = Some(opts.scale(&out.ratings));
+        } else if self.scale.is_none()
+            && !out.ratings.is_empty()
+            && out.ratings.values.iter().all(|&v| v == 1.0)
+        {
+            out.scale = Some(RatingScale { min: 0.0, max: 1.0 });
+        }
+        Ok(out)
     }
 
     fn titles(&self) -> anyhow::Result<Option<HashMap<String, String>>> {
@@ -216,14 +268,20 @@ impl Loaded {
             Some(t) => t,
             None => embedded::titles(),
         };
+        let mut ratings = embedded::ratings();
+        let mut scale = read.scale.unwrap_or_else(embedded::scale);
+        if let Some(opts) = read.implicit_options() {
+            ratings = implicit::to_implicit(&ratings, &opts)?;
+            scale = opts.scale(&ratings);
+        }
         Ok(Loaded {
-            input: Input::Whole(embedded::ratings()),
+            input: Input::Whole(ratings),
             titles: Some(titles),
             source: embedded::NAME.to_string(),
             format: Format::MlCsv,
             skipped: 0,
             skipped_examples: Vec::new(),
-            scale: Some(read.scale.unwrap_or_else(embedded::scale)),
+            scale: Some(scale),
         })
     }
 
@@ -291,7 +349,7 @@ impl DataArgs {
                     format: tr.format,
                     skipped: tr.skipped + te.skipped,
                     skipped_examples: examples,
-                    scale: self.read.scale.or(tr.scale),
+                    scale: tr.scale.or(self.read.scale),
                     input: Input::PreSplit {
                         train: tr.ratings,
                         test: te.ratings,
@@ -359,6 +417,64 @@ mod tests {
         assert!(
             Probe::try_parse_from(["x", "--data", "a", "--train", "b", "--test", "c"]).is_err()
         );
+    }
+
+    #[test]
+    fn implicit_flags_convert_after_reading() {
+        let p = Probe::try_parse_from(["x", "--positive", "4"]).unwrap();
+        let loaded = p.data.load().unwrap();
+        let Input::Whole(r) = &loaded.input else {
+            panic!("expected one table")
+        };
+        // ml-latest-small: 48 580 of its 100 836 ratings are 4 or above.
+        assert_eq!(r.len(), 48_580);
+        assert!(r.values.iter().all(|&v| v == 1.0));
+        assert_eq!(loaded.scale, Some(RatingScale { min: 0.0, max: 1.0 }));
+        let p = Probe::try_parse_from(["x", "--weighted"]).unwrap();
+        let loaded = p.data.load().unwrap();
+        let Input::Whole(r) = &loaded.input else {
+            panic!("expected one table")
+        };
+        assert_eq!(r.len(), 100_836);
+        assert_eq!(loaded.scale, Some(RatingScale { min: 0.0, max: 5.0 }));
+        assert!(Probe::try_parse_from(["x"])
+            .unwrap()
+            .data
+            .read
+            .implicit_options()
+            .is_none());
+    }
+
+    #[test]
+    fn a_file_without_ratings_is_clicks() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("clicks.csv");
+        std::fs::write(&path, "user_id,item_id\na,x\na,y\nb,x\n").unwrap();
+        let p = Probe::try_parse_from(["x", "--data", path.to_str().unwrap()]).unwrap();
+        let loaded = p.data.load().unwrap();
+        let Input::Whole(r) = &loaded.input else {
+            panic!("expected one table")
+        };
+        assert_eq!((r.len(), r.n_users(), r.n_items()), (3, 2, 2));
+        assert_eq!(loaded.scale, Some(RatingScale { min: 0.0, max: 1.0 }));
+        // Three fields, the third a timestamp: said with --no-rating.
+        std::fs::write(&path, "u1\tx\t100\nu2\tx\t200\n").unwrap();
+        let p = Probe::try_parse_from([
+            "x",
+            "--data",
+            path.to_str().unwrap(),
+            "--no-rating",
+            "--time-col",
+            "2",
+        ])
+        .unwrap();
+        let loaded = p.data.load().unwrap();
+        let Input::Whole(r) = &loaded.input else {
+            panic!("expected one table")
+        };
+        assert_eq!(r.values, vec![1.0, 1.0]);
+        assert_eq!(r.timestamps, Some(vec![100, 200]));
+        assert!(Probe::try_parse_from(["x", "--no-rating", "--rating-col", "2"]).is_err());
     }
 
     #[test]

@@ -7,6 +7,7 @@
 pub mod csr;
 pub mod filter;
 mod fxhash;
+pub mod implicit;
 pub mod read;
 pub mod side;
 pub mod split;

@@ -3,6 +3,9 @@
 //!
 //! - [`evaluate`]: RMSE/MAE (clipped to the scale by default), the
 //!   cold-start part apart, per-user RMSE quantiles, and ranking metrics at K.
+//! - [`protocol`]: top-N ranking the field's way, for implicit feedback:
+//!   strong generalization (held-out users folded in), Recall/NDCG/MAP at
+//!   20, 50 and 100 with confidence intervals, coverage and popularity bias.
 //! - [`compare()`]: several models on the same folds, mean ± std per metric.
 //! - [`tune()`]: grid or random search on a validation split.
 //! - [`auto_fit`]: the automatic default, the best of baselines,
@@ -10,6 +13,7 @@
 
 pub mod auto;
 pub mod compare;
+pub mod protocol;
 pub mod ranking;
 pub mod rating;
 pub mod tune;

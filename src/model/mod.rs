@@ -14,6 +14,7 @@ pub mod blend;
 pub mod diverge;
 pub mod ensemble;
 pub mod glocal_k;
+pub mod implicit;
 pub mod memory;
 pub mod quantized;
 mod rank;

@@ -55,6 +55,11 @@ pub static KINDS: &[&ModelKind] = &[
     &super::ensemble::KIND,
     &super::blend::KIND,
     &super::glocal_k::KIND,
+    &super::implicit::POPULARITY,
+    &super::implicit::ITEM_KNN,
+    &super::implicit::EASE,
+    &super::implicit::MULT_VAE,
+    &super::implicit::MULT_DAE,
 ];
 
 /// The kind called `name`, or an error listing the kinds there are.
@@ -106,6 +111,13 @@ pub trait ModelConfig: ConfigObject + std::fmt::Debug + Send + Sync {
 
     /// Whether the model can take side features.
     fn uses_side_features(&self) -> bool {
+        false
+    }
+
+    /// Whether the model's scores only order items (implicit-feedback
+    /// ranking models: popularity, item-kNN, EASE) rather than predict
+    /// ratings, so rating metrics (RMSE, MAE) say nothing about it.
+    fn ranks_only(&self) -> bool {
         false
     }
 

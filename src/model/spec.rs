@@ -71,6 +71,12 @@ impl ModelSpec {
         self.config.uses_side_features()
     }
 
+    /// Whether the model only ranks (an implicit-feedback kind): its
+    /// scores order items and are no ratings.
+    pub fn ranks_only(&self) -> bool {
+        self.config.ranks_only()
+    }
+
     /// Checks every setting (a spec is checked when it is built; this
     /// repeats it, for callers that changed it through [`ModelSpec::set_epochs`]).
     pub fn validate(&self) -> Result<()> {

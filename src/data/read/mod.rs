@@ -209,6 +209,7 @@ pub struct ReadOptions {
     pub(crate) user_col: Column,
     pub(crate) item_col: Column,
     pub(crate) rating_col: Column,
+    pub(crate) without_ratings: bool,
     pub(crate) time_col: Option<Column>,
     pub(crate) timestamps: bool,
     pub(crate) skip_bad_lines: bool,
@@ -226,6 +227,7 @@ impl Default for ReadOptions {
             user_col: Column::Index(0),
             item_col: Column::Index(1),
             rating_col: Column::Index(2),
+            without_ratings: false,
             time_col: None,
             timestamps: true,
             skip_bad_lines: false,
@@ -306,6 +308,28 @@ impl ReadOptions {
     /// ```
     pub fn rating_col(mut self, col: Column) -> Self {
         self.rating_col = col;
+        self
+    }
+
+    /// Says the text file has no rating column (`user,item[,timestamp]`:
+    /// clicks, plays, purchases): every line is one interaction of value 1.
+    /// A text file whose first line has exactly two fields is read so
+    /// without being told, unless a rating column was named; its first line
+    /// is a header when a field names a user or an item (`user`, `itemId`…).
+    ///
+    /// ```
+    /// use aerec::data::read::{read_ratings_bytes, ReadOptions};
+    /// let out = read_ratings_bytes(b"user,item\na,x\nb,x\n", &ReadOptions::new()).unwrap();
+    /// assert_eq!(out.ratings.values, vec![1.0, 1.0]);
+    /// // No field names a user or an item: the first line is data.
+    /// let out = read_ratings_bytes(b"a\tx\nb\ty\n", &ReadOptions::new()).unwrap();
+    /// assert_eq!(out.ratings.len(), 2);
+    /// let text = b"user,item,timestamp\na,x,100\n";
+    /// let out = read_ratings_bytes(text, &ReadOptions::new().without_ratings()).unwrap();
+    /// assert_eq!((out.ratings.values[0], out.ratings.timestamps), (1.0, Some(vec![100])));
+    /// ```
+    pub fn without_ratings(mut self) -> Self {
+        self.without_ratings = true;
         self
     }
 

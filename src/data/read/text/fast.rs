@@ -41,7 +41,7 @@ impl Fast {
             (4, None | Some(3)) => true,
             _ => return None,
         };
-        (plain && (l.user, l.item, l.rating) == (0, 1, 2)).then_some(Fast { delim: d, four })
+        (plain && (l.user, l.item, l.rating) == (0, 1, Some(2))).then_some(Fast { delim: d, four })
     }
 
     /// Scans lines from `start` for as long as it accepts them (and their

@@ -17,7 +17,8 @@ pub(super) struct Layout {
     pub(super) n_fields: usize,
     pub(super) user: usize,
     pub(super) item: usize,
-    pub(super) rating: usize,
+    /// `None`: the file has no rating column; every line is worth 1.
+    pub(super) rating: Option<usize>,
     pub(super) time: Option<usize>,
     pub(super) scale: Option<RatingScale>,
     pub(super) encoding: Encoding,
@@ -47,6 +48,9 @@ impl Layout {
             )
         })?;
         let names: Vec<Cow<[u8]>> = names.iter().map(|f| f.get(first)).collect();
+        // Two fields and no rating column asked for: user,item clicks.
+        let no_rating =
+            opts.without_ratings || (opts.rating_col == Column::Index(2) && names.len() == 2);
         let by_name = [&opts.user_col, &opts.item_col, &opts.rating_col]
             .into_iter()
             .chain(opts.time_col.as_ref())
@@ -58,6 +62,13 @@ impl Layout {
         }) {
             Header::Yes => true,
             Header::No => false,
+            Header::Auto if no_rating => {
+                by_name
+                    || names.iter().any(|f| {
+                        let f = f.to_ascii_lowercase();
+                        f.windows(4).any(|w| w == b"user" || w == b"item")
+                    })
+            }
             Header::Auto => {
                 by_name
                     || match &opts.rating_col {
@@ -93,7 +104,11 @@ impl Layout {
         };
         let user = find(&opts.user_col, "user")?;
         let item = find(&opts.item_col, "item")?;
-        let rating = find(&opts.rating_col, "rating")?;
+        let rating = if no_rating {
+            None
+        } else {
+            Some(find(&opts.rating_col, "rating")?)
+        };
         let n_fields = names.len();
         let time = match (&opts.time_col, opts.timestamps) {
             (_, false) => None,
@@ -106,10 +121,11 @@ impl Layout {
                     format,
                     Format::Ml100k | Format::MlDat | Format::MlCsv | Format::Amazon
                 );
-                (ships_time && n_fields >= 4 && (user, item, rating) == (0, 1, 2)).then_some(3)
+                (ships_time && n_fields >= 4 && (user, item, rating) == (0, 1, Some(2)))
+                    .then_some(3)
             }
         };
-        let widest = [user, item, rating, time.unwrap_or(0)]
+        let widest = [user, item, rating.unwrap_or(0), time.unwrap_or(0)]
             .into_iter()
             .max()
             .unwrap_or(0);
@@ -120,7 +136,7 @@ impl Layout {
                 &String::from_utf8_lossy(first),
             ));
         }
-        let distinct = [Some(user), Some(item), Some(rating), time];
+        let distinct = [Some(user), Some(item), rating, time];
         for (k, a) in distinct.iter().enumerate() {
             if a.is_some() && distinct[k + 1..].contains(a) {
                 return Err(Error::config(

@@ -215,7 +215,10 @@ fn parse_line<'a>(
         )));
     }
     let field = |i: usize| fields[i].get(line);
-    let value = parse_rating(&field(layout.rating))?;
+    let value = match layout.rating {
+        Some(r) => parse_rating(&field(r))?,
+        None => 1.0,
+    };
     if let Some(scale) = layout.scale {
         if !scale.contains(value) {
             return Err(Fault::Rating(
