@@ -198,6 +198,8 @@ const ITERATIVE: &[&str] = &[
     "glocal-k",
     "ensemble",
     "blend",
+    "mult-vae",
+    "mult-dae",
 ];
 
 #[test]

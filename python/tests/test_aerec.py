@@ -28,6 +28,12 @@ QUICK = {
     "svdpp": {"factors": 3, "epochs": 20, "lr": 0.02, "l2": 0.01},
     "glocal-k": {"hidden": [16], "kernel_dim": 3, "lambda_2": 0.5, "lambda_s": 0.01,
                  "pretrain_epochs": 4, "finetune_epochs": 2},
+    "popularity": {},
+    "item-knn": {"neighbors": 10},
+    "ease": {"lambda": 1.0},
+    "mult-vae": {"hidden": 16, "latent": 8, "epochs": 30, "batch_size": 8, "lr": 0.01,
+                 "anneal_steps": 1000},
+    "mult-dae": {"hidden": 16, "latent": 8, "epochs": 30, "batch_size": 8, "lr": 0.01},
     "ensemble": None,  # built from mf below
     "blend": None,
 }

@@ -37,7 +37,8 @@ use crate::eval::ranking::user_ranking;
 use crate::model::memory::{self, Bytes};
 use crate::model::registry::{no_presets, ModelConfig, ModelKind};
 use crate::model::{
-    top_n, FitData, FitOptions, FitReport, ModelParts, Recommender, SparseRow, Tensor,
+    top_n, EpochStats, FitControl, FitData, FitOptions, FitReport, ModelParts, Recommender,
+    SparseRow, Tensor,
 };
 
 /// Settings of Mult-VAE and Mult-DAE (the paper's defaults; a kind's
@@ -720,10 +721,14 @@ fn fit(
     let mut updates = 0usize;
     let mut losses = Vec::with_capacity(settings.epochs);
     for epoch in 1..=settings.epochs {
+        let epoch_start = Instant::now();
         users.shuffle(&mut rng);
         let mut loss_sum = 0f64;
         let mut batches = 0usize;
         for chunk in users.chunks(settings.batch_size) {
+            if opts.control.stop_requested() {
+                break;
+            }
             let beta = if variational {
                 (updates as f64 / settings.anneal_steps.max(1) as f64).min(settings.beta_cap)
             } else {
@@ -766,8 +771,25 @@ fn fit(
         // The epoch history's columns are RMSEs, which a ranking model has
         // none of: its loss curve goes to the notes instead.
         let loss = loss_sum / batches.max(1) as f64;
+        if opts.control.stop_requested() {
+            // A cut epoch's weights are kept only when no complete epoch
+            // was scored on validation (below, the best one is restored).
+            report.notes.push(FitControl::stopped_note(epoch - 1));
+            break;
+        }
         losses.push(loss);
         report.epochs = epoch;
+        opts.control.epoch_done(
+            &EpochStats {
+                epoch,
+                train_loss: loss,
+                train_rmse: f64::NAN,
+                valid_rmse: None,
+                lr: settings.lr,
+                seconds: epoch_start.elapsed().as_secs_f64(),
+            },
+            settings.epochs,
+        );
         if let Some(ndcg) = valid_ndcg {
             if best.as_ref().is_none_or(|b| ndcg > b.0) {
                 best = Some((ndcg, epoch, model.weights.clone()));
