@@ -200,6 +200,15 @@ pub(super) fn read<R: ChunkReader + 'static>(
         build.batch(&batch, file_row, &starts)?;
         file_row += batch.num_rows() as u64;
     }
+    // The decoder stops where the pages end: a footer that declares other
+    // row counts is damaged, and its row numbers in messages would lie.
+    let read = file_row - starts[groups.start];
+    if read != declared {
+        return Err(Error::format(format!(
+            "damaged metadata: row groups {}..{} declare {declared} rows, their pages hold {read}",
+            groups.start, groups.end
+        )));
+    }
     build.finish(opts, starts)
 }
 
