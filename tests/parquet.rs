@@ -601,11 +601,11 @@ fn row_groups_read_apart_hold_the_whole_file() {
     let whole = read_ratings(&path, &ReadOptions::new()).unwrap().ratings;
     let groups = parquet_row_groups(&path).unwrap();
     let mut triples = Vec::new();
-    for g in 0..groups.len() {
+    for (g, &rows) in groups.iter().enumerate() {
         let part = read_parquet_row_groups(&path, g..g + 1, &ReadOptions::new())
             .unwrap()
             .ratings;
-        assert_eq!(part.len() as u64, groups[g]);
+        assert_eq!(part.len() as u64, rows);
         for k in 0..part.len() {
             triples.push((
                 part.user_ids.id(part.users[k]).to_string(),

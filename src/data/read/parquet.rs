@@ -168,6 +168,7 @@ pub(super) fn read<R: ChunkReader + 'static>(
     opts: &ReadOptions,
 ) -> Result<ReadOutcome> {
     let meta = open(&source)?;
+    let file_len = source.len();
     let n_groups = meta.metadata().num_row_groups();
     let groups = groups.unwrap_or(0..n_groups);
     if groups.start > groups.end || groups.end > n_groups {
@@ -188,9 +189,11 @@ pub(super) fn read<R: ChunkReader + 'static>(
         .with_row_groups(groups.clone().collect())
         .with_batch_size(BATCH_ROWS);
     let mut reader = guard(|| builder.build())?.map_err(decode_error)?;
-    // The declared row count is a hint, never trusted for a large
-    // allocation: a hostile footer may declare any number.
-    let mut build = Build::new(&plan, opts, declared.min(1 << 22) as usize);
+    // The declared row count sizes the table once, but a hostile footer may
+    // declare any number: no more rows than the file has bytes are
+    // reserved (untouched reserved memory costs nothing until written).
+    let reserve = declared.min(file_len).min(u32::MAX as u64) as usize;
+    let mut build = Build::new(&plan, opts, reserve);
     let mut file_row = starts[groups.start];
     loop {
         let batch = match guard(|| reader.next())? {
@@ -533,10 +536,13 @@ enum IdValue<'a> {
     Bytes(&'a [u8]),
 }
 
+/// Row `i`'s bytes of a string or binary column.
+type BytesAt<'a> = Box<dyn Fn(usize) -> &'a [u8] + 'a>;
+
 /// One id column of a batch, its type resolved once.
 enum IdColumn<'a> {
     Int(Box<dyn Fn(usize) -> i128 + 'a>, &'a dyn Array),
-    Bytes(Box<dyn Fn(usize) -> &'a [u8] + 'a>, &'a dyn Array, bool),
+    Bytes(BytesAt<'a>, &'a dyn Array, bool),
     Dict {
         keys: Vec<usize>,
         array: &'a dyn Array,
@@ -578,7 +584,7 @@ impl<'a> IdColumn<'a> {
         ) {
             return Some(IdColumn::Int(get, array));
         }
-        let (get, utf8): (Box<dyn Fn(usize) -> &'a [u8] + 'a>, bool) = match array.data_type() {
+        let (get, utf8): (BytesAt<'a>, bool) = match array.data_type() {
             DataType::Utf8 => {
                 let a = array.as_string::<i32>();
                 (Box::new(move |i| a.value(i).as_bytes()), true)
@@ -1003,7 +1009,7 @@ fn id_text<'a>(
     let value = column.get(i).map_err(|m| format!("id is {m}"))?;
     match value {
         IdValue::Int(v) => Ok(IdText::Int(v)),
-        IdValue::Bytes(b) if b.is_empty() => Err("id is empty".into()),
+        IdValue::Bytes([]) => Err("id is empty".into()),
         IdValue::Bytes(b) if column.is_utf8() => Ok(IdText::Text(b.into())),
         IdValue::Bytes(b) => match encoding {
             Encoding::Utf8 => std::str::from_utf8(b)
