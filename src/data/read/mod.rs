@@ -38,8 +38,6 @@ use std::str::FromStr;
 use crate::data::{RatingScale, Ratings};
 use crate::error::{Error, Result};
 
-#[doc(hidden)]
-pub use parquet::parquet_doc_example;
 pub use parquet::{parquet_row_groups, read_parquet_row_groups};
 pub use two_columns::{read_item_ratings, read_pairs};
 

@@ -90,9 +90,24 @@ const TIME_NAMES: &[&str] = &["timestamp", "time", "unixReviewTime", "ts", "date
 ///
 /// ```
 /// # fn main() -> aerec::Result<()> {
+/// # use std::sync::Arc;
+/// # use arrow_array::{ArrayRef, Float32Array, RecordBatch, StringArray};
 /// # let dir = tempfile::tempdir().unwrap();
 /// # let path = dir.path().join("ratings.parquet");
-/// # aerec::data::read::parquet_doc_example(&path);
+/// # let batch = RecordBatch::try_from_iter([
+/// #     ("user_id", Arc::new(StringArray::from(vec!["a", "a", "b"])) as ArrayRef),
+/// #     ("item_id", Arc::new(StringArray::from(vec!["x", "y", "x"])) as ArrayRef),
+/// #     ("rating", Arc::new(Float32Array::from(vec![4.0, 3.5, 5.0])) as ArrayRef),
+/// # ]).unwrap();
+/// # let props = parquet::file::properties::WriterProperties::builder()
+/// #     .set_max_row_group_row_count(Some(2))
+/// #     .build();
+/// # let file = std::fs::File::create(&path).unwrap();
+/// # let mut w = parquet::arrow::ArrowWriter::try_new(file, batch.schema(), Some(props)).unwrap();
+/// # w.write(&batch).unwrap();
+/// # w.close().unwrap();
+/// // A file of three ratings in two row groups, written by pyarrow, polars
+/// // or the `parquet` crate:
 /// use aerec::data::read::{parquet_row_groups, read_parquet_row_groups, ReadOptions};
 /// let groups = parquet_row_groups(&path)?;
 /// assert_eq!(groups, [2, 1]);
@@ -128,36 +143,6 @@ pub fn read_parquet_row_groups(
     let path = path.as_ref();
     let read = || -> Result<ReadOutcome> { read(std::fs::File::open(path)?, Some(groups), opts) };
     read().map_err(|e| e.with_path(path))
-}
-
-/// Writes the two-row-group file the examples of this module read. Not part
-/// of the API: doc tests need a Parquet file and the library has no writer.
-#[doc(hidden)]
-pub fn parquet_doc_example(path: &Path) {
-    use arrow_array::{Float32Array, StringArray};
-    use std::sync::Arc;
-    let schema = Arc::new(Schema::new(vec![
-        arrow_schema::Field::new("user_id", DataType::Utf8, false),
-        arrow_schema::Field::new("item_id", DataType::Utf8, false),
-        arrow_schema::Field::new("rating", DataType::Float32, false),
-    ]));
-    let batch = RecordBatch::try_new(
-        schema.clone(),
-        vec![
-            Arc::new(StringArray::from(vec!["a", "a", "b"])),
-            Arc::new(StringArray::from(vec!["x", "y", "x"])),
-            Arc::new(Float32Array::from(vec![4.0, 3.5, 5.0])),
-        ],
-    )
-    .expect("columns match the schema");
-    let props = parquet::file::properties::WriterProperties::builder()
-        .set_max_row_group_row_count(Some(2))
-        .build();
-    let file = std::fs::File::create(path).expect("a writable temporary directory");
-    let mut writer =
-        parquet::arrow::ArrowWriter::try_new(file, schema, Some(props)).expect("a valid schema");
-    writer.write(&batch).expect("writing to a temporary file");
-    writer.close().expect("writing to a temporary file");
 }
 
 /// Reads a whole Parquet file (or the row groups `groups`) from any source
