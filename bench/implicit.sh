@@ -28,13 +28,6 @@ for set in ml-100k:u.data ml-latest-small:ratings.csv; do
     echo "## $name"
     $PY bench/implicit_table.py "$OUT/$name-aerec.jsonl" "$OUT/$name-ref.jsonl"
 done
-# Speed: the same number of 500-user batches, aerec then PyTorch, in turn.
-# ML-20M shape: 26,744 items, 144 clicks a user, 10 batches; Beauty shape:
-# 133,212 items, 3 clicks a user, 3 batches (a full epoch is 277 and 643).
-for shape in "26744 5000 144 10" "133212 1500 3 3"; do
-    for round in 1 2 3; do
-        $BIN speed $shape
-        $PY bench/implicit_ref.py speed $shape
-    done
-done | tee "$OUT/speed.jsonl"
+# Speed: Mult-VAE batches side by side with PyTorch (bench/implicit_speed.sh).
+PY=$PY sh bench/implicit_speed.sh
 date -u; uptime

@@ -10,8 +10,8 @@
 //!
 //! For each seed: `OUT_DIR/seed-S/` gets the five split files and
 //! `items.csv` (the catalogue in index order); then popularity, item-kNN,
-//! EASE (λ chosen on the validation users from a grid) and Mult-VAE /
-//! Mult-DAE (epochs chosen on validation NDCG@100) are fitted on the
+//! EASE (λ chosen on the validation users from a grid), Mult-VAE /
+//! Mult-DAE and CDAE (epochs chosen on validation NDCG@100) are fitted on the
 //! training users and measured on the test users. One JSON line per (seed,
 //! model) on stdout: Recall@20/50, NDCG@100, MAP@100, coverage, popularity
 //! and seconds.
@@ -33,7 +33,7 @@ use aerec::data::{RatingScale, Ratings};
 use aerec::eval::protocol::{
     evaluate_held_out, strong_split, write_strong_split, HeldOut, StrongOptions, FIELD_KS,
 };
-use aerec::model::{FitOptions, ModelSpec, TrainedModel};
+use aerec::model::{FitControl, FitOptions, ModelSpec, TrainedModel};
 use serde_json::{json, Value};
 
 fn main() -> anyhow::Result<()> {
@@ -143,6 +143,7 @@ fn main() -> anyhow::Result<()> {
         }
         run("mult-vae", json!({ "model": "mult-vae" }), Some(&valid_all))?;
         run("mult-dae", json!({ "model": "mult-dae" }), Some(&valid_all))?;
+        run("cdae", json!({ "model": "cdae" }), Some(&valid_all))?;
     }
     Ok(())
 }
@@ -194,19 +195,31 @@ fn speed(args: &[String]) -> anyhow::Result<()> {
         item_ids: ids(items, "i")?,
     };
     let spec = ModelSpec::from_json(&json!({ "model": "mult-vae", "epochs": 1 }))?;
-    let model = TrainedModel::fit(
+    // The epoch's own seconds, as the reference times its batches: not the
+    // weights' initialisation nor building the training matrix.
+    let epoch_seconds = std::sync::Arc::new(std::sync::Mutex::new(f64::NAN));
+    let seen = epoch_seconds.clone();
+    let control = FitControl::new().with_observer(std::sync::Arc::new(move |stats, _| {
+        *seen.lock().unwrap() = stats.seconds;
+    }));
+    TrainedModel::fit(
         &spec,
         &train,
         None,
         None,
         RatingScale::new(0.0, 1.0)?,
-        &FitOptions::default(),
+        &FitOptions {
+            control,
+            ..FitOptions::default()
+        },
     )?;
-    let seconds = model.report.train_seconds;
+    let seconds = *epoch_seconds.lock().unwrap();
+    let batches = rows.div_ceil(500);
     println!(
         "{}",
         json!({ "model": "aerec-mult-vae", "items": items, "batches": batches,
-                "seconds": seconds, "seconds_per_batch": seconds / batches as f64 })
+                "seconds": seconds, "seconds_per_batch": seconds / batches as f64,
+                "threads": rayon::current_num_threads() })
     );
     Ok(())
 }

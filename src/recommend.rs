@@ -191,8 +191,18 @@ pub struct SimilarityIndex {
 }
 
 impl SimilarityIndex {
-    /// Normalises the model's item vectors; an error when the model has none.
+    /// Normalises the model's item vectors; an error when the model has
+    /// none. A model that holds item × item similarities of its own
+    /// ([`Recommender::similar_items`](crate::model::Recommender::similar_items))
+    /// needs no vectors: its index is empty and [`similar_items`] asks the
+    /// model.
     pub fn new(model: &TrainedModel) -> Result<Self> {
+        if model.n_items() > 0 && model.model.similar_items(0, 0).is_some() {
+            return Ok(SimilarityIndex {
+                dim: 0,
+                unit: Vec::new(),
+            });
+        }
         let (dim, mut unit) = model.model.item_vectors().ok_or_else(|| {
             Error::config(format!(
                 "the {} model has no item vectors, so it cannot find similar items",
@@ -221,6 +231,9 @@ impl SimilarityIndex {
     /// best first, as (item index, cosine). Empty when `item` has no usable
     /// vector.
     pub fn similar(&self, item: u32, n: usize) -> Vec<(u32, f32)> {
+        if self.dim == 0 {
+            return Vec::new();
+        }
         let Some(query) = self.unit.chunks_exact(self.dim).nth(item as usize) else {
             return Vec::new();
         };
@@ -249,8 +262,11 @@ pub fn similar_items(
         .get(item)
         .filter(|&i| model.item_is_known(i))
         .ok_or_else(|| Error::unknown_id("item", item))?;
-    Ok(index
-        .similar(i, n)
+    let similar = model
+        .model
+        .similar_items(i, n)
+        .unwrap_or_else(|| index.similar(i, n));
+    Ok(similar
         .into_iter()
         .map(|(j, similarity)| {
             let id = model.item_ids.id(j).to_string();

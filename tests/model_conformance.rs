@@ -70,6 +70,10 @@ fn settings_for(kind: &str) -> Option<(Value, bool)> {
                     "batch_size": 8, "lr": 0.01 }),
             true,
         ),
+        "cdae" => (
+            json!({ "model": "cdae", "hidden": 8, "epochs": 60, "lr": 0.1, "negatives": 3 }),
+            true,
+        ),
         _ => return None,
     })
 }
@@ -200,6 +204,7 @@ const ITERATIVE: &[&str] = &[
     "blend",
     "mult-vae",
     "mult-dae",
+    "cdae",
 ];
 
 #[test]

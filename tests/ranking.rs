@@ -266,3 +266,152 @@ fn compare_strong_from_the_command_line_writes_its_split() {
         .unwrap();
     assert!(!out.status.success());
 }
+
+#[test]
+fn ranking_models_report_ranking_metrics_and_no_rmse_on_the_command_line() {
+    use assert_cmd::cargo::CommandCargoExt;
+    let dir = tempfile::tempdir().unwrap();
+    // The parity set above as a rating file, read with ratings >= 4 as the
+    // positives (clicks of weight 1).
+    let mut csv = String::from("user,item,rating\n");
+    let mut seen = std::collections::HashSet::new();
+    for u in 0..80u32 {
+        for k in 0..24u32 {
+            let i = (u * 7 + k * 3) % 40;
+            if seen.insert((u, i)) {
+                let r = if (u + i) % 2 == 0 { 5 } else { 2 };
+                csv.push_str(&format!("u{u},i{i},{r}\n"));
+            }
+        }
+    }
+    let data = dir.path().join("ratings.csv");
+    std::fs::write(&data, csv).unwrap();
+    let aerec = |args: &[&str]| {
+        let out = std::process::Command::cargo_bin("aerec")
+            .unwrap()
+            .args(args)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+        let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+        (out.status.success(), stdout, stderr)
+    };
+    let last_json = |stdout: &str| -> serde_json::Value {
+        serde_json::from_str(stdout.lines().last().unwrap()).unwrap()
+    };
+    let (data, model) = (
+        data.to_str().unwrap().to_string(),
+        dir.path().join("ease.aerec"),
+    );
+    let model = model.to_str().unwrap();
+    let (ok, stdout, stderr) = aerec(&[
+        "train",
+        "--data",
+        &data,
+        "--positive",
+        "4",
+        "--model",
+        "ease",
+        "--k",
+        "5",
+        "--out",
+        model,
+        "--json",
+    ]);
+    assert!(ok, "{stderr}");
+    let r = last_json(&stdout);
+    assert_eq!(r["ranks_only"], true);
+    assert!(r["test_rmse"].is_null() && r["test_mae"].is_null() && r["valid_rmse"].is_null());
+    // Every held-out click is relevant (a threshold of 4 would find none
+    // among values of 1), and EASE finds the parity structure.
+    let ranking = &r["ranking"];
+    assert!(ranking["users"].as_u64().unwrap() > 10, "{ranking}");
+    assert!(ranking["ndcg"].as_f64().unwrap() > 0.3, "{ranking}");
+    // The human table has the lists' metrics and no RMSE.
+    let (ok, stdout, stderr) = aerec(&[
+        "train",
+        "--data",
+        &data,
+        "--positive",
+        "4",
+        "--model",
+        "popularity",
+        "--k",
+        "5",
+    ]);
+    assert!(ok, "{stderr}");
+    assert!(
+        stdout.contains("NDCG@5") && stdout.contains("MAP@5"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("RMSE"), "{stdout}");
+    // With the ranking metrics turned off nothing would be left: an error.
+    let (ok, _, stderr) = aerec(&[
+        "train",
+        "--data",
+        &data,
+        "--positive",
+        "4",
+        "--model",
+        "ease",
+        "--k",
+        "0",
+    ]);
+    assert!(!ok && stderr.contains("--k"), "{stderr}");
+    // `eval` of the saved model on the clicks: lists, no RMSE.
+    let (ok, stdout, stderr) = aerec(&[
+        "eval",
+        "--model",
+        model,
+        "--test",
+        &data,
+        "--positive",
+        "4",
+        "--k",
+        "5",
+        "--json",
+    ]);
+    assert!(ok, "{stderr}");
+    let r = last_json(&stdout);
+    assert!(r["test_rmse"].is_null(), "{r}");
+    assert!(r["ranking"]["recall"].as_f64().is_some(), "{r}");
+    // `similar` answers from EASE's own item × item weights.
+    let (ok, stdout, stderr) = aerec(&["similar", "--model", model, "--item", "i0", "--json"]);
+    assert!(ok, "{stderr}");
+    let r = last_json(&stdout);
+    let similar = r["similar"].as_array().unwrap();
+    assert!(!similar.is_empty(), "{r}");
+    let weights: Vec<f64> = similar
+        .iter()
+        .map(|s| s["similarity"].as_f64().unwrap())
+        .collect();
+    assert!(weights.windows(2).all(|w| w[0] >= w[1]), "{r}");
+    assert!(similar.iter().all(|s| s["item"] != "i0"));
+    // `compare` on the user's split: the ranking model's RMSE columns are
+    // empty, the rating model's are not; both have ranking columns.
+    let config = dir.path().join("models.toml");
+    std::fs::write(
+        &config,
+        "[[models]]\nname = \"ease\"\nmodel = \"ease\"\nlambda = 5.0\n\n\
+         [[models]]\nname = \"biases\"\nmodel = \"biases\"\n",
+    )
+    .unwrap();
+    let (ok, stdout, stderr) = aerec(&[
+        "compare",
+        "--config",
+        config.to_str().unwrap(),
+        "--data",
+        &data,
+        "--folds",
+        "2",
+        "--k",
+        "5",
+        "--json",
+    ]);
+    assert!(ok, "{stderr}");
+    let r = last_json(&stdout);
+    let models = r["models"].as_array().unwrap();
+    assert!(models[0]["summary"].get("test_rmse").is_none(), "{r}");
+    assert!(models[0]["summary"]["ndcg"]["mean"].as_f64().unwrap() > 0.0);
+    assert!(models[1]["summary"]["test_rmse"]["mean"].as_f64().is_some());
+}

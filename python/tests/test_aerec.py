@@ -35,6 +35,7 @@ QUICK = {
     "mult-vae": {"hidden": 16, "latent": 8, "epochs": 30, "batch_size": 8, "lr": 0.01,
                  "anneal_steps": 1000},
     "mult-dae": {"hidden": 16, "latent": 8, "epochs": 30, "batch_size": 8, "lr": 0.01},
+    "cdae": {"hidden": 8, "epochs": 30, "lr": 0.1, "negatives": 3},
     "ensemble": None,  # built from mf below
     "blend": None,
 }

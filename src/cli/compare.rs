@@ -194,6 +194,12 @@ pub fn run(args: &Args, ctx: &Context) -> anyhow::Result<()> {
     if args.protocol == "strong" {
         return run_strong(args, &models, ctx);
     }
+    if args.plot.is_some() && models.iter().all(|m| m.spec.ranks_only()) {
+        anyhow::bail!(
+            "--plot draws the test RMSE, and these models only rank (no RMSE): \
+             drop --plot, or use --protocol strong for ranking models"
+        );
+    }
     let split_config = split_table.unwrap_or_else(|| {
         let mut c = args.split.config();
         if args.split.method.is_none() {
@@ -230,7 +236,10 @@ pub fn run(args: &Args, ctx: &Context) -> anyhow::Result<()> {
         &splits,
         side.as_deref(),
         scale,
-        &args.eval.options(split_config.seed),
+        &args.eval.options_for(
+            split_config.seed,
+            super::train::is_implicit(&args.data.read, scale),
+        ),
         &fit,
     )?;
     let table = report.table();
@@ -238,13 +247,16 @@ pub fn run(args: &Args, ctx: &Context) -> anyhow::Result<()> {
         crate::output::write_atomic_bytes(path, table.to_csv()?.as_bytes())?;
     }
     if let Some(path) = &args.plot {
+        // Ranking models have no RMSE: their bars are left out.
         let bars: Vec<Bar> = report
             .models
             .iter()
-            .map(|m| Bar {
-                label: m.name.clone(),
-                value: m.summary["test_rmse"].mean,
-                error: m.summary["test_rmse"].std,
+            .filter_map(|m| {
+                m.summary.get("test_rmse").map(|s| Bar {
+                    label: m.name.clone(),
+                    value: s.mean,
+                    error: s.std,
+                })
             })
             .collect();
         bar_chart(path, "Test RMSE (mean ± std over folds)", "RMSE", &bars)?;

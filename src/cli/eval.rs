@@ -32,15 +32,24 @@ pub fn run(args: &Args, ctx: &Context) -> anyhow::Result<()> {
     let model = crate::persist::load(&args.model)?;
     let read = args.read.read(&args.test)?;
     let test = read.ratings.in_id_space(&model.user_ids, &model.item_ids);
+    let implicit = super::train::is_implicit(&args.read, model.scale);
     let opts = args
         .eval
-        .options(crate::eval::RankingOptions::default().seed);
+        .options_for(crate::eval::RankingOptions::default().seed, implicit);
+    // A ranking model is measured by its lists alone (see `train`).
+    let ranks_only = model.spec.ranks_only();
+    if ranks_only && opts.ranking.is_none() {
+        return Err(super::train::ranking_needed(model.spec.kind()));
+    }
     let report = super::train::evaluate_shown(&model, &test, &opts, ctx)?;
     let r = &report.rating;
+    let rating = (!ranks_only).then_some(r);
     let mut t = Table::new(vec!["metric".into(), "value".into()]);
     t.push(vec!["test ratings".into(), r.n.to_string()]);
-    t.push(vec!["test RMSE".into(), format!("{:.4}", r.rmse)]);
-    t.push(vec!["test MAE".into(), format!("{:.4}", r.mae)]);
+    if let Some(r) = rating {
+        t.push(vec!["test RMSE".into(), format!("{:.4}", r.rmse)]);
+        t.push(vec!["test MAE".into(), format!("{:.4}", r.mae)]);
+    }
     t.push(vec![
         "cold-start test ratings".into(),
         r.cold_start.n.to_string(),
@@ -59,11 +68,12 @@ pub fn run(args: &Args, ctx: &Context) -> anyhow::Result<()> {
     }
     let result = json!({
         "model": model.model.kind(),
-        "test_rmse": r.rmse,
-        "test_mae": r.mae,
-        "clipped": r.clipped,
-        "cold_start": r.cold_start,
-        "per_user_rmse": r.per_user_rmse,
+        "ranks_only": ranks_only,
+        "test_rmse": rating.map(|r| r.rmse),
+        "test_mae": rating.map(|r| r.mae),
+        "clipped": rating.map(|r| r.clipped),
+        "cold_start": rating.map(|r| &r.cold_start),
+        "per_user_rmse": rating.map(|r| &r.per_user_rmse),
         "ranking": report.ranking,
     });
     ctx.emit(&t.to_text(), &result)

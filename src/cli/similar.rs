@@ -1,5 +1,6 @@
 //! `aerec similar --model m.aerec --item ID`: nearest items by cosine of the
-//! model's item vectors.
+//! model's item vectors, or by the item × item matrix a model holds
+//! (item-kNN's cosines, EASE's weights).
 
 use std::fmt::Write as _;
 use std::path::PathBuf;

@@ -135,6 +135,33 @@ impl EvalArgs {
             }),
         }
     }
+
+    /// [`Self::options`] for data that may be implicit feedback: there a
+    /// held-out interaction is a positive whatever its weight, so every
+    /// one is relevant (a `--relevant 4` meant for star ratings would find
+    /// no relevant item among clicks of weight 1).
+    pub fn options_for(&self, seed: u64, implicit: bool) -> EvalOptions {
+        let mut opts = self.options(seed);
+        if let Some(r) = opts.ranking.as_mut().filter(|_| implicit) {
+            r.threshold = f32::MIN_POSITIVE;
+        }
+        opts
+    }
+}
+
+/// Whether loaded data is implicit feedback: read so by the flags, or a
+/// file of bare interactions (scale 0..1, every value 1).
+pub fn is_implicit(read: &super::data_args::ReadArgs, scale: crate::data::RatingScale) -> bool {
+    read.implicit_options().is_some() || (scale.min == 0.0 && scale.max == 1.0)
+}
+
+/// The error for `--k 0` with a model whose scores only rank: nothing would
+/// be left to report.
+pub fn ranking_needed(kind: &str) -> anyhow::Error {
+    anyhow::anyhow!(
+        "{kind} only ranks items (its scores are no ratings, so RMSE means nothing for it): \
+         its metrics are the ranking ones, which --k 0 turns off; give --k K"
+    )
 }
 
 /// Evaluates with the ranking pass's progress on stderr, and says when the
@@ -321,7 +348,23 @@ pub fn run(args: &Args, ctx: &Context) -> anyhow::Result<()> {
     for n in &model.report.notes {
         ctx.note(&format!("note: {n}"));
     }
-    let eval_opts = args.eval.options(args.split.seed);
+    // A ranking model's scores order items and are no ratings: it is
+    // measured by its lists alone (Recall/NDCG/MAP@K on the test users'
+    // held-out items), never by an RMSE.
+    let ranks_only = spec.ranks_only();
+    let eval_opts = args
+        .eval
+        .options_for(args.split.seed, is_implicit(&args.data.read, scale));
+    if ranks_only && eval_opts.ranking.is_none() {
+        return Err(ranking_needed(spec.kind()));
+    }
+    if ranks_only {
+        ctx.note(&format!(
+            "{} ranks items: measured by its top-{} lists of the test users, no RMSE",
+            spec.kind(),
+            args.eval.k
+        ));
+    }
     let eval_start = std::time::Instant::now();
     let test = evaluate_shown(&model, &split.test, &eval_opts, ctx)?;
     let eval_seconds = eval_start.elapsed().as_secs_f64();
@@ -329,7 +372,7 @@ pub fn run(args: &Args, ctx: &Context) -> anyhow::Result<()> {
     // validation RMSE is the one the search measured before the refit.
     let refitted = auto_report.as_ref().is_some_and(|_| !args.no_refit);
     let valid: Option<EvalReport> = match &split.valid {
-        Some(_) if refitted => None,
+        Some(_) if refitted || ranks_only => None,
         Some(v) => Some(eval::evaluate(
             &model,
             v,
@@ -357,6 +400,7 @@ pub fn run(args: &Args, ctx: &Context) -> anyhow::Result<()> {
         Some(r) if refitted => r.trials[r.winner].valid_rmse,
         _ => valid.as_ref().map(|v| v.rating.rmse),
     };
+    let rating = (!ranks_only).then_some(&test.rating);
     let result = json!({
         "model": spec.kind(),
         "auto": auto_report,
@@ -364,9 +408,10 @@ pub fn run(args: &Args, ctx: &Context) -> anyhow::Result<()> {
         "data": loaded.source,
         "train_ratings": split.train.len(),
         "test_ratings": split.test.len(),
-        "test_rmse": test.rating.rmse,
-        "test_mae": test.rating.mae,
-        "clipped": test.rating.clipped,
+        "ranks_only": ranks_only,
+        "test_rmse": rating.map(|r| r.rmse),
+        "test_mae": rating.map(|r| r.mae),
+        "clipped": rating.map(|r| r.clipped),
         "valid_rmse": valid_rmse,
         "epochs": model.report.epochs,
         "best_epoch": model.report.best_epoch,
@@ -375,7 +420,7 @@ pub fn run(args: &Args, ctx: &Context) -> anyhow::Result<()> {
         "epoch_seconds_median": median_epoch_seconds(&model),
         "params": model.model.n_params(),
         "cold_start_test": split.cold.ratings,
-        "cold_start": test.rating.cold_start,
+        "cold_start": rating.map(|r| &r.cold_start),
         "ranking": test.ranking,
         "notes": model.report.notes,
         "out": args.out,
@@ -399,8 +444,10 @@ pub fn run(args: &Args, ctx: &Context) -> anyhow::Result<()> {
         };
         t.push(vec![label.into(), format!("{v:.4}")]);
     }
-    t.push(vec!["test RMSE".into(), format!("{:.4}", test.rating.rmse)]);
-    t.push(vec!["test MAE".into(), format!("{:.4}", test.rating.mae)]);
+    if let Some(r) = rating {
+        t.push(vec!["test RMSE".into(), format!("{:.4}", r.rmse)]);
+        t.push(vec!["test MAE".into(), format!("{:.4}", r.mae)]);
+    }
     t.push(vec![
         "test eval seconds".into(),
         format!("{eval_seconds:.2}"),
@@ -408,6 +455,14 @@ pub fn run(args: &Args, ctx: &Context) -> anyhow::Result<()> {
     if let Some(r) = &test.ranking {
         t.push(vec![format!("NDCG@{}", r.k), format!("{:.4}", r.ndcg)]);
         t.push(vec![format!("Recall@{}", r.k), format!("{:.4}", r.recall)]);
+        if ranks_only {
+            t.push(vec![format!("MAP@{}", r.k), format!("{:.4}", r.map)]);
+            t.push(vec![
+                format!("HitRate@{}", r.k),
+                format!("{:.4}", r.hit_rate),
+            ]);
+            t.push(vec!["coverage".into(), format!("{:.4}", r.coverage)]);
+        }
         t.push(vec![
             "ranked test users".into(),
             if r.users < r.eligible_users {

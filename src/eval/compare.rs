@@ -111,6 +111,10 @@ pub const METRICS: [&str; 10] = [
     "fit_seconds",
 ];
 
+/// The columns that measure predicted ratings (none for a model whose
+/// scores only rank: `ModelSpec::ranks_only`).
+pub const RATING_METRICS: [&str; 3] = ["train_rmse", "test_rmse", "test_mae"];
+
 fn metric(r: &FoldResult, name: &str) -> Option<f64> {
     let rank = r.test.ranking.as_ref();
     match name {
@@ -234,8 +238,12 @@ pub fn compare_with_side(
             let features = side.filter(|_| m.side_info).map(|s| &s[f]);
             per_fold.push(run_fold(&m.spec, fold, features, scale, eval, fit)?);
         }
+        // A ranking model's scores are no ratings: its RMSE columns stay
+        // empty rather than show a number that means nothing.
+        let ranks_only = m.spec.ranks_only();
         let summary = METRICS
             .iter()
+            .filter(|&&name| !(ranks_only && RATING_METRICS.contains(&name)))
             .filter_map(|&name| {
                 let values: Option<Vec<f64>> = per_fold.iter().map(|r| metric(r, name)).collect();
                 values.map(|v| (name.to_string(), MeanStd::of(&v)))

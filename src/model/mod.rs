@@ -311,6 +311,17 @@ pub trait Recommender: Send + Sync {
     /// `None` when the model has none.
     fn item_vectors(&self) -> Option<(usize, Vec<f32>)>;
 
+    /// The `n` items most like item index `item` by an item × item matrix
+    /// the model holds (item-kNN's cosines, EASE's weights), best first,
+    /// the item itself left out, as (item, similarity). `None`, the
+    /// default, for a model that holds no such matrix: its similar items
+    /// are the cosines of its [`Self::item_vectors`]. A model that holds
+    /// one answers `Some` for every item index in range, `n = 0` included.
+    fn similar_items(&self, item: u32, n: usize) -> Option<Vec<(u32, f32)>> {
+        let _ = (item, n);
+        None
+    }
+
     /// The model taken apart for the model file.
     fn to_parts(&self) -> ModelParts;
 }

@@ -60,6 +60,7 @@ pub static KINDS: &[&ModelKind] = &[
     &super::implicit::EASE,
     &super::implicit::MULT_VAE,
     &super::implicit::MULT_DAE,
+    &super::implicit::CDAE,
 ];
 
 /// The kind called `name`, or an error listing the kinds there are.

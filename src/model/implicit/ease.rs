@@ -15,11 +15,11 @@ use faer::linalg::solvers::DenseSolveCore;
 use faer::{MatRef, Side};
 use rayon::prelude::*;
 
-use super::{add_gram_row, check_call, check_weights, matrix, Dims};
+use super::{add_gram_row, check_call, check_score_all, check_weights, matrix, Dims};
 use crate::error::{Error, Result};
 use crate::model::memory::{self, Bytes};
 use crate::model::registry::{no_presets, parse_serde, ModelConfig, ModelKind};
-use crate::model::{FitData, FitOptions, FitReport, ModelParts, Recommender, SparseRow};
+use crate::model::{top_n, FitData, FitOptions, FitReport, ModelParts, Recommender, SparseRow};
 
 /// Settings of [`EaseModel`].
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -232,14 +232,7 @@ impl Recommender for EaseModel {
 
     /// The rows of B the user's items select, summed: O(row length × items).
     fn score_all(&self, user: Option<u32>, row: SparseRow<'_>, out: &mut [f32]) -> Result<()> {
-        check_call(self.dims, user, row, &[], &[])?;
-        if out.len() != self.dims.items {
-            return Err(Error::other(format!(
-                "score_all: {} output slots for {} items",
-                out.len(),
-                self.dims.items
-            )));
-        }
+        check_score_all(self.dims, user, row, out)?;
         let m = self.items.len();
         let mut active = vec![0f32; m];
         for (&j, &x) in row.indices.iter().zip(row.values) {
@@ -257,6 +250,22 @@ impl Recommender for EaseModel {
             out[i as usize] = v;
         }
         Ok(())
+    }
+
+    /// Row j of B: the items a click on item j raises most (B is the
+    /// model's own item × item matrix; items no training user has are
+    /// never returned, and an item with no click of its own has no row).
+    fn similar_items(&self, item: u32, n: usize) -> Option<Vec<(u32, f32)>> {
+        let Some(&pj) = self.position.get(item as usize).filter(|&&p| p != u32::MAX) else {
+            return Some(Vec::new());
+        };
+        let m = self.items.len();
+        let mut scores = vec![f32::NAN; self.dims.items];
+        let weights = &self.b[pj as usize * m..(pj as usize + 1) * m];
+        for (&i, &w) in self.items.iter().zip(weights) {
+            scores[i as usize] = w;
+        }
+        Some(top_n(&scores, n, &[item]))
     }
 
     /// Row j of B over the whole catalogue: the items item j predicts.
@@ -450,6 +459,23 @@ mod tests {
         let mut some = [0f32; 2];
         model.score_items(Some(1), row, &[3, 0], &mut some).unwrap();
         assert_eq!(some, [all[3], all[0]]);
+        // Similar items: row j of the reference B sorted, largest first,
+        // j itself and the item nobody clicked left out.
+        for j in 0..4u32 {
+            let mut want: Vec<(u32, f64)> = (0..4u32)
+                .filter(|&i| i != j)
+                .map(|i| (i, -p[j as usize][i as usize] / p[i as usize][i as usize]))
+                .collect();
+            want.sort_by(|a, b| b.1.total_cmp(&a.1));
+            let got = model.similar_items(j, 10).unwrap();
+            assert_eq!(got.len(), 3);
+            for ((gi, gw), (wi, ww)) in got.iter().zip(&want) {
+                assert_eq!(gi, wi, "item {j}: {got:?} vs {want:?}");
+                assert!((*gw as f64 - ww).abs() < 1e-6);
+            }
+            assert_eq!(model.similar_items(j, 1).unwrap(), got[..1].to_vec());
+        }
+        assert_eq!(model.similar_items(4, 3).unwrap(), vec![]);
     }
 
     #[test]

@@ -5,7 +5,7 @@
 
 use std::time::Instant;
 
-use super::{check_call, check_weights, for_each_gram_row, matrix, Dims};
+use super::{check_score_all, check_weights, for_each_gram_row, matrix, score_items_by_all, Dims};
 use crate::error::{Error, Result};
 use crate::model::memory::{self, Bytes};
 use crate::model::registry::{no_presets, parse_serde, ModelConfig, ModelKind};
@@ -183,25 +183,12 @@ impl Recommender for ItemKnnModel {
         items: &[u32],
         out: &mut [f32],
     ) -> Result<()> {
-        check_call(self.dims, user, row, items, out)?;
-        let mut all = vec![0f32; self.dims.items];
-        self.score_all(user, row, &mut all)?;
-        for (o, &i) in out.iter_mut().zip(items) {
-            *o = all[i as usize];
-        }
-        Ok(())
+        score_items_by_all(self, self.dims, user, row, items, out)
     }
 
     /// The neighbour lists of the user's items, scattered: O(row length × k).
     fn score_all(&self, user: Option<u32>, row: SparseRow<'_>, out: &mut [f32]) -> Result<()> {
-        check_call(self.dims, user, row, &[], &[])?;
-        if out.len() != self.dims.items {
-            return Err(Error::other(format!(
-                "score_all: {} output slots for {} items",
-                out.len(),
-                self.dims.items
-            )));
-        }
+        check_score_all(self.dims, user, row, out)?;
         out.fill(0.0);
         for (&j, &x) in row.indices.iter().zip(row.values) {
             let (items, sims) = self.neighbors_of(j);
@@ -214,6 +201,22 @@ impl Recommender for ItemKnnModel {
 
     fn item_vectors(&self) -> Option<(usize, Vec<f32>)> {
         None
+    }
+
+    /// The item's neighbour list: its k nearest items by cosine, those with
+    /// a co-click (similarity above 0; the padding is left out).
+    fn similar_items(&self, item: u32, n: usize) -> Option<Vec<(u32, f32)>> {
+        if item as usize >= self.dims.items {
+            return Some(Vec::new());
+        }
+        let mut scores = vec![f32::NAN; self.dims.items];
+        let (items, sims) = self.neighbors_of(item);
+        for (&i, &s) in items.iter().zip(sims) {
+            if s > 0.0 {
+                scores[i as usize] = s;
+            }
+        }
+        Some(top_n(&scores, n, &[item]))
     }
 
     fn to_parts(&self) -> ModelParts {
@@ -325,5 +328,15 @@ mod tests {
         assert!((out[3] - 2.0 * 0.5f32.sqrt()).abs() < 1e-6);
         assert_eq!((out[0], out[1]), (1.0, 0.0));
         assert!(ItemKnnConfig { neighbors: 0 }.validate().is_err());
+        // Similar items are the neighbour lists, best first: 2's are 3
+        // (√½) then 0 (½); 3's only real neighbour is 2 (the padding,
+        // itself at 0, is no answer); n cuts the list; an index out of
+        // range has none.
+        let similar = m.similar_items(2, 5).unwrap();
+        assert_eq!(similar, vec![(3, 0.5f32.sqrt()), (0, 0.5)]);
+        assert_eq!(m.similar_items(3, 5).unwrap(), vec![(2, 0.5f32.sqrt())]);
+        assert_eq!(m.similar_items(2, 1).unwrap(), vec![(3, 0.5f32.sqrt())]);
+        assert_eq!(m.similar_items(2, 0).unwrap(), vec![]);
+        assert_eq!(m.similar_items(9, 3).unwrap(), vec![]);
     }
 }

@@ -9,34 +9,43 @@
 //! | `ease`      | [`EaseModel`]: closed-form item–item regression    | Steck, WWW 2019       |
 //! | `mult-vae`  | [`MultModel`]: variational, multinomial likelihood | Liang et al., WWW 2018|
 //! | `mult-dae`  | [`MultModel`]: denoising, multinomial likelihood   | Liang et al., WWW 2018|
+//! | `cdae`      | [`CdaeModel`]: denoising, user node, sampled negatives | Wu et al., WSDM 2016 |
 //!
-//! Every kind folds a new user in exactly (the scores are a function of the
-//! user's row alone), and says so by [`ModelConfig::ranks_only`] that its
-//! scores are no ratings, so rating metrics do not apply to it.
+//! Every kind but CDAE folds a new user in exactly (the scores are a
+//! function of the user's row alone; CDAE fits the new user's own vector by
+//! a few gradient steps, see [`CdaeModel`]), and says so by
+//! [`ModelConfig::ranks_only`] that its scores are no ratings, so rating
+//! metrics do not apply to it.
 //!
 //! [`ModelConfig::ranks_only`]: crate::model::registry::ModelConfig::ranks_only
 
+mod cdae;
 mod ease;
 mod item_knn;
 mod mult_vae;
 mod popularity;
 
+pub use cdae::{CdaeConfig, CdaeModel};
 pub use ease::{EaseConfig, EaseModel};
 pub use item_knn::{ItemKnnConfig, ItemKnnModel};
 pub use mult_vae::{MultDaeConfig, MultModel, MultSettings, MultVaeConfig};
 pub use popularity::{PopularityConfig, PopularityModel};
 
+pub(crate) use cdae::KIND as CDAE;
 pub(crate) use ease::KIND as EASE;
 pub(crate) use item_knn::KIND as ITEM_KNN;
 pub(crate) use mult_vae::{DAE as MULT_DAE, VAE as MULT_VAE};
 pub(crate) use popularity::KIND as POPULARITY;
 
+use rand::rngs::SmallRng;
+use rand::seq::SliceRandom;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::data::Csr;
+use crate::data::{Csr, Ratings};
 use crate::error::{Error, Result};
-use crate::model::{ModelParts, SparseRow, Tensor};
+use crate::eval::ranking::user_ranking;
+use crate::model::{top_n, ModelParts, Recommender, SparseRow, Tensor};
 
 /// The catalogue's shape, kept in a ranking model's file config.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -95,6 +104,40 @@ fn check_call(
     Ok(())
 }
 
+/// Checks a `score_all` call: [`check_call`], and one output slot per
+/// item of the catalogue.
+fn check_score_all(dims: Dims, user: Option<u32>, row: SparseRow<'_>, out: &[f32]) -> Result<()> {
+    check_call(dims, user, row, &[], &[])?;
+    if out.len() != dims.items {
+        return Err(Error::other(format!(
+            "score_all: {} output slots for {} items",
+            out.len(),
+            dims.items
+        )));
+    }
+    Ok(())
+}
+
+/// `score_items` through `score_all`, for the kinds whose scores cost as
+/// much for a few items as for the whole catalogue (a neighbour scatter, a
+/// decoder): the whole row scored once, the asked items picked from it.
+fn score_items_by_all(
+    model: &dyn Recommender,
+    dims: Dims,
+    user: Option<u32>,
+    row: SparseRow<'_>,
+    items: &[u32],
+    out: &mut [f32],
+) -> Result<()> {
+    check_call(dims, user, row, items, out)?;
+    let mut all = vec![0f32; dims.items];
+    model.score_all(user, row, &mut all)?;
+    for (o, &i) in out.iter_mut().zip(items) {
+        *o = all[i as usize];
+    }
+    Ok(())
+}
+
 /// A row-major 2-D tensor.
 fn matrix(rows: usize, cols: usize, data: Vec<f32>) -> Tensor {
     debug_assert_eq!(data.len(), rows * cols);
@@ -137,6 +180,82 @@ fn for_each_gram_row(by_user: &Csr, by_item: &Csr, each: impl Fn(usize, &[f64]) 
             }
         },
     );
+}
+
+/// Validation users of an iterative kind: what each is fed and what is to
+/// be found, for choosing the epoch on NDCG@100.
+struct Validation {
+    fed: Csr,
+    /// The training index of each validation user the training set has
+    /// (`None`: a held-out user, folded in).
+    users: Vec<Option<u32>>,
+    relevant: Vec<Vec<u32>>,
+}
+
+impl Validation {
+    /// From validation interactions: a user known in training is fed their
+    /// training row and asked for their validation items; a user training
+    /// never saw (strong generalization) is cut 80/20 at random, fed the
+    /// 80 % and asked for the 20 % (users with fewer than 5 are skipped).
+    fn new(train: &Csr, valid: &Ratings, rng: &mut SmallRng) -> Validation {
+        let by_user = valid.by_user();
+        let (mut users, mut items, mut values) = (Vec::new(), Vec::new(), Vec::new());
+        let mut relevant = Vec::new();
+        let mut known = Vec::new();
+        for u in 0..by_user.n_rows.min(train.n_rows) {
+            let (vi, vv) = by_user.row(u);
+            if vi.is_empty() {
+                continue;
+            }
+            let r = relevant.len() as u32;
+            if train.row_len(u) > 0 {
+                let (ti, tv) = train.row(u);
+                users.extend(std::iter::repeat_n(r, ti.len()));
+                items.extend_from_slice(ti);
+                values.extend_from_slice(tv);
+                relevant.push(vi.to_vec());
+                known.push(Some(u as u32));
+            } else if vi.len() >= 5 {
+                let mut order: Vec<usize> = (0..vi.len()).collect();
+                order.shuffle(rng);
+                let n_scored = (vi.len() / 5).max(1);
+                let mut scored: Vec<u32> = order[..n_scored].iter().map(|&k| vi[k]).collect();
+                scored.sort_unstable();
+                for &k in &order[n_scored..] {
+                    users.push(r);
+                    items.push(vi[k]);
+                    values.push(vv[k]);
+                }
+                relevant.push(scored);
+                known.push(None);
+            }
+        }
+        let fed = Csr::from_triplets(relevant.len(), train.n_cols, &users, &items, &values);
+        Validation {
+            fed,
+            users: known,
+            relevant,
+        }
+    }
+
+    /// Mean NDCG@100 of the lists of `scores(user, fed row)`.
+    fn ndcg(&self, scores: impl Fn(Option<u32>, SparseRow<'_>) -> Vec<f32> + Sync) -> f64 {
+        if self.relevant.is_empty() {
+            return 0.0;
+        }
+        let total: f64 = (0..self.relevant.len())
+            .into_par_iter()
+            .map(|r| {
+                let row = SparseRow::of(&self.fed, r);
+                let list: Vec<u32> = top_n(&scores(self.users[r], row), 100, row.indices)
+                    .into_iter()
+                    .map(|(i, _)| i)
+                    .collect();
+                user_ranking(&list, &self.relevant[r], 100).ndcg
+            })
+            .sum();
+        total / self.relevant.len() as f64
+    }
 }
 
 /// Checks every training value can weigh a positive.

@@ -30,16 +30,41 @@ use rand_distr::{Distribution, StandardNormal};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::{check_call, check_weights, matrix, Dims};
-use crate::data::{Csr, Ratings};
+use super::{check_score_all, check_weights, matrix, score_items_by_all, Dims, Validation};
 use crate::error::{Error, ErrorKind, Result};
-use crate::eval::ranking::user_ranking;
 use crate::model::memory::{self, Bytes};
 use crate::model::registry::{no_presets, ModelConfig, ModelKind};
 use crate::model::{
-    top_n, EpochStats, FitControl, FitData, FitOptions, FitReport, ModelParts, Recommender,
-    SparseRow, Tensor,
+    EpochStats, FitControl, FitData, FitOptions, FitReport, ModelParts, Recommender, SparseRow,
+    Tensor,
 };
+
+/// Calls an `#[inline(always)]` function through an AVX2 + FMA build of it
+/// where the CPU has them: the release build targets every x86-64, and the
+/// softmax and Adam loops over `batch × items` and `items × hidden` values
+/// run at twice the width (the same rounding: Rust contracts no `a·b + c`).
+macro_rules! with_avx2 {
+    ($f:ident($($arg:expr),* $(,)?)) => {{
+        #[cfg(target_arch = "x86_64")]
+        {
+            if crate::model::autoencoder::real::has_avx2() {
+                #[target_feature(enable = "avx2,fma")]
+                #[inline]
+                unsafe fn call_with_avx2<R>(f: impl FnOnce() -> R) -> R {
+                    f()
+                }
+                // SAFETY: the CPU has AVX2 and FMA, checked just above.
+                unsafe { call_with_avx2(|| $f($($arg),*)) }
+            } else {
+                $f($($arg),*)
+            }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            $f($($arg),*)
+        }
+    }};
+}
 
 /// Settings of Mult-VAE and Mult-DAE (the paper's defaults; a kind's
 /// settings start from its defaults, the keys given override them).
@@ -305,6 +330,67 @@ fn normalised(row: SparseRow<'_>) -> Vec<(u32, f32)> {
         .collect()
 }
 
+/// `eˣ` for `x ≤ 0` in f32, branch-free so that a loop over a row
+/// vectorises: `eˣ = 2ⁿ · eʳ` with `n = round(x / ln 2)` and `|r| ≤ ln 2 / 2`,
+/// `eʳ` by its Taylor polynomial to degree 7 (truncation below 2⁻³⁰), ln 2
+/// split in two so that `r` is exact to f32. Relative error within a few
+/// f32 ulps (tested against f64); below −87 it gives e⁻⁸⁷ (the softmax's
+/// terms there are under 2⁻¹²⁵ of the largest, nothing beside them).
+#[inline(always)]
+fn exp_nonpositive(x: f32) -> f32 {
+    const LOG2E: f32 = std::f32::consts::LOG2_E;
+    const LN2_HI: f32 = 0.693_145_75;
+    const LN2_LO: f32 = 1.428_606_8e-6;
+    // A comparison rather than `max`, so that NaN goes through (a NaN
+    // logit must still make the loss NaN and stop the fit).
+    let x = if x < -87.0 { -87.0 } else { x };
+    // Round to nearest by the 1.5 · 2²³ shift, which vectorises (`round`
+    // rounds halves away from zero, a library call).
+    const SHIFT: f32 = 12_582_912.0;
+    let n = (x * LOG2E + SHIFT) - SHIFT;
+    let r = (x - n * LN2_HI) - n * LN2_LO;
+    let mut p = 1.0 / 5040.0;
+    p = p * r + 1.0 / 720.0;
+    p = p * r + 1.0 / 120.0;
+    p = p * r + 1.0 / 24.0;
+    p = p * r + 1.0 / 6.0;
+    p = p * r + 0.5;
+    p = p * r + 1.0;
+    p = p * r + 1.0;
+    // 2ⁿ from the exponent bits (n ≥ −126 here, a normal number).
+    let two_n = f32::from_bits(((n as i32 + 127) as u32) << 23);
+    p * two_n
+}
+
+/// Replaces each `v` of `row` by `e^(v − max)` and returns their sum (in
+/// f64, from eight f32 lanes per block of 1024, so that a row of 10⁶ items
+/// loses no precision to the running sum).
+#[inline(always)]
+fn exp_shifted_sum(row: &mut [f32], max: f32) -> f64 {
+    let mut total = 0f64;
+    for block in row.chunks_mut(1024) {
+        let mut lanes = [0f32; 8];
+        let mut chunks = block.chunks_exact_mut(8);
+        for c in &mut chunks {
+            for (lane, v) in lanes.iter_mut().zip(c.iter_mut()) {
+                *v = exp_nonpositive(*v - max);
+                *lane += *v;
+            }
+        }
+        for v in chunks.into_remainder() {
+            *v = exp_nonpositive(*v - max);
+            total += *v as f64;
+        }
+        total += lanes.iter().map(|&l| l as f64).sum::<f64>();
+    }
+    total
+}
+
+#[inline(always)]
+fn scale_in_place(row: &mut [f32], scale: f32) {
+    row.iter_mut().for_each(|v| *v *= scale);
+}
+
 /// A fitted Mult-VAE or Mult-DAE.
 ///
 /// Model file tensors: `w1` `[items, hidden]`, `b1` `[hidden]`, `w2`
@@ -322,6 +408,18 @@ impl MultModel {
     /// The forward pass of `rows` (already normalised and dropped out) up
     /// to the logits; `eps` is the VAE's noise (`None`: z = μ).
     fn forward(&self, input: Vec<Vec<(u32, f32)>>, eps: Option<Vec<f32>>) -> Forward {
+        self.forward_reusing(input, eps, Vec::new())
+    }
+
+    /// [`Self::forward`] writing the logits into `out`'s allocation: in
+    /// training the `batch × items` block is the largest buffer of a batch,
+    /// and allocating it afresh costs a page fault every 4 KiB.
+    fn forward_reusing(
+        &self,
+        input: Vec<Vec<(u32, f32)>>,
+        eps: Option<Vec<f32>>,
+        mut out: Vec<f32>,
+    ) -> Forward {
         let s = self.shape;
         let w = &self.weights;
         let (h, c, zd, n) = (s.hidden, s.code_out(), s.latent, s.items);
@@ -366,7 +464,10 @@ impl MultModel {
             view(&w.w4, zd, h),
         );
         g.iter_mut().for_each(|v| *v = v.tanh());
-        let mut out = broadcast(&w.b5, rows);
+        out.clear();
+        for _ in 0..rows {
+            out.extend_from_slice(&w.b5);
+        }
         gemm(
             view_mut(&mut out, rows, n),
             Accum::Add,
@@ -389,6 +490,7 @@ impl MultModel {
     /// log-likelihood of `targets`, plus β times the mean KL for the VAE,
     /// plus the L2 penalty) and its gradient. Turns `f.out` into softmax
     /// probabilities.
+    #[cfg(test)]
     fn loss_and_gradient(
         &self,
         f: &mut Forward,
@@ -396,27 +498,46 @@ impl MultModel {
         beta: f32,
         l2: f32,
     ) -> (f64, Weights) {
+        let mut grad = self.weights.zeros_like();
+        let loss = self.loss_and_gradient_into(f, targets, beta, l2, &mut grad);
+        (loss, grad)
+    }
+
+    /// [`Self::loss_and_gradient`] into `grad`, kept from batch to batch
+    /// (two `items × hidden` tensors: allocating them each batch was a
+    /// tenth of an epoch). `grad.w1` must be zero on entry: the sparse
+    /// first layer adds into the rows the batch touched, and the trainer
+    /// zeroes those rows again after the update; every other tensor is
+    /// overwritten here.
+    fn loss_and_gradient_into(
+        &self,
+        f: &mut Forward,
+        targets: &[SparseRow<'_>],
+        beta: f32,
+        l2: f32,
+        grad: &mut Weights,
+    ) -> f64 {
         let s = self.shape;
         let w = &self.weights;
         let (h, c, zd, n, rows) = (s.hidden, s.code_out(), s.latent, s.items, f.rows);
         let inv_b = 1.0 / rows as f32;
         // Log-softmax per row; the likelihood; dL/dlogits = (p · Σx − x) / B.
+        // One exp per logit, kept in place, then one scaling pass.
         let nll: f64 = f
             .out
             .par_chunks_mut(n)
             .zip(targets)
             .map(|(logits, t)| {
                 let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-                let sum: f64 = logits.iter().map(|&v| ((v - max) as f64).exp()).sum();
-                let log_z = max as f64 + sum.ln();
-                let total: f32 = t.values.iter().sum();
                 let mut nll = 0f64;
                 for (&i, &x) in t.indices.iter().zip(t.values) {
-                    nll -= x as f64 * (logits[i as usize] as f64 - log_z);
+                    nll -= x as f64 * (logits[i as usize] - max) as f64;
                 }
-                for v in logits.iter_mut() {
-                    *v = ((*v as f64 - log_z).exp() as f32) * total * inv_b;
-                }
+                let sum = with_avx2!(exp_shifted_sum(logits, max));
+                nll += t.values.iter().map(|&x| x as f64).sum::<f64>() * sum.ln();
+                let total: f32 = t.values.iter().sum();
+                let scale = (total as f64 * inv_b as f64 / sum) as f32;
+                with_avx2!(scale_in_place(logits, scale));
                 for (&i, &x) in t.indices.iter().zip(t.values) {
                     logits[i as usize] -= x * inv_b;
                 }
@@ -424,7 +545,9 @@ impl MultModel {
             })
             .sum();
         let dlogits = &f.out;
-        let mut grad = w.zeros_like();
+        for b in [&mut grad.b1, &mut grad.b2, &mut grad.b4, &mut grad.b5] {
+            b.fill(0.0);
+        }
         let mut loss = nll / rows as f64;
         // Output layer.
         gemm(
@@ -522,7 +645,7 @@ impl MultModel {
             }
             loss += l2 as f64 * penalty;
         }
-        (loss, grad)
+        loss
     }
 
     /// The logits of one user's row (z = μ, no dropout).
@@ -579,9 +702,6 @@ struct Adam {
 
 impl Adam {
     fn update(&mut self, weights: &mut Weights, grad: &mut Weights) {
-        const B1: f32 = 0.9;
-        const B2: f32 = 0.999;
-        const EPS: f32 = 1e-8;
         self.step += 1;
         let c1 = 1.0 - B1.powi(self.step);
         let c2 = 1.0 - B2.powi(self.step);
@@ -595,79 +715,23 @@ impl Adam {
                 .zip(g.par_chunks(4096))
                 .zip(m.par_chunks_mut(4096))
                 .zip(v.par_chunks_mut(4096))
-                .for_each(|(((p, g), m), v)| {
-                    for k in 0..p.len() {
-                        m[k] = B1 * m[k] + (1.0 - B1) * g[k];
-                        v[k] = B2 * v[k] + (1.0 - B2) * g[k] * g[k];
-                        p[k] -= lr * m[k] / (v[k].sqrt() + EPS);
-                    }
-                });
+                .for_each(|(((p, g), m), v)| with_avx2!(adam_step(p, g, m, v, lr)));
         }
     }
 }
 
-/// Validation users: what is fed in and what is to be found.
-struct Validation {
-    fed: Csr,
-    relevant: Vec<Vec<u32>>,
-}
+const B1: f32 = 0.9;
+const B2: f32 = 0.999;
+const EPS: f32 = 1e-8;
 
-impl Validation {
-    /// From validation interactions: a user known in training is fed their
-    /// training row and asked for their validation items; a user training
-    /// never saw (strong generalization) is cut 80/20 at random, fed the
-    /// 80 % and asked for the 20 % (users with fewer than 5 are skipped).
-    fn new(train: &Csr, valid: &Ratings, rng: &mut SmallRng) -> Validation {
-        let by_user = valid.by_user();
-        let (mut users, mut items, mut values) = (Vec::new(), Vec::new(), Vec::new());
-        let mut relevant = Vec::new();
-        for u in 0..by_user.n_rows.min(train.n_rows) {
-            let (vi, vv) = by_user.row(u);
-            if vi.is_empty() {
-                continue;
-            }
-            let r = relevant.len() as u32;
-            if train.row_len(u) > 0 {
-                let (ti, tv) = train.row(u);
-                users.extend(std::iter::repeat_n(r, ti.len()));
-                items.extend_from_slice(ti);
-                values.extend_from_slice(tv);
-                relevant.push(vi.to_vec());
-            } else if vi.len() >= 5 {
-                let mut order: Vec<usize> = (0..vi.len()).collect();
-                order.shuffle(rng);
-                let n_scored = (vi.len() / 5).max(1);
-                let mut scored: Vec<u32> = order[..n_scored].iter().map(|&k| vi[k]).collect();
-                scored.sort_unstable();
-                for &k in &order[n_scored..] {
-                    users.push(r);
-                    items.push(vi[k]);
-                    values.push(vv[k]);
-                }
-                relevant.push(scored);
-            }
-        }
-        let fed = Csr::from_triplets(relevant.len(), train.n_cols, &users, &items, &values);
-        Validation { fed, relevant }
-    }
-
-    /// Mean NDCG@100 of the model's lists.
-    fn ndcg(&self, model: &MultModel) -> f64 {
-        if self.relevant.is_empty() {
-            return 0.0;
-        }
-        let total: f64 = (0..self.relevant.len())
-            .into_par_iter()
-            .map(|r| {
-                let row = SparseRow::of(&self.fed, r);
-                let list: Vec<u32> = top_n(&model.logits(row), 100, row.indices)
-                    .into_iter()
-                    .map(|(i, _)| i)
-                    .collect();
-                user_ranking(&list, &self.relevant[r], 100).ndcg
-            })
-            .sum();
-        total / self.relevant.len() as f64
+/// One Adam step on a slice of parameters; `lr` carries the bias
+/// corrections.
+#[inline(always)]
+fn adam_step(p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], lr: f32) {
+    for (((p, &g), m), v) in p.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut()) {
+        *m = B1 * *m + (1.0 - B1) * g;
+        *v = B2 * *v + (1.0 - B2) * g * g;
+        *p -= lr * *m / (v.sqrt() + EPS);
     }
 }
 
@@ -720,6 +784,8 @@ fn fit(
     let mut best: Option<(f64, usize, Weights)> = None;
     let mut updates = 0usize;
     let mut losses = Vec::with_capacity(settings.epochs);
+    let mut grad = model.weights.zeros_like();
+    let mut logits = Vec::new();
     for epoch in 1..=settings.epochs {
         let epoch_start = Instant::now();
         users.shuffle(&mut rng);
@@ -754,20 +820,38 @@ fn fit(
                     })
                     .collect::<Vec<f32>>()
             });
-            let mut f = model.forward(input, eps);
-            let (loss, mut grad) =
-                model.loss_and_gradient(&mut f, &targets, beta as f32, settings.l2 as f32);
+            let mut f = model.forward_reusing(input, eps, std::mem::take(&mut logits));
+            let loss = model.loss_and_gradient_into(
+                &mut f,
+                &targets,
+                beta as f32,
+                settings.l2 as f32,
+                &mut grad,
+            );
             if !loss.is_finite() {
                 return Err(Error::new(ErrorKind::Diverged(format!(
                     "{kind}: the loss became {loss} in epoch {epoch}; lower lr"
                 ))));
             }
             adam.update(&mut model.weights, &mut grad);
+            // Back to zero for the next batch's sparse first layer: the
+            // rows it touched, or all of them under the dense L2 term.
+            if settings.l2 > 0.0 {
+                grad.w1.fill(0.0);
+            } else {
+                let h = shape.hidden;
+                for &(j, _) in f.input.iter().flatten() {
+                    grad.w1[j as usize * h..(j as usize + 1) * h].fill(0.0);
+                }
+            }
+            logits = f.out;
             loss_sum += loss;
             batches += 1;
             updates += 1;
         }
-        let valid_ndcg = validation.as_ref().map(|v| v.ndcg(&model));
+        let valid_ndcg = validation
+            .as_ref()
+            .map(|v| v.ndcg(|_, row| model.logits(row)));
         // The epoch history's columns are RMSEs, which a ranking model has
         // none of: its loss curve goes to the notes instead.
         let loss = loss_sum / batches.max(1) as f64;
@@ -848,24 +932,12 @@ impl Recommender for MultModel {
         items: &[u32],
         out: &mut [f32],
     ) -> Result<()> {
-        check_call(self.dims, user, row, items, out)?;
-        let logits = self.logits(row);
-        for (o, &i) in out.iter_mut().zip(items) {
-            *o = logits[i as usize];
-        }
-        Ok(())
+        score_items_by_all(self, self.dims, user, row, items, out)
     }
 
     /// The logits (the softmax is monotone: they rank as the probabilities).
     fn score_all(&self, user: Option<u32>, row: SparseRow<'_>, out: &mut [f32]) -> Result<()> {
-        check_call(self.dims, user, row, &[], &[])?;
-        if out.len() != self.dims.items {
-            return Err(Error::other(format!(
-                "score_all: {} output slots for {} items",
-                out.len(),
-                self.dims.items
-            )));
-        }
+        check_score_all(self.dims, user, row, out)?;
         out.copy_from_slice(&self.logits(row));
         Ok(())
     }
@@ -1095,6 +1167,42 @@ mod tests {
             }
         }
         assert!(worst > 0.0);
+    }
+
+    #[test]
+    fn the_softmax_exponential_is_exact_to_a_few_ulps() {
+        // Every 1/64 from −100 to 0, and values just inside the range cut.
+        let xs: Vec<f32> = (0..6400)
+            .map(|k| -(k as f32) / 64.0)
+            .chain([-0.0, -1e-30, -86.99, -87.0, -87.01, f32::MIN])
+            .collect();
+        for &x in &xs {
+            let got = exp_nonpositive(x) as f64;
+            let want = (x.max(-87.0) as f64).exp();
+            assert!(
+                (got - want).abs() <= 4.0 * f32::EPSILON as f64 * want,
+                "e^{x}: {got} against {want}"
+            );
+        }
+        assert!(exp_nonpositive(f32::NAN).is_nan());
+        // The row pass: values replaced by e^(v − max), their sum returned
+        // (1000 + 3 values: the 8-lane blocks and the tail), and the AVX2
+        // build rounds as the portable one.
+        let row: Vec<f32> = (0..1003)
+            .map(|k| ((k * 7919) % 613) as f32 / 50.0)
+            .collect();
+        let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        let mut plain = row.clone();
+        let sum = exp_shifted_sum(&mut plain, max);
+        let want: f64 = row.iter().map(|&v| ((v - max) as f64).exp()).sum();
+        assert!((sum - want).abs() < 1e-6 * want, "{sum} vs {want}");
+        for (&v, &e) in row.iter().zip(&plain) {
+            assert!((((v - max) as f64).exp() - e as f64).abs() <= 1e-6);
+        }
+        let mut avx = row.clone();
+        let avx_sum = with_avx2!(exp_shifted_sum(&mut avx, max));
+        assert_eq!(avx_sum, sum);
+        assert_eq!(avx, plain);
     }
 
     #[test]

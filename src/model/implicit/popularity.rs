@@ -3,7 +3,7 @@
 
 use std::time::Instant;
 
-use super::{check_call, check_weights, Dims};
+use super::{check_call, check_score_all, check_weights, Dims};
 use crate::error::{Error, Result};
 use crate::model::registry::{no_presets, parse_serde, ModelConfig, ModelKind};
 use crate::model::{FitData, FitOptions, FitReport, ModelParts, Recommender, SparseRow, Tensor};
@@ -97,14 +97,7 @@ impl Recommender for PopularityModel {
     }
 
     fn score_all(&self, user: Option<u32>, row: SparseRow<'_>, out: &mut [f32]) -> Result<()> {
-        check_call(self.dims, user, row, &[], &[])?;
-        if out.len() != self.dims.items {
-            return Err(Error::other(format!(
-                "score_all: {} output slots for {} items",
-                out.len(),
-                self.dims.items
-            )));
-        }
+        check_score_all(self.dims, user, row, out)?;
         out.copy_from_slice(&self.popularity);
         Ok(())
     }
