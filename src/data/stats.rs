@@ -1,6 +1,9 @@
 //! Summary statistics of a rating table (`aerec stats`).
 
+use rayon::prelude::*;
 use serde::Serialize;
+
+use super::fxhash::FxMap;
 
 use super::Ratings;
 
@@ -86,22 +89,46 @@ impl CountQuantiles {
 }
 
 impl Stats {
-    /// Computes the statistics in one pass over the table plus a sort of the
-    /// distinct values and of the per-row counts.
+    /// Computes the statistics in one pass over the table (on the rayon
+    /// threads, each over its own rows into its own counts, then summed)
+    /// plus a sort of the distinct values and of the per-row counts.
     pub fn of(r: &Ratings) -> Stats {
-        let mut per_user = vec![0usize; r.n_users()];
-        let mut per_item = vec![0usize; r.n_items()];
-        for (&u, &i) in r.users.iter().zip(&r.items) {
-            per_user[u as usize] += 1;
-            per_item[i as usize] += 1;
-        }
+        let (n_users, n_items) = (r.n_users(), r.n_items());
+        let part_len = r
+            .len()
+            .div_ceil(rayon::current_num_threads().max(1))
+            .max(1 << 16);
+        let counts = r
+            .users
+            .par_chunks(part_len)
+            .zip(r.items.par_chunks(part_len))
+            .zip(r.values.par_chunks(part_len))
+            .map(|((us, is), vs)| {
+                let mut per_user = vec![0usize; n_users];
+                let mut per_item = vec![0usize; n_items];
+                for (&u, &i) in us.iter().zip(is) {
+                    per_user[u as usize] += 1;
+                    per_item[i as usize] += 1;
+                }
+                let mut by_value = FxMap::<u32, usize>::default();
+                for &v in vs {
+                    // +0.0 normalises -0.0 so that both count as one value.
+                    *by_value.entry((v + 0.0).to_bits()).or_default() += 1;
+                }
+                (per_user, per_item, by_value)
+            })
+            .reduce_with(|mut a, b| {
+                a.0.iter_mut().zip(&b.0).for_each(|(x, y)| *x += y);
+                a.1.iter_mut().zip(&b.1).for_each(|(x, y)| *x += y);
+                for (bits, n) in b.2 {
+                    *a.2.entry(bits).or_default() += n;
+                }
+                a
+            });
+        let (per_user, per_item, by_value) =
+            counts.unwrap_or_else(|| (vec![0; n_users], vec![0; n_items], FxMap::default()));
         let users = per_user.iter().filter(|&&n| n > 0).count();
         let items = per_item.iter().filter(|&&n| n > 0).count();
-        let mut by_value: std::collections::HashMap<u32, usize> = std::collections::HashMap::new();
-        for &v in &r.values {
-            // +0.0 normalises -0.0 so that both count as one value.
-            *by_value.entry((v + 0.0).to_bits()).or_default() += 1;
-        }
         let mut histogram: Vec<HistogramBin> = by_value
             .into_iter()
             .map(|(bits, count)| HistogramBin {

@@ -195,6 +195,21 @@ impl<T: Real> Network<T> {
         train: bool,
         products: DenseProducts,
     ) {
+        self.forward_impl(batch, ws, train, products, false);
+    }
+
+    /// The forward pass; with `all_columns` (GEMM products only) the
+    /// output layer is evaluated at every rating column of every row,
+    /// whatever the batch's targets: [`Network::dense_output`] then needs no
+    /// copy of the batch with a full target list (2 × rows × n_cols entries).
+    fn forward_impl(
+        &self,
+        batch: &Batch<T>,
+        ws: &mut Workspace<T>,
+        train: bool,
+        products: DenseProducts,
+        all_columns: bool,
+    ) {
         let gemm = products == DenseProducts::Gemm;
         let rows = batch.rows();
         let l = self.widths.len();
@@ -308,7 +323,7 @@ impl<T: Real> Network<T> {
                 }
             }
         }
-        if gemm && is_dense(&batch.tg_ptr, &batch.tg_idx, self.n_cols) {
+        if gemm && (all_columns || is_dense(&batch.tg_ptr, &batch.tg_idx, self.n_cols)) {
             self.dense_output_forward(batch, ws);
         } else {
             self.output_forward(batch, ws);
@@ -332,9 +347,7 @@ impl<T: Real> Network<T> {
             .zip(ws.pred.par_chunks_mut(n))
             .for_each(|(pre, pred)| {
                 axpy(T::ONE, c, pre);
-                for (p, &z) in pred.iter_mut().zip(pre.iter()) {
-                    *p = out_act.apply(z);
-                }
+                out_act.apply_slice(pre, pred);
             });
     }
 
@@ -441,15 +454,9 @@ impl<T: Real> Network<T> {
         let dense_targets = gemm && is_dense(&batch.tg_ptr, &batch.tg_idx, self.n_cols);
         let dense_inputs = gemm && is_dense(&batch.in_ptr, &batch.in_idx, self.n_cols);
         let rows = batch.rows();
-        let n = batch.tg_idx.len();
         let has_default = batch.default.iter().any(|&d| d != T::ZERO);
-        ws.index.build(batch, self.n_in(), self.n_cols, has_default);
-        self.index_batch(batch, ws);
+        self.index_with(batch, ws, dense_inputs && dense_targets);
         let loss = self.output_error(batch, ws);
-        let scale = T::of(2.0 / n.max(1) as f64);
-        for e in ws.err.iter_mut() {
-            *e *= scale;
-        }
         self.zero_grads(ws);
         let l = self.widths.len();
         let hl = self.last_width();
@@ -599,6 +606,22 @@ impl<T: Real> Network<T> {
     /// before the forward pass too, to bring lazily updated rows up to date
     /// before they are read.
     pub fn index_batch(&self, batch: &Batch<T>, ws: &mut Workspace<T>) {
+        let dense = is_dense(&batch.in_ptr, &batch.in_idx, self.n_cols)
+            && is_dense(&batch.tg_ptr, &batch.tg_idx, self.n_cols);
+        self.index_with(batch, ws, dense);
+    }
+
+    /// [`Network::index_batch`]; `dense` says the batch's inputs and
+    /// targets are every rating column of every row and the GEMM path will
+    /// take it, which needs no per-column lists.
+    fn index_with(&self, batch: &Batch<T>, ws: &mut Workspace<T>, dense: bool) {
+        if dense {
+            // Every rating column has input entries: none is inactive.
+            ws.index.build_dense(self.n_in(), self.n_cols);
+            ws.inactive.clear();
+            ws.inactive.resize(self.n_cols, false);
+            return;
+        }
         let has_default = batch.default.iter().any(|&d| d != T::ZERO);
         ws.index.build(batch, self.n_in(), self.n_cols, has_default);
         let tied = self.output_weight == INPUT_WEIGHT;
@@ -611,19 +634,39 @@ impl<T: Real> Network<T> {
         }));
     }
 
-    /// Errors at the target entries: fills `ws.err` with (ŷ−y)·f′(pre) and
-    /// returns the squared-error sum.
+    /// Errors at the target entries: fills `ws.err` with (ŷ−y)·f′(pre)·2/N,
+    /// the gradient of the mean over the batch's N targets, and returns the
+    /// squared-error sum. A dense batch has millions of targets: fixed
+    /// chunks run on the threads, their sums added in order, so the loss
+    /// does not depend on the thread count (one chunk below that size: the
+    /// plain serial sum).
     fn output_error(&self, batch: &Batch<T>, ws: &mut Workspace<T>) -> StepLoss {
+        const CHUNK: usize = 1 << 14;
         let n = batch.tg_idx.len();
         ws.err.resize(n, T::ZERO);
         let out_act = self.output_activation;
-        let mut sum_sq = 0.0;
-        for k in 0..n {
-            let r = ws.pred[k] - batch.tg_val[k];
-            sum_sq += r.f64() * r.f64();
-            ws.err[k] = r * out_act.derivative(ws.pre[k]);
+        let scale = T::of(2.0 / n.max(1) as f64);
+        let parts: Vec<f64> = ws
+            .err
+            .par_chunks_mut(CHUNK)
+            .zip(ws.pred.par_chunks(CHUNK))
+            .zip(ws.pre.par_chunks(CHUNK))
+            .zip(batch.tg_val.par_chunks(CHUNK))
+            .map(|(((err, pred), pre), target)| {
+                let mut sum_sq = 0.0;
+                for (((e, &p), &z), &y) in err.iter_mut().zip(pred).zip(pre).zip(target) {
+                    let r = p - y;
+                    sum_sq += r.f64() * r.f64();
+                    // f′ from the output where that spares an exp (selu).
+                    *e = r * out_act.derivative_from(z, p) * scale;
+                }
+                sum_sq
+            })
+            .collect();
+        StepLoss {
+            sum_sq: parts.iter().sum(),
+            count: n,
         }
-        StepLoss { sum_sq, count: n }
     }
 
     fn zero_grads(&self, ws: &mut Workspace<T>) {
@@ -721,19 +764,10 @@ impl<T: Real> Network<T> {
     /// (`rows × n_cols`, row-major), without dropout: for re-feeding and
     /// full-catalogue scoring.
     pub fn dense_output(&self, batch: &Batch<T>, ws: &mut Workspace<T>, out: &mut Vec<T>) {
-        let mut full = batch.clone();
-        full.tg_idx.clear();
-        full.tg_val.clear();
-        full.tg_ptr.clear();
-        full.tg_ptr.push(0);
-        for _ in 0..batch.rows() {
-            full.tg_idx.extend(0..self.n_cols as u32);
-            full.tg_val.resize(full.tg_idx.len(), T::ZERO);
-            full.tg_ptr.push(full.tg_idx.len());
-        }
-        self.forward(&full, ws, false);
-        out.clear();
-        out.extend_from_slice(&ws.pred);
+        self.forward_impl(batch, ws, false, DenseProducts::Gemm, true);
+        // The predictions become `out`; the workspace keeps `out`'s old
+        // buffer, which the next forward pass resizes and overwrites.
+        std::mem::swap(out, &mut ws.pred);
     }
 }
 

@@ -64,7 +64,7 @@ pub trait Real:
 }
 
 macro_rules! impl_real {
-    ($t:ty, $tanh:path) => {
+    ($t:ty, $tanh:path, $split_gemm:ident) => {
         impl Real for $t {
             const ZERO: Self = 0.0;
             const ONE: Self = 1.0;
@@ -124,19 +124,65 @@ macro_rules! impl_real {
                     Accum::Replace
                 };
                 // Small products are faster on one thread than split.
-                let par = if m * n * k < 1 << 18 {
-                    Par::Seq
+                let depth = if m * n * k < 1 << 18 {
+                    0
                 } else {
-                    Par::rayon(0)
+                    rayon::current_num_threads().next_power_of_two().ilog2()
                 };
-                faer::linalg::matmul::matmul(c, accum, a, b, 1.0, par);
+                $split_gemm(c, accum, a, b, depth);
+            }
+        }
+
+        /// `C (+)= A·B` as independent single-threaded faer products over
+        /// blocks of C, on the rayon threads: halved `depth` times along its
+        /// longer side (the blocks share no output and each reads a part of
+        /// the other operand), never along k (that would need a reduction).
+        ///
+        /// faer's own parallel GEMM synchronises its threads at barriers
+        /// between packed blocks and spins there: on two cores shared with
+        /// other work (and with the rayon tasks of the activations), a third
+        /// of a re-feeding epoch's samples were those spins and the futex
+        /// calls behind them. These blocks never wait on one another; with
+        /// one thread the call is the single-threaded product.
+        fn $split_gemm(
+            c: MatMut<'_, $t>,
+            accum: Accum,
+            a: MatRef<'_, $t>,
+            b: MatRef<'_, $t>,
+            depth: u32,
+        ) {
+            let (m, n) = (c.nrows(), c.ncols());
+            if depth == 0 || m.max(n) < 2 * GEMM_ALIGN {
+                faer::linalg::matmul::matmul(c, accum, a, b, 1.0, Par::Seq);
+                return;
+            }
+            if n >= m {
+                let mid = (n / 2).next_multiple_of(GEMM_ALIGN).min(n);
+                let (c0, c1) = c.split_at_col_mut(mid);
+                let (b0, b1) = b.split_at_col(mid);
+                rayon::join(
+                    || $split_gemm(c0, accum, a, b0, depth - 1),
+                    || $split_gemm(c1, accum, a, b1, depth - 1),
+                );
+            } else {
+                let mid = (m / 2).next_multiple_of(GEMM_ALIGN).min(m);
+                let (c0, c1) = c.split_at_row_mut(mid);
+                let (a0, a1) = a.split_at_row(mid);
+                rayon::join(
+                    || $split_gemm(c0, accum, a0, b, depth - 1),
+                    || $split_gemm(c1, accum, a1, b, depth - 1),
+                );
             }
         }
     };
 }
 
-impl_real!(f32, fast_tanh);
-impl_real!(f64, f64::tanh);
+/// Blocks of a split GEMM are cut at multiples of this many rows or
+/// columns: whole micro-kernel tiles.
+const GEMM_ALIGN: usize = 64;
+
+impl_real!(f32, fast_tanh, split_gemm_f32);
+impl_real!(f64, f64::tanh, split_gemm_f64);
 
 /// tanh for `f32` by the rational approximation of Eigen's
 /// `generic_fast_tanh_float` (13/6 odd/even polynomials, exact to a few ulp):
@@ -403,5 +449,83 @@ mod tests {
         // A few ulp of 1.0 (1.19e-7 each).
         assert!(worst < 5e-7, "max error {worst}");
         assert_eq!(fast_tanh(50.0), fast_tanh(8.0));
+    }
+
+    /// `C (+)= A·B` by the definition, in f64, for row-major operands
+    /// stored as [`Real::gemm`] takes them.
+    #[allow(clippy::too_many_arguments)]
+    fn reference_gemm(
+        m: usize,
+        n: usize,
+        k: usize,
+        a: &[f64],
+        a_t: bool,
+        b: &[f64],
+        b_t: bool,
+        c: &mut [f64],
+        accumulate: bool,
+    ) {
+        for i in 0..m {
+            for j in 0..n {
+                let sum: f64 = (0..k)
+                    .map(|l| {
+                        let x = if a_t { a[l * m + i] } else { a[i * k + l] };
+                        let y = if b_t { b[j * k + l] } else { b[l * n + j] };
+                        x * y
+                    })
+                    .sum();
+                c[i * n + j] = if accumulate { c[i * n + j] + sum } else { sum };
+            }
+        }
+    }
+
+    #[test]
+    fn split_gemm_equals_the_definition_in_every_layout_and_thread_count() {
+        // Large enough to be split (m·n·k ≥ 2^18, a side ≥ 128), in shapes
+        // whose longer side is n, then m, with sides that are not multiples
+        // of the split's alignment.
+        for &(m, n, k) in &[(130, 515, 9), (700, 131, 7), (200, 200, 33)] {
+            for threads in [1, 2, 3, 4] {
+                let pool = rayon::ThreadPoolBuilder::new()
+                    .num_threads(threads)
+                    .build()
+                    .unwrap();
+                for (a_t, b_t, accumulate) in [
+                    (false, false, false),
+                    (true, false, true),
+                    (false, true, false),
+                    (true, true, true),
+                ] {
+                    let a: Vec<f64> = values(m * k, 3).iter().map(|&v| v as f64).collect();
+                    let b: Vec<f64> = values(k * n, 5).iter().map(|&v| v as f64).collect();
+                    let start: Vec<f64> = values(m * n, 9).iter().map(|&v| v as f64).collect();
+                    let mut want = start.clone();
+                    reference_gemm(m, n, k, &a, a_t, &b, b_t, &mut want, accumulate);
+                    let mut got = start.clone();
+                    pool.install(|| f64::gemm(m, n, k, &a, a_t, &b, b_t, &mut got, accumulate));
+                    let worst = got
+                        .iter()
+                        .zip(&want)
+                        .map(|(x, y)| (x - y).abs())
+                        .fold(0.0, f64::max);
+                    assert!(
+                        worst < 1e-12,
+                        "{m}×{n}×{k} {threads} threads {a_t} {b_t}: {worst}"
+                    );
+                    let a32: Vec<f32> = a.iter().map(|&v| v as f32).collect();
+                    let b32: Vec<f32> = b.iter().map(|&v| v as f32).collect();
+                    let mut got32: Vec<f32> = start.iter().map(|&v| v as f32).collect();
+                    pool.install(|| {
+                        f32::gemm(m, n, k, &a32, a_t, &b32, b_t, &mut got32, accumulate)
+                    });
+                    let worst = got32
+                        .iter()
+                        .zip(&want)
+                        .map(|(&x, y)| (x as f64 - y).abs())
+                        .fold(0.0, f64::max);
+                    assert!(worst < 1e-4, "f32 {m}×{n}×{k} {threads} threads: {worst}");
+                }
+            }
+        }
     }
 }

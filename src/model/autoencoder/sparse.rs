@@ -148,6 +148,34 @@ impl ColumnIndex {
         );
     }
 
+    /// The index of a dense batch whose inputs and targets are every rating
+    /// column `0..n_cols` of every row, without grouping its entries: the
+    /// GEMM path reads its gradients from dense products and needs only
+    /// the touched columns (all rating columns). Grouping re-feeding's
+    /// 2 × 128 × 26,744 entries, three times a step, took 15 % of a
+    /// `--preset deep` epoch. The per-column lists are left empty.
+    pub fn build_dense(&mut self, n_in: usize, n_cols: usize) {
+        if self.slot.len() != n_in {
+            self.slot = vec![NONE; n_in];
+            self.touched.clear();
+        }
+        for &j in &self.touched {
+            self.slot[j as usize] = NONE;
+        }
+        self.touched.clear();
+        self.touched.extend(0..n_cols as u32);
+        for (t, s) in self.slot[..n_cols].iter_mut().enumerate() {
+            *s = t as u32;
+        }
+        self.n_rating = n_cols;
+        self.in_ptr.clear();
+        self.in_ptr.resize(n_cols + 1, 0);
+        self.in_items.clear();
+        self.out_ptr.clear();
+        self.out_ptr.resize(n_cols + 1, 0);
+        self.out_items.clear();
+    }
+
     /// Input (row, entry) pairs of touched column `t`.
     pub fn inputs_of(&self, t: usize) -> &[(u32, u32)] {
         &self.in_items[self.in_ptr[t]..self.in_ptr[t + 1]]
@@ -219,5 +247,36 @@ mod tests {
         ix.build(&b, 8, 6, true);
         assert_eq!(ix.touched, vec![0, 1, 2, 3, 4, 5, 7]);
         assert_eq!(ix.n_rating, 6);
+    }
+
+    #[test]
+    fn the_dense_index_lists_the_columns_the_full_build_finds() {
+        let (n_in, n_cols) = (9, 7);
+        let mut dense = Batch::<f32>::default();
+        dense.clear();
+        for _ in 0..3 {
+            dense.in_idx.extend(0..n_cols as u32);
+            dense.in_val.resize(dense.in_idx.len(), 0.5);
+            dense.tg_idx.extend(0..n_cols as u32);
+            dense.tg_val.resize(dense.tg_idx.len(), 0.5);
+            dense.end_row(0.0);
+        }
+        let mut full = ColumnIndex::default();
+        full.build(&dense, n_in, n_cols, false);
+        let mut fast = ColumnIndex::default();
+        fast.build_dense(n_in, n_cols);
+        assert_eq!(fast.touched, full.touched);
+        assert_eq!(fast.n_rating, full.n_rating);
+        // A sparse batch indexed after a dense one starts from clean slots.
+        let mut sparse = Batch::<f32>::default();
+        sparse.clear();
+        sparse.in_idx.extend([4, 8]);
+        sparse.in_val.extend([1.0, 1.0]);
+        sparse.tg_idx.push(4);
+        sparse.tg_val.push(1.0);
+        sparse.end_row(0.0);
+        fast.build(&sparse, n_in, n_cols, false);
+        assert_eq!(fast.touched, vec![4, 8]);
+        assert_eq!(fast.inputs_of(1), &[(0, 1)]);
     }
 }

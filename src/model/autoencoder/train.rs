@@ -337,16 +337,25 @@ struct Refeed<T> {
 impl<T: Real> Refeed<T> {
     fn build(&mut self, like: &Batch<T>, n_cols: usize) {
         let rows = like.rows();
-        self.batch.clear();
         self.batch.seed = mix(like.seed, 0xFEED);
-        for b in 0..rows {
-            let out = &self.out[b * n_cols..(b + 1) * n_cols];
-            self.batch.in_idx.extend(0..n_cols as u32);
-            self.batch.in_val.extend_from_slice(out);
-            self.batch.tg_idx.extend(0..n_cols as u32);
-            self.batch.tg_val.extend_from_slice(out);
-            self.batch.end_row(T::ZERO);
+        // The column lists of a batch this size are already 0..n_cols per
+        // row (every batch but an epoch's last has the same size): only the
+        // values are new.
+        let b = &mut self.batch;
+        let same_shape = b.rows() == rows && b.in_idx.len() == rows * n_cols;
+        if !same_shape {
+            b.clear();
+            for _ in 0..rows {
+                b.in_idx.extend(0..n_cols as u32);
+                b.tg_idx.extend(0..n_cols as u32);
+                b.end_row(T::ZERO);
+            }
         }
+        let out = &self.out[..rows * n_cols];
+        b.in_val.clear();
+        b.in_val.extend_from_slice(out);
+        b.tg_val.clear();
+        b.tg_val.extend_from_slice(out);
     }
 }
 
