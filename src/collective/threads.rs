@@ -228,11 +228,21 @@ impl Collective for ThreadGroup {
     }
 
     fn all_reduce_sum_f32(&self, buf: &mut [f32]) -> Result<()> {
-        self.reduce("all_reduce_sum_f32", buf, f32::to_le_bytes, f32::from_le_bytes)
+        self.reduce(
+            "all_reduce_sum_f32",
+            buf,
+            f32::to_le_bytes,
+            f32::from_le_bytes,
+        )
     }
 
     fn all_reduce_sum_f64(&self, buf: &mut [f64]) -> Result<()> {
-        self.reduce("all_reduce_sum_f64", buf, f64::to_le_bytes, f64::from_le_bytes)
+        self.reduce(
+            "all_reduce_sum_f64",
+            buf,
+            f64::to_le_bytes,
+            f64::from_le_bytes,
+        )
     }
 
     fn all_gather_bytes(&self, mine: &[u8]) -> Result<Vec<Vec<u8>>> {
