@@ -225,7 +225,9 @@ pub fn main() -> ExitCode {
             // ranks may wait in a collective), so the launcher sees a rank
             // exit without finalising and ends the whole job, non-zero.
             if size > 1 {
-                eprintln!("rank {rank} of {size}: error: {message}");
+                // One write, so the ranks' lines do not interleave.
+                let line = format!("rank {rank} of {size}: error: {message}\n");
+                let _ = std::io::stderr().lock().write_all(line.as_bytes());
                 std::process::exit(1);
             }
             eprintln!("error: {message}");
