@@ -17,7 +17,10 @@ use aerec::model::autoencoder::optim::{OptimSettings, Optimizer};
 use aerec::model::autoencoder::sparse::Batch;
 use aerec::model::autoencoder::train::{group_step, train_step};
 use aerec::model::autoencoder::{Autoencoder, AutoencoderConfig, Based, OptimizerKind};
-use aerec::model::{FitControl, FitData, FitOptions, FitReport};
+use aerec::model::{FitControl, FitData, FitOptions, FitReport, ModelSpec, TrainedModel};
+use aerec::recommend::{
+    predict_pairs, predict_pairs_over, recommend_all, recommend_all_over, write_predictions,
+};
 
 use low_rank_data::low_rank;
 
@@ -256,4 +259,56 @@ fn a_rank_that_fails_ends_the_others_fit_with_an_error() {
     });
     let msg = out[0].as_ref().unwrap_err().to_string();
     assert!(msg.contains("rank 1 left the group"), "{msg}");
+}
+
+#[test]
+fn scoring_split_over_ranks_writes_what_one_process_writes() {
+    let (train, valid) = low_rank(23, 17, 4);
+    let spec = ModelSpec::from_json(&serde_json::json!({"model": "mf", "epochs": 3})).unwrap();
+    let scale = aerec::RatingScale { min: 1.0, max: 5.0 };
+    let model =
+        TrainedModel::fit(&spec, &train, None, None, scale, &FitOptions::default()).unwrap();
+    let mut whole = Vec::new();
+    recommend_all(&model, 4, &mut whole, |_| {}).unwrap();
+    let pairs: Vec<(String, String)> = (0..valid.len())
+        .map(|k| {
+            let (u, i) = (valid.users[k], valid.items[k]);
+            (
+                valid.user_ids.id(u).to_string(),
+                valid.item_ids.id(i).to_string(),
+            )
+        })
+        .chain([("nobody".to_string(), "i1".to_string())])
+        .collect();
+    let alone = predict_pairs(&model, &pairs).unwrap();
+    let expected_fallbacks = alone.iter().filter(|p| p.fallback.is_some()).count();
+    assert!(expected_fallbacks >= 1);
+    let mut predicted = Vec::new();
+    write_predictions(&mut predicted, &alone).unwrap();
+    for ranks in [2, 3, 5] {
+        let out = ThreadGroup::run(ranks, 1, |comm| {
+            let recs = recommend_all_over(&model, 4, &*comm, 1, |_| {})?;
+            let preds = predict_pairs_over(&model, &pairs, &*comm, 0)?;
+            Ok((recs, preds))
+        });
+        for (rank, o) in out.into_iter().enumerate() {
+            let (recs, preds) = o.unwrap();
+            match recs {
+                Some((csv, rows)) => {
+                    assert_eq!(rank, 1);
+                    assert_eq!(csv, whole, "{ranks} ranks");
+                    assert_eq!(rows, whole.iter().filter(|&&b| b == b'\n').count() - 1);
+                }
+                None => assert_ne!(rank, 1),
+            }
+            match preds {
+                Some((csv, fallbacks)) => {
+                    assert_eq!(rank, 0);
+                    assert_eq!(csv, predicted, "{ranks} ranks");
+                    assert_eq!(fallbacks, expected_fallbacks);
+                }
+                None => assert_ne!(rank, 0),
+            }
+        }
+    }
 }

@@ -6,7 +6,8 @@
 #     with a printed reason when absent): 2 ranks reach a test RMSE within
 #     0.005 of 1 rank with the same recipe and epoch count;
 #  2. the model file written by 2 ranks loads, recommends, predicts and
-#     serves like any other;
+#     serves like any other; `recommend --all-users` and `predict` split over
+#     2 ranks write the file one process writes (or, `--per-rank`, its parts);
 #  3. every rank prints its own error, prefixed with its rank, and the job
 #     exits non-zero;
 #  4. a rank killed mid-epoch makes the job exit non-zero with a message
@@ -60,6 +61,20 @@ done
 kill "$SERVER"; wait "$SERVER" 2>/dev/null || true
 echo "$answer" | grep -q '"item"' || fail "the service did not answer from the 2-rank model: $answer"
 echo "the 2-rank model loads, recommends, predicts and serves"
+
+# 2b. Scoring split over the ranks writes what one process writes.
+"$BIN" recommend --model "$MODEL" --all-users -n 5 --out "$WORK/recs1.csv" -q
+"${MPIRUN[@]}" "$BIN" recommend --model "$MODEL" --all-users -n 5 --out "$WORK/recs2.csv" -q
+cmp "$WORK/recs1.csv" "$WORK/recs2.csv" || fail "recommend --all-users on 2 ranks differs from 1 process"
+"${MPIRUN[@]}" "$BIN" recommend --model "$MODEL" --all-users -n 5 --out "$WORK/parts.csv" --per-rank -q
+cat "$WORK/parts.rank-0.csv" <(tail -n +2 "$WORK/parts.rank-1.csv") | cmp - "$WORK/recs1.csv" \
+    || fail "the per-rank parts of recommend --all-users are not the whole file"
+python3 -c "import csv; rows=list(csv.reader(open('$WORK/recs1.csv')))[1:]; \
+  print('user,item'); [print(f'{r[0]},{r[2]}') for r in rows[::7]]" > "$WORK/many-pairs.csv"
+"$BIN" predict --model "$MODEL" --pairs "$WORK/many-pairs.csv" --out "$WORK/p1.csv" -q
+"${MPIRUN[@]}" "$BIN" predict --model "$MODEL" --pairs "$WORK/many-pairs.csv" --out "$WORK/p2.csv" -q
+cmp "$WORK/p1.csv" "$WORK/p2.csv" || fail "predict on 2 ranks differs from 1 process"
+echo "recommend --all-users and predict on 2 ranks write what 1 process writes ($(wc -l < "$WORK/recs1.csv") and $(wc -l < "$WORK/p1.csv") lines)"
 
 # 3. Each rank prints its own error.
 if "${MPIRUN[@]}" "$BIN" train --data "$WORK/absent.csv" --model mf -q > "$WORK/err.out" 2>&1; then

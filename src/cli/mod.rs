@@ -179,7 +179,22 @@ fn join_group() -> anyhow::Result<()> {
 /// Commands that run data-parallel over an MPI job's ranks; the others run
 /// on rank 0 alone while the other ranks exit at once.
 fn distributed(command: &Option<Command>) -> bool {
-    matches!(command, Some(Command::Train(_)))
+    match command {
+        Some(Command::Train(_) | Command::Predict(_)) => true,
+        Some(Command::Recommend(a)) => a.all_users,
+        _ => false,
+    }
+}
+
+/// Rank `rank`'s part of the output `path`: `.rank-R` before the extension
+/// (`recs.csv` → `recs.rank-1.csv`).
+pub fn rank_part(path: &std::path::Path, rank: usize) -> std::path::PathBuf {
+    let stem = path.file_stem().unwrap_or_default().to_string_lossy();
+    let name = match path.extension() {
+        Some(ext) => format!("{stem}.rank-{rank}.{}", ext.to_string_lossy()),
+        None => format!("{stem}.rank-{rank}"),
+    };
+    path.with_file_name(name)
 }
 
 /// Parses the command line, runs the command, maps the outcome to an exit code:

@@ -71,6 +71,16 @@ pub trait Collective: Send + Sync + std::fmt::Debug {
     /// broadcast: the buffer times the other ranks, on the root).
     fn bytes_sent(&self) -> u64;
 
+    /// Every rank's `mine` on `root`, in rank order; the other ranks get
+    /// an empty list. (An all-to-all in which only `root` receives.)
+    fn gather_bytes(&self, root: usize, mine: Vec<u8>) -> Result<Vec<Vec<u8>>> {
+        check_root(root, self.size())?;
+        let mut to = vec![Vec::new(); self.size()];
+        to[root] = mine;
+        let got = self.all_to_all_bytes(&to)?;
+        Ok(if self.rank() == root { got } else { Vec::new() })
+    }
+
     /// Every rank's `u32` values, in rank order.
     fn all_gather_u32(&self, mine: &[u32]) -> Result<Vec<Vec<u32>>> {
         let bytes: Vec<u8> = mine.iter().flat_map(|v| v.to_le_bytes()).collect();
@@ -176,6 +186,14 @@ fn check_root(root: usize, size: usize) -> Result<()> {
     Ok(())
 }
 
+/// The contiguous share of `0..n` that `rank` of `size` takes when work
+/// is split in order (scoring: concatenated in rank order, the parts are
+/// the single-process output).
+pub fn share(n: usize, rank: usize, size: usize) -> std::ops::Range<usize> {
+    let at = |r: usize| ((n as u128 * r as u128) / size.max(1) as u128) as usize;
+    at(rank)..at(rank + 1)
+}
+
 /// Rows `0..n` owned by `rank` of `size` when rows are dealt round-robin
 /// (`row % size == rank`): every batch of a shuffled order then splits
 /// evenly in expectation, and a rank can hold only its own rows.
@@ -201,5 +219,16 @@ mod tests {
         assert!(c.all_to_all_bytes(&[vec![], vec![]]).is_err());
         assert!(c.broadcast_bytes(1, &mut vec![]).is_err());
         assert_eq!((c.rank(), c.size(), c.bytes_sent()), (0, 1, 0));
+    }
+
+    #[test]
+    fn shares_cover_the_range_in_order() {
+        for (n, size) in [(10, 3), (2, 4), (0, 2), (7, 1)] {
+            let parts: Vec<_> = (0..size).map(|r| share(n, r, size)).collect();
+            assert_eq!(parts[0].start, 0);
+            assert_eq!(parts[size - 1].end, n);
+            assert!(parts.windows(2).all(|w| w[0].end == w[1].start));
+            assert!(parts.iter().all(|p| p.len() <= n.div_ceil(size)));
+        }
     }
 }

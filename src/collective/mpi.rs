@@ -132,6 +132,23 @@ fn layout(lens: &[usize], what: &str) -> Result<(Vec<Count>, Vec<Count>)> {
     Ok((counts, displs))
 }
 
+/// A zeroed buffer of `len` that owns an allocation even when empty: an
+/// empty `Vec`'s dangling pointer is the same for every empty buffer of a
+/// type, and MPI rejects a send buffer equal to the receive buffer
+/// (`MPI_ERR_ARG`, its rule against aliasing) even when nothing moves.
+fn buffer<T: Clone + Default>(len: usize) -> Vec<T> {
+    let mut v = Vec::with_capacity(len.max(1));
+    v.resize(len, T::default());
+    v
+}
+
+/// A copy of `data` in its own allocation (see [`buffer`]).
+fn copy<T: Clone + Default>(data: &[T]) -> Vec<T> {
+    let mut v = buffer(0);
+    v.extend_from_slice(data);
+    v
+}
+
 fn split(buf: &[u8], lens: &[usize]) -> Vec<Vec<u8>> {
     let mut at = 0;
     lens.iter()
@@ -161,7 +178,10 @@ impl Collective for MpiCollective {
     fn all_reduce_sum_f32(&self, buf: &mut [f32]) -> Result<()> {
         mpi_count(buf.len(), "all-reduce")?;
         self.count(4 * buf.len());
-        let send = buf.to_vec();
+        if buf.is_empty() {
+            return Ok(());
+        }
+        let send = copy(buf);
         self.with(|w| {
             w.all_reduce_into(&send[..], buf, mpi::collective::SystemOperation::sum());
             Ok(())
@@ -171,7 +191,10 @@ impl Collective for MpiCollective {
     fn all_reduce_sum_f64(&self, buf: &mut [f64]) -> Result<()> {
         mpi_count(buf.len(), "all-reduce")?;
         self.count(8 * buf.len());
-        let send = buf.to_vec();
+        if buf.is_empty() {
+            return Ok(());
+        }
+        let send = copy(buf);
         self.with(|w| {
             w.all_reduce_into(&send[..], buf, mpi::collective::SystemOperation::sum());
             Ok(())
@@ -181,15 +204,16 @@ impl Collective for MpiCollective {
     fn all_gather_bytes(&self, mine: &[u8]) -> Result<Vec<Vec<u8>>> {
         let n = mpi_count(mine.len(), "all-gather")?;
         self.count(mine.len());
+        let mine = copy(mine);
         self.with(|w| {
             let mut lens = vec![0 as Count; self.size];
             w.all_gather_into(&n, &mut lens[..]);
             let lens: Vec<usize> = lens.iter().map(|&c| c as usize).collect();
             let (counts, displs) = layout(&lens, "all-gather")?;
-            let mut all = vec![0u8; lens.iter().sum()];
+            let mut all = buffer::<u8>(lens.iter().sum());
             {
                 let mut part = PartitionMut::new(&mut all[..], counts, displs);
-                w.all_gather_varcount_into(mine, &mut part);
+                w.all_gather_varcount_into(&mine[..], &mut part);
             }
             Ok(split(&all, &lens))
         })
@@ -204,13 +228,13 @@ impl Collective for MpiCollective {
             .map(|(_, &n)| n)
             .sum();
         self.count(others);
-        let send: Vec<u8> = to.concat();
+        let send = copy(&to.concat());
         self.with(|w| {
             let mut recv_counts = vec![0 as Count; self.size];
             w.all_to_all_into(&send_counts[..], &mut recv_counts[..]);
             let recv_lens: Vec<usize> = recv_counts.iter().map(|&c| c as usize).collect();
             let (recv_counts, recv_displs) = layout(&recv_lens, "all-to-all")?;
-            let mut recv = vec![0u8; recv_lens.iter().sum()];
+            let mut recv = buffer::<u8>(recv_lens.iter().sum());
             {
                 let out = Partition::new(&send[..], &send_counts[..], &send_displs[..]);
                 let mut into = PartitionMut::new(&mut recv[..], recv_counts, recv_displs);
