@@ -8,7 +8,7 @@
 
 mod low_rank_data;
 
-use aerec::collective::{Collective, Comm, ThreadGroup};
+use aerec::collective::{Comm, ThreadGroup};
 use aerec::data::Ratings;
 use aerec::model::autoencoder::config::{DefaultKind, DefaultRating};
 use aerec::model::autoencoder::init;

@@ -399,6 +399,8 @@ fn any_rank(comm: &dyn Collective, flag: bool) -> Result<bool> {
 }
 
 /// Sums `buf` over the ranks, in its own float type.
+// A `Vec`, not a slice: `Any` downcasts only sized types.
+#[allow(clippy::ptr_arg)]
 fn all_reduce_sum<T: Real>(comm: &dyn Collective, buf: &mut Vec<T>) -> Result<()> {
     let any: &mut dyn std::any::Any = buf;
     if let Some(b) = any.downcast_mut::<Vec<f32>>() {
