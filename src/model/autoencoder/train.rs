@@ -159,6 +159,7 @@ fn train_on_worker<T: Real>(
         },
         &net.params,
     );
+    let sent_before = comm.bytes_sent();
     let mut order = agreed_rows(comm, data.rows)?;
     if group {
         report.notes.push(format!(
@@ -345,6 +346,14 @@ fn train_on_worker<T: Real>(
     if let Some((_, epoch, params)) = best {
         net.params = params;
         report.best_epoch = Some(epoch);
+    }
+    if group {
+        report.notes.push(format!(
+            "rank {} handed {} bytes to the collective over {} epochs (docs/distributed.md)",
+            comm.rank(),
+            comm.bytes_sent() - sent_before,
+            report.epochs
+        ));
     }
     report.train_seconds = start.elapsed().as_secs_f64();
     Ok(report)
