@@ -140,12 +140,12 @@ fn big_user_autorec() {
     let config = spec
         .config::<AutoencoderConfig>()
         .expect("built above as an autoencoder");
-    let data = FitData {
-        train: &ratings,
-        train_by_user: &model.train,
-        valid: None,
-        side: None,
-    };
+    let data = FitData::new(
+        &ratings,
+        &model.train,
+        aerec::data::filter::declared_or_inferred_scale(None, &ratings).unwrap(),
+    )
+    .unwrap();
     let (ae, _) = config.fit(&data, &FitOptions::default()).unwrap();
     count_rescored("U-AutoRec 100k×500", &ae, &model.train, 100);
     drop(ae);

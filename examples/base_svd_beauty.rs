@@ -54,12 +54,12 @@ fn main() -> anyhow::Result<()> {
         power_iters,
         ..SvdConfig::default()
     };
-    let data = FitData {
-        train: &train,
-        train_by_user: &by_user,
-        valid: None,
-        side: None,
-    };
+    let data = FitData::new(
+        &train,
+        &by_user,
+        aerec::data::filter::declared_or_inferred_scale(None, &train).unwrap(),
+    )
+    .unwrap();
     let t = Instant::now();
     let (model, _) = config.fit(&data, &FitOptions::default())?;
     let secs = t.elapsed().as_secs_f64();

@@ -83,12 +83,13 @@ fn main() -> anyhow::Result<()> {
         )?;
         let valid = parts.valid.as_ref().expect("a validation fraction was set");
         let by_user = parts.train.by_user();
-        let fit_data = FitData {
-            train: &parts.train,
-            train_by_user: &by_user,
-            valid: Some(valid),
-            side: None,
-        };
+        let fit_data = FitData::new(
+            &parts.train,
+            &by_user,
+            aerec::data::filter::declared_or_inferred_scale(None, &parts.train).unwrap(),
+        )
+        .unwrap()
+        .with_valid(Some(valid));
         let fallback = BiasFallback::fit(&by_user);
         let wrap = |spec: &ModelSpec, model, report: FitReport| TrainedModel {
             model,

@@ -133,12 +133,12 @@ fn main() {
     let train = all.select(&keep);
     eprintln!("{shape}: data ready in {:.1} s", t0.elapsed().as_secs_f64());
     let by_user = train.by_user();
-    let data = FitData {
-        train: &train,
-        train_by_user: &by_user,
-        valid: None,
-        side: None,
-    };
+    let data = FitData::new(
+        &train,
+        &by_user,
+        aerec::data::filter::declared_or_inferred_scale(None, &train).unwrap(),
+    )
+    .unwrap();
     let cpu0 = cpu_seconds();
     let (model, report) = cfg
         .fit(

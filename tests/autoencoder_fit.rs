@@ -33,12 +33,13 @@ fn fit(
     aerec::model::FitReport,
 )> {
     let by_user = train.by_user();
-    let fd = FitData {
+    let fd = FitData::new(
         train,
-        train_by_user: &by_user,
-        valid,
-        side,
-    };
+        &by_user,
+        aerec::data::filter::declared_or_inferred_scale(None, train).unwrap(),
+    )?
+    .with_valid(valid)
+    .with_side(side);
     cfg.fit(&fd, &FitOptions::default())
 }
 

@@ -47,12 +47,13 @@ fn zero_bias_data() -> (Ratings, Ratings) {
 
 fn fit(cfg: &AutoencoderConfig, train: &Ratings, valid: Option<&Ratings>) -> Autoencoder {
     let by_user = train.by_user();
-    let data = FitData {
+    let data = FitData::new(
         train,
-        train_by_user: &by_user,
-        valid,
-        side: None,
-    };
+        &by_user,
+        aerec::data::filter::declared_or_inferred_scale(None, train).unwrap(),
+    )
+    .unwrap()
+    .with_valid(valid);
     cfg.fit(
         &data,
         &FitOptions {
@@ -178,12 +179,13 @@ fn validation_rmse_is_in_rating_units() {
             ..small(based)
         };
         let by_user = train.by_user();
-        let data = FitData {
-            train: &train,
-            train_by_user: &by_user,
-            valid: Some(&valid),
-            side: None,
-        };
+        let data = FitData::new(
+            &train,
+            &by_user,
+            aerec::data::filter::declared_or_inferred_scale(None, &train).unwrap(),
+        )
+        .unwrap()
+        .with_valid(Some(&valid));
         let (model, report) = cfg.fit(&data, &FitOptions::default()).unwrap();
         let logged = report.history.last().unwrap().valid_rmse.unwrap();
         let by_hand = rmse(&model, &train, &valid);

@@ -31,12 +31,12 @@ fn fit_on(
     comm: Comm,
 ) -> aerec::Result<(Autoencoder, FitReport)> {
     let by_user = train.by_user();
-    let data = FitData {
+    let data = FitData::new(
         train,
-        train_by_user: &by_user,
-        valid: Some(valid),
-        side: None,
-    };
+        &by_user,
+        aerec::data::filter::declared_or_inferred_scale(None, train)?,
+    )?
+    .with_valid(Some(valid));
     let opts = FitOptions {
         seed: 11,
         control: FitControl::new().with_collective(comm),

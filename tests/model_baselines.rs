@@ -19,12 +19,12 @@ use small_tables::{from_dense, ml100k_u1, ratings};
 
 fn fit(spec: &ModelSpec, train: &Ratings) -> Box<dyn Recommender> {
     let by_user = train.by_user();
-    let data = FitData {
+    let data = FitData::new(
         train,
-        train_by_user: &by_user,
-        valid: None,
-        side: None,
-    };
+        &by_user,
+        aerec::data::filter::declared_or_inferred_scale(None, train).unwrap(),
+    )
+    .unwrap();
     spec.fit(&data, &FitOptions::default()).unwrap().0
 }
 
@@ -407,12 +407,14 @@ fn mf_fold_in_fits_the_new_users_own_ratings() {
     let (train, _) = small_movielens();
     let by_user = train.by_user();
     let model = fit(&ModelSpec::new(MfConfig::default()).unwrap(), &train);
-    let mean = MeanModel::fit(&FitData {
-        train: &train,
-        train_by_user: &by_user,
-        valid: None,
-        side: None,
-    })
+    let mean = MeanModel::fit(
+        &FitData::new(
+            &train,
+            &by_user,
+            aerec::data::filter::declared_or_inferred_scale(None, &train).unwrap(),
+        )
+        .unwrap(),
+    )
     .unwrap()
     .0;
     let mut folded_sq = 0f32;

@@ -183,12 +183,13 @@ fn from_fitted(
     predictions: &[Vec<f32>],
 ) -> (aerec::model::blend::Blend, aerec::model::blend::BlendFit) {
     let by_user = train.by_user();
-    let data = FitData {
+    let data = FitData::new(
         train,
-        train_by_user: &by_user,
-        valid: Some(valid),
-        side: None,
-    };
+        &by_user,
+        aerec::data::filter::declared_or_inferred_scale(None, train).unwrap(),
+    )
+    .unwrap()
+    .with_valid(Some(valid));
     let config = BlendConfig {
         members: vec![mean(); predictions.len()],
         meta_features: false,

@@ -260,12 +260,12 @@ fn fit(based: Based, output: Activation) -> (Autoencoder, aerec::Csr) {
         ..AutoencoderConfig::default()
     };
     let by_user = ratings.by_user();
-    let data = FitData {
-        train: &ratings,
-        train_by_user: &by_user,
-        valid: None,
-        side: None,
-    };
+    let data = FitData::new(
+        &ratings,
+        &by_user,
+        aerec::data::filter::declared_or_inferred_scale(None, &ratings).unwrap(),
+    )
+    .unwrap();
     let (model, _) = config.fit(&data, &FitOptions::default()).unwrap();
     (model, by_user)
 }

@@ -342,32 +342,6 @@ fn one_space(
     }
 }
 
-/// Ratings re-indexed into a model's id space; ids it never saw get new
-/// indices past its end (cold: the fallback answers them).
-fn into_model_space(model: &TrainedModel, r: &Ratings) -> Ratings {
-    if Arc::ptr_eq(&r.user_ids, &model.user_ids) && Arc::ptr_eq(&r.item_ids, &model.item_ids) {
-        return r.clone();
-    }
-    let remap = |ids: &IdMap, from: &IdMap, col: &[u32]| -> (Arc<IdMap>, Vec<u32>) {
-        let mut ids = ids.clone();
-        let table: Vec<u32> = from.ids().iter().map(|id| ids.intern(id)).collect();
-        (
-            Arc::new(ids),
-            col.iter().map(|&c| table[c as usize]).collect(),
-        )
-    };
-    let (user_ids, users) = remap(&model.user_ids, &r.user_ids, &r.users);
-    let (item_ids, items) = remap(&model.item_ids, &r.item_ids, &r.items);
-    Ratings {
-        users,
-        items,
-        values: r.values.clone(),
-        timestamps: r.timestamps.clone(),
-        user_ids,
-        item_ids,
-    }
-}
-
 /// A validated model description (one registered kind's settings).
 #[pyclass(module = "aerec._native", frozen)]
 struct Spec {
@@ -726,7 +700,7 @@ impl Model {
         guard(|| {
             let report = py
                 .allow_threads(|| {
-                    let test = into_model_space(&self.model, &test.ratings);
+                    let test = test.ratings.in_id_space(&self.model.user_ids, &self.model.item_ids);
                     let opts = EvalOptions {
                         clip: true,
                         ranking: k.map(|k| RankingOptions {

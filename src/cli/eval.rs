@@ -2,15 +2,12 @@
 //! the model's by their original ids; ids the model never saw get fallback
 //! predictions and are counted as cold start.
 
-use std::path::PathBuf;
-use std::sync::Arc;
-
 use serde_json::json;
+use std::path::PathBuf;
 
 use super::data_args::ReadArgs;
 use super::train::EvalArgs;
 use super::Context;
-use crate::data::{IdMap, Ratings};
 use crate::report::table::Table;
 
 /// `aerec eval` arguments.
@@ -30,36 +27,11 @@ pub struct Args {
     pub eval: EvalArgs,
 }
 
-/// `ratings` re-indexed into the model's id space: known ids keep the
-/// model's index, new ids are appended after them (so they are unknown to it).
-fn into_model_space(ratings: &Ratings, users: &IdMap, items: &IdMap) -> Ratings {
-    let mut u_map = users.clone();
-    let mut i_map = items.clone();
-    let u: Vec<u32> = ratings
-        .users
-        .iter()
-        .map(|&u| u_map.intern(ratings.user_ids.id(u)))
-        .collect();
-    let i: Vec<u32> = ratings
-        .items
-        .iter()
-        .map(|&i| i_map.intern(ratings.item_ids.id(i)))
-        .collect();
-    Ratings {
-        users: u,
-        items: i,
-        values: ratings.values.clone(),
-        timestamps: ratings.timestamps.clone(),
-        user_ids: Arc::new(u_map),
-        item_ids: Arc::new(i_map),
-    }
-}
-
 /// Runs `aerec eval`.
 pub fn run(args: &Args, ctx: &Context) -> anyhow::Result<()> {
     let model = crate::persist::load(&args.model)?;
     let read = args.read.read(&args.test)?;
-    let test = into_model_space(&read.ratings, &model.user_ids, &model.item_ids);
+    let test = read.ratings.in_id_space(&model.user_ids, &model.item_ids);
     let opts = args
         .eval
         .options(crate::eval::RankingOptions::default().seed);

@@ -191,6 +191,32 @@ impl Ratings {
         Some(it.fold((first, first), |(lo, hi), v| (lo.min(v), hi.max(v))))
     }
 
+    /// The same ratings re-indexed into another id space (a saved model's):
+    /// ids `users`/`items` know keep their index there, ids they do not are
+    /// appended after them (in this table's id order), so a model sees them
+    /// as unknown and its fallback answers them.
+    pub fn in_id_space(&self, users: &Arc<IdMap>, items: &Arc<IdMap>) -> Ratings {
+        if Arc::ptr_eq(&self.user_ids, users) && Arc::ptr_eq(&self.item_ids, items) {
+            return self.clone();
+        }
+        let remap = |target: &IdMap, from: &IdMap, column: &[u32]| {
+            let mut ids = target.clone();
+            let table: Vec<u32> = from.ids().iter().map(|id| ids.intern(id)).collect();
+            let column = column.iter().map(|&c| table[c as usize]).collect();
+            (Arc::new(ids), column)
+        };
+        let (user_ids, users) = remap(users, &self.user_ids, &self.users);
+        let (item_ids, items) = remap(items, &self.item_ids, &self.items);
+        Ratings {
+            users,
+            items,
+            values: self.values.clone(),
+            timestamps: self.timestamps.clone(),
+            user_ids,
+            item_ids,
+        }
+    }
+
     /// The entries at `idx`, in that order, sharing the id maps.
     pub fn select(&self, idx: &[usize]) -> Ratings {
         Ratings {

@@ -400,8 +400,7 @@ pub fn auto_fit(
         winner_fit,
         others,
         best_size.1,
-        train,
-        valid,
+        (train, valid, scale),
         (&mut trials, &mut push),
         winner,
         reason,
@@ -607,8 +606,7 @@ fn blend_stage(
     winner_fit: Candidate,
     others: Vec<Candidate>,
     winner_rmse: f64,
-    train: &Ratings,
-    valid: &Ratings,
+    (train, valid, scale): (&Ratings, &Ratings, RatingScale),
     (trials, push): (&mut Vec<AutoTrial>, &mut PushTrial<'_>),
     winner: usize,
     why: String,
@@ -628,12 +626,7 @@ fn blend_stage(
         members: candidates.iter().map(|c| c.spec.clone()).collect(),
         meta_features: true,
     };
-    let data = FitData {
-        train,
-        train_by_user: &train_by_user,
-        valid: Some(valid),
-        side: None,
-    };
+    let data = FitData::new(train, &train_by_user, scale)?.with_valid(Some(valid));
     let n_members = config.members.len();
     let settings = ModelSpec::new(config.clone())?.to_json();
     // The models go into the blend; their specs, epoch counts and reports

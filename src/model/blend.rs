@@ -145,13 +145,10 @@ impl BlendConfig {
             _ => Some(carve_validation(data.train, opts.seed)?),
         };
         let data = match &carved {
-            Some((train, train_by_user, valid)) => FitData {
-                train,
-                train_by_user,
-                valid: Some(valid),
-                side: data.side,
-            },
-            None => *data,
+            Some((train, train_by_user, valid)) => FitData::new(train, train_by_user, data.scale)?
+                .with_valid(Some(valid))
+                .with_side(data.side),
+            None => data.clone(),
         };
         let valid = data.valid.expect("given or carved");
         let start = std::time::Instant::now();
@@ -241,9 +238,9 @@ impl BlendConfig {
                 )));
             }
         }
-        let clip = data.train.min_max().unwrap_or((f32::MIN, f32::MAX));
+        let clip = (data.scale.min, data.scale.max);
         let item_counts = column_counts(train);
-        let cells = known_cells(train, &item_counts, valid);
+        let cells = super::answered_cells(train, valid);
         if cells.is_empty() {
             return Err(Error::config(
                 "blend: the validation split has no rating whose user and item are both in training",
@@ -463,7 +460,7 @@ fn carve_validation(train: &Ratings, seed: u64) -> Result<(Ratings, Csr, Ratings
 pub struct BlendFit {
     /// Each member's kind.
     pub kinds: Vec<String>,
-    /// Each member's validation RMSE (predictions clipped to the training range).
+    /// Each member's validation RMSE (predictions clipped to the rating scale).
     pub member_rmse: Vec<f64>,
     /// The blend's validation RMSE, clipped likewise (in-sample: the weights
     /// were fitted on these ratings; see `ridge` for an honest estimate).
@@ -557,17 +554,6 @@ fn column_counts(train: &Csr) -> Vec<u32> {
     counts
 }
 
-/// Indices of the validation ratings whose user and item have training
-/// ratings: the ones the model itself answers.
-fn known_cells(train: &Csr, item_counts: &[u32], valid: &Ratings) -> Vec<usize> {
-    (0..valid.len())
-        .filter(|&j| {
-            let (u, i) = (valid.users[j] as usize, valid.items[j] as usize);
-            u < train.n_rows && train.row_len(u) > 0 && item_counts.get(i).is_some_and(|&c| c > 0)
-        })
-        .collect()
-}
-
 /// A member's raw predictions for every validation rating (NaN where the
 /// user or item has no training rating), each user's row scored once.
 pub fn valid_predictions(
@@ -575,7 +561,7 @@ pub fn valid_predictions(
     train: &Csr,
     valid: &Ratings,
 ) -> Result<Vec<f32>> {
-    let mut cells = known_cells(train, &column_counts(train), valid);
+    let mut cells = super::answered_cells(train, valid);
     cells.sort_by_key(|&j| (valid.users[j], j));
     let groups: Vec<&[usize]> = cells
         .chunk_by(|&a, &b| valid.users[a] == valid.users[b])
@@ -618,13 +604,13 @@ fn mean_std(values: impl Iterator<Item = f64> + Clone) -> (f64, f64) {
 }
 
 /// A fitted blend: `intercept + Σ weights · features`, the features being
-/// the members' predictions clipped to the training range (times the support
+/// the members' predictions clipped to the rating scale (times the support
 /// terms, with meta-features).
 ///
 /// Model file: kind `blend`; config `{"members": [{"kind", "config"}, …],
 /// "meta_features", "only_member"}`; member `k`'s tensors under the prefix
 /// `member{k}.` (0-based); `blend.weights` `[features]`, `blend.intercept`
-/// `[1]`, `blend.clip` `[2]` (the training rating range), and with
+/// `[1]`, `blend.clip` `[2]` (the rating scale), and with
 /// meta-features `blend.item_counts` `[items]` and `blend.count_norm` `[4]`
 /// (mean and spread of `ln(1+n)` for users, then items).
 pub struct Blend {

@@ -13,6 +13,7 @@ pub mod baseline;
 pub mod blend;
 pub mod diverge;
 pub mod ensemble;
+mod fit_data;
 pub mod glocal_k;
 pub mod implicit;
 pub mod memory;
@@ -22,6 +23,7 @@ pub mod registry;
 pub mod spec;
 pub mod trained;
 
+pub use fit_data::{answered_cells, FitData, TrainStats, ValidationCells};
 pub use rank::top_n;
 pub use spec::ModelSpec;
 pub use trained::TrainedModel;
@@ -31,7 +33,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::data::{Csr, Ratings};
+use crate::data::Csr;
 use crate::error::Result;
 
 /// One sparse row: sorted column indices and their values.
@@ -92,19 +94,6 @@ pub struct Prediction {
     pub value: f32,
     /// `Some` when the model could not predict and a fallback was used.
     pub fallback: Option<Fallback>,
-}
-
-/// The data a model fits on.
-#[derive(Debug, Clone, Copy)]
-pub struct FitData<'a> {
-    /// Training ratings (their id maps define the index space).
-    pub train: &'a Ratings,
-    /// The same ratings by user (rows = users).
-    pub train_by_user: &'a Csr,
-    /// Optional validation ratings in the same index space (early stopping).
-    pub valid: Option<&'a Ratings>,
-    /// Optional side features for hybrid models.
-    pub side: Option<&'a crate::data::side::SideFeatures>,
 }
 
 /// Settings that are about the run, not the model.

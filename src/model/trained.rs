@@ -102,12 +102,9 @@ impl TrainedModel {
             return Err(Error::config("the training set is empty"));
         }
         let train_by_user = train.by_user();
-        let data = FitData {
-            train,
-            train_by_user: &train_by_user,
-            valid,
-            side,
-        };
+        let data = FitData::new(train, &train_by_user, scale)?
+            .with_valid(valid)
+            .with_side(side);
         let (model, report) = spec.fit(&data, opts)?;
         let fallback = BiasFallback::fit(&train_by_user);
         Ok(TrainedModel {

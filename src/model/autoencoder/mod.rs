@@ -208,29 +208,28 @@ impl AutoencoderConfig {
             ),
             "--layers (or --batch-size)",
         )?;
-        let mu = train
-            .mean()
-            .ok_or_else(|| Error::config("the training set is empty"))?;
-        let valid = data.valid.map(|v| match self.based {
-            Based::User => v.by_user(),
-            Based::Item => v.by_item(),
+        let mu = data.stats.mean;
+        let cells = data.validation_to_choose_by()?;
+        let valid = cells.map(|c| match self.based {
+            Based::User => &c.by_user,
+            Based::Item => &c.by_item,
         });
-        let mut valid_offset = None;
-        if let Some(b) = &baseline {
-            valid_offset = data.valid.map(|v| {
-                let offset = b.baseline_by_user(&v.by_user());
-                match self.based {
+        let valid_offset = match (&baseline, cells) {
+            (Some(b), Some(c)) => {
+                let offset = b.baseline_by_user(&c.by_user);
+                Some(match self.based {
                     Based::User => offset,
                     Based::Item => offset.transpose(),
-                }
-            });
-        }
-        let clip = train.min_max().unwrap_or((f32::MIN, f32::MAX));
+                })
+            }
+            _ => None,
+        };
         let set = TrainSet {
             rows: &rows,
             side: side.map(|s| (&s.data[..], s.dim)),
-            valid: valid.as_ref(),
-            clip,
+            valid,
+            clip: (data.scale.min, data.scale.max),
+            spread: data.stats.spread(),
             targets: targets.as_ref(),
             valid_offset: valid_offset.as_ref(),
         };

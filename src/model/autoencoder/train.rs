@@ -32,10 +32,14 @@ pub struct TrainSet<'a> {
     pub rows: &'a Csr,
     /// Side features of the rows (`rows.n_rows × dim`), if any.
     pub side: Option<(&'a [f32], usize)>,
-    /// Validation ratings oriented the same way, if any.
+    /// The validation cells oriented the same way, if any: only those the
+    /// network answers ([`crate::model::ValidationCells`]).
     pub valid: Option<&'a Csr>,
-    /// Predictions are clipped to this range for validation RMSE.
+    /// Predictions are clipped to this range (the rating scale) for
+    /// validation RMSE.
     pub clip: (f32, f32),
+    /// The spread of the training ratings, for the divergence check.
+    pub spread: f64,
     /// Residual models: the targets, ratings minus the baseline (same
     /// structure as `rows`, whose ratings stay the input).
     pub targets: Option<&'a Csr>,
@@ -294,12 +298,7 @@ fn train_on_worker<T: Real>(
             opt.flush(&mut net.params);
         }
         let mse = sum_sq / count.max(1) as f64;
-        super::super::diverge::check_epoch(
-            epoch,
-            mse.sqrt(),
-            super::super::diverge::spread(data.clip),
-            lr,
-        )?;
+        super::super::diverge::check_epoch(epoch, mse.sqrt(), data.spread, lr)?;
         let valid_rmse = data
             .valid
             .map(|v| group_validation_rmse(net, enc, data, v, comm))
@@ -640,75 +639,65 @@ pub fn predict_cells<T: Real>(
     out
 }
 
-/// Validation RMSE, predictions clipped to `data.clip`; cells whose row or
-/// column had no training rating are skipped (the trained model answers
-/// those with its bias fallback, not the network).
+/// Validation RMSE over `cells` (the validation cells the network answers,
+/// oriented as `data.rows`), predictions clipped to `data.clip`.
 pub fn validation_rmse<T: Real>(
     net: &Network<T>,
     enc: &InputEncoder,
     data: &TrainSet<'_>,
-    valid: &Csr,
-) -> Result<f64> {
-    group_validation_rmse(net, enc, data, valid, &crate::collective::Single::default())
+    cells: &Csr,
+) -> f64 {
+    let pred = predict_cells(net, enc, data, cells);
+    let (lo, hi) = data.clip;
+    let offset = |k: usize| data.valid_offset.map_or(0.0, |o| o.values[k]);
+    let sse: f64 = pred
+        .iter()
+        .zip(&cells.values)
+        .enumerate()
+        .map(|(k, (&p, &y))| {
+            let e = ((p + offset(k)).clamp(lo, hi) - y) as f64;
+            e * e
+        })
+        .sum();
+    (sse / cells.nnz().max(1) as f64).sqrt()
 }
 
-/// [`validation_rmse`] over a group: each rank scores the rows it owns and
-/// the squared errors and counts are summed over ranks.
+/// [`validation_rmse`] over a group: each rank scores the cells of the
+/// rows it owns, and the squared errors and counts are summed over ranks.
 pub fn group_validation_rmse<T: Real>(
     net: &Network<T>,
     enc: &InputEncoder,
     data: &TrainSet<'_>,
-    valid: &Csr,
+    cells: &Csr,
     comm: &dyn Collective,
 ) -> Result<f64> {
     let (rank, size) = (comm.rank(), comm.size());
-    let mut col_known = vec![false; data.rows.n_cols];
-    for &c in &data.rows.indices {
-        col_known[c as usize] = true;
+    if size == 1 {
+        return Ok(validation_rmse(net, enc, data, cells));
     }
-    let mut rows = Vec::new();
-    let mut cols = Vec::new();
-    let mut vals = Vec::new();
-    let mut offsets = Vec::new();
-    for r in 0..valid.n_rows.min(data.rows.n_rows) {
-        if data.rows.row_len(r) == 0 || !owns(r, rank, size) {
-            continue;
-        }
-        let (idx, val) = valid.row(r);
-        let off = data.valid_offset.map(|o| o.row(r).1);
-        for (k, (&c, &v)) in idx.iter().zip(val).enumerate() {
-            if col_known.get(c as usize).copied().unwrap_or(false) {
-                rows.push(r as u32);
-                cols.push(c);
-                vals.push(v);
-                offsets.push(off.map_or(0.0, |o| o[k]));
-            }
+    let (mut rows, mut cols, mut vals, mut offsets) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for r in (0..cells.n_rows).filter(|&r| owns(r, rank, size)) {
+        let (idx, val) = cells.row(r);
+        rows.extend(std::iter::repeat_n(r as u32, idx.len()));
+        cols.extend_from_slice(idx);
+        vals.extend_from_slice(val);
+        if let Some(o) = data.valid_offset {
+            offsets.extend_from_slice(o.row(r).1);
         }
     }
-    // Gathered row by row with sorted columns, the triplets keep their order
-    // in the matrix, so `offsets` stays aligned with its values.
-    let cells = Csr::from_triplets(data.rows.n_rows, data.rows.n_cols, &rows, &cols, &vals);
-    debug_assert_eq!(cells.values, vals);
-    let pred = predict_cells(net, enc, data, &cells);
+    // Gathered row by row with sorted columns, the triplets keep their
+    // order in the matrix, so `offsets` stays aligned with its values.
+    let mine = Csr::from_triplets(cells.n_rows, cells.n_cols, &rows, &cols, &vals);
+    let pred = predict_cells(net, enc, data, &mine);
     let (lo, hi) = data.clip;
-    let sse: f64 = pred
-        .iter()
-        .zip(&offsets)
-        .zip(&cells.values)
-        .map(|((&p, &o), &y)| {
-            let e = ((p + o).clamp(lo, hi) - y) as f64;
+    let sse: f64 = (pred.iter().zip(&mine.values).enumerate())
+        .map(|(k, (&p, &y))| {
+            let e = ((p + offsets.get(k).copied().unwrap_or(0.0)).clamp(lo, hi) - y) as f64;
             e * e
         })
         .sum();
-    // A rank may own no validation cell; only the group's total must have one.
-    let mut total = [sse, cells.nnz() as f64];
-    if size > 1 {
-        comm.all_reduce_sum_f64(&mut total)?;
-    }
-    if total[1] == 0.0 {
-        return Err(Error::config(
-            "the validation split has no rating whose user and item are both in training",
-        ));
-    }
-    Ok((total[0] / total[1]).sqrt())
+    let mut total = [sse, mine.nnz() as f64];
+    comm.all_reduce_sum_f64(&mut total)?;
+    Ok((total[0] / total[1].max(1.0)).sqrt())
 }

@@ -101,10 +101,7 @@ impl BiasesConfig {
         self.validate()?;
         let start = Instant::now();
         let by_user = data.train_by_user;
-        let mu = data
-            .train
-            .mean()
-            .ok_or_else(|| Error::config("the training set is empty"))?;
+        let mu = data.stats.mean;
         // Fitted in f64 (as Surprise's numpy arrays), stored as f32.
         let mut user_bias = vec![0f64; by_user.n_rows];
         let mut item_bias = vec![0f64; by_user.n_cols];
@@ -115,8 +112,7 @@ impl BiasesConfig {
             BiasesMethod::Sgd => {
                 let lr = self.lr.unwrap_or(SGD_LR);
                 let l2 = self.l2.unwrap_or(SGD_L2);
-                let spread =
-                    crate::model::diverge::spread(data.train.min_max().unwrap_or((0.0, 0.0)));
+                let spread = data.stats.spread();
                 for epoch in 1..=self.epochs {
                     sgd_epoch(by_user, mu, lr, l2, &mut user_bias, &mut item_bias);
                     let rmse = train_rmse(by_user, mu, &user_bias, &item_bias);

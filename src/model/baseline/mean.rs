@@ -26,10 +26,7 @@ impl MeanModel {
     /// Computes μ over the training ratings (in f64).
     pub fn fit(data: &FitData<'_>) -> Result<(MeanModel, FitReport)> {
         let start = Instant::now();
-        let mu = data
-            .train
-            .mean()
-            .ok_or_else(|| Error::config("the training set is empty"))? as f32;
+        let mu = data.stats.mean as f32;
         let model = MeanModel {
             mu,
             n_users: data.train_by_user.n_rows,

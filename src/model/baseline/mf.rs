@@ -11,14 +11,14 @@ use super::{
     check_all, check_items, check_user, config_of, dot, matrix, normal_init, scalar, shape2,
     solve_spd, vector,
 };
-use crate::data::{Csr, Ratings};
+use crate::data::Csr;
 use crate::error::{Error, Result};
 use crate::model::diverge;
 use crate::model::memory::Bytes;
 use crate::model::registry::{no_presets, parse_serde, ModelConfig, ModelKind};
 use crate::model::{
     EpochStats, FitControl, FitData, FitOptions, FitReport, ModelParts, Recommender, SparseRow,
-    Tensor,
+    Tensor, ValidationCells,
 };
 
 /// Settings of [`MfModel`] and [`super::SvdppModel`].
@@ -132,9 +132,9 @@ impl MfConfig {
         self.validate()?;
         let start = Instant::now();
         let mut rng = SmallRng::seed_from_u64(opts.seed);
-        let mut model = MfModel::init(self, Flavour::Mf, data.train_by_user, data.train, &mut rng)?;
+        let mut model = MfModel::init(self, Flavour::Mf, data, &mut rng)?;
         let r = self.resolve(Flavour::Mf);
-        let spread = diverge::spread(data.train.min_max().unwrap_or((0.0, 0.0)));
+        let spread = data.stats.spread();
         let mut history = Vec::with_capacity(self.epochs);
         let mut notes = Vec::new();
         for epoch in 1..=self.epochs {
@@ -146,7 +146,7 @@ impl MfConfig {
                 data.train.len(),
                 (r.lr, spread),
                 t,
-                data.valid,
+                data.validation(),
                 |u, i| model.predict_known(u, i),
             )?);
             if let Some(stats) = history.last() {
@@ -178,12 +178,12 @@ pub(super) fn epoch_stats(
     n: usize,
     (lr, spread): (f32, f64),
     started: Instant,
-    valid: Option<&Ratings>,
+    valid: Option<&ValidationCells>,
     predict: impl Fn(usize, usize) -> f32,
 ) -> Result<EpochStats> {
     let train_loss = sq / n.max(1) as f64;
     diverge::check_epoch(epoch, train_loss.sqrt(), spread, lr as f64)?;
-    let valid_rmse = valid.map(|v| valid_rmse(v, &predict));
+    let valid_rmse = valid.map(|cells| cells.rmse(predict));
     Ok(EpochStats {
         epoch,
         train_loss,
@@ -192,19 +192,6 @@ pub(super) fn epoch_stats(
         lr: lr as f64,
         seconds: started.elapsed().as_secs_f64(),
     })
-}
-
-/// Unclipped RMSE over the validation ratings (a user or item outside the
-/// model's index space is predicted as μ).
-fn valid_rmse(valid: &Ratings, predict: &impl Fn(usize, usize) -> f32) -> f64 {
-    let mut sq = 0f64;
-    let mut n = 0usize;
-    for ((&u, &i), &r) in valid.users.iter().zip(&valid.items).zip(&valid.values) {
-        let e = (r - predict(u as usize, i as usize)) as f64;
-        sq += e * e;
-        n += 1;
-    }
-    (sq / n.max(1) as f64).sqrt()
 }
 
 /// `r̂(u, i) = μ + b_u + b_i + q_iᵀ p_u`.
@@ -232,10 +219,10 @@ impl MfModel {
     pub(super) fn init(
         config: &MfConfig,
         flavour: Flavour,
-        train: &Csr,
-        ratings: &Ratings,
+        data: &FitData<'_>,
         rng: &mut SmallRng,
     ) -> Result<MfModel> {
+        let train = data.train_by_user;
         let k = config.resolve(flavour).factors;
         // SVD++ adds the implicit item factors y_j to p_u and q_i.
         let (kind, tables) = match flavour {
@@ -257,9 +244,7 @@ impl MfModel {
         let user_factors = normal_init(rng, train.n_rows * k, config.init_mean, config.init_std)?;
         let item_factors = normal_init(rng, train.n_cols * k, config.init_mean, config.init_std)?;
         let mu = if config.biased {
-            ratings
-                .mean()
-                .ok_or_else(|| Error::config("the training set is empty"))? as f32
+            data.stats.mean as f32
         } else {
             0.0
         };

@@ -55,13 +55,7 @@ impl MfConfig {
         self.validate()?;
         let start = Instant::now();
         let mut rng = SmallRng::seed_from_u64(opts.seed);
-        let mf = MfModel::init(
-            self,
-            Flavour::Svdpp,
-            data.train_by_user,
-            data.train,
-            &mut rng,
-        )?;
+        let mf = MfModel::init(self, Flavour::Svdpp, data, &mut rng)?;
         // Surprise draws y_j after p_u and q_i from the same generator.
         let implicit = super::normal_init(
             &mut rng,
@@ -71,7 +65,7 @@ impl MfConfig {
         )?;
         let mut model = SvdppModel { mf, implicit };
         let r = self.resolve(Flavour::Svdpp);
-        let spread = crate::model::diverge::spread(data.train.min_max().unwrap_or((0.0, 0.0)));
+        let spread = data.stats.spread();
         let mut history = Vec::with_capacity(self.epochs);
         let mut notes = Vec::new();
         for epoch in 1..=self.epochs {
@@ -84,11 +78,8 @@ impl MfConfig {
                 data.train.len(),
                 (r.lr, spread),
                 t,
-                data.valid,
+                data.validation(),
                 |u, i| {
-                    if u >= by_user.n_rows || i >= by_user.n_cols {
-                        return model.mf.mu;
-                    }
                     let mut z = vec![0f32; model.mf.k];
                     model.implicit_sum(by_user.row(u).0, &mut z);
                     model.predict_with(u, i, &z)

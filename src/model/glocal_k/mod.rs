@@ -209,12 +209,8 @@ impl GlocalKConfig {
             dense.ratings[cell] = r;
             dense.mask[cell] = 1.0;
         }
-        let range = train
-            .values
-            .iter()
-            .fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &v| {
-                (lo.min(v), hi.max(v))
-            });
+        let range = (data.scale.min, data.scale.max);
+        let validation = data.validation_to_choose_by()?;
         let layout = Layout::new(self, n_items, n_users);
         let mut x: Vec<f64> = init_params(&layout, opts.seed)
             .iter()
@@ -288,9 +284,8 @@ impl GlocalKConfig {
                     ))));
                 }
                 let train_rmse = rmse_on(&output.prediction, n_items, n_users, train, range);
-                let valid_rmse = data
-                    .valid
-                    .and_then(|v| rmse_on(&output.prediction, n_items, n_users, v, range));
+                let valid_rmse =
+                    validation.map(|cells| cells.rmse(|u, i| output.prediction[i * n_users + u]));
                 let epoch = history.len() + 1;
                 if let Some(bar) = &bar {
                     bar.set_message(match valid_rmse {

@@ -409,12 +409,12 @@ mod tests {
         let (r, x) = data(&cells, 6, 5);
         let lambda = 0.7;
         let config = EaseConfig { lambda };
-        let fit_data = FitData {
-            train: &r,
-            train_by_user: &x,
-            valid: None,
-            side: None,
-        };
+        let fit_data = FitData::new(
+            &r,
+            &x,
+            crate::data::filter::declared_or_inferred_scale(None, &r).unwrap(),
+        )
+        .unwrap();
         let model = EaseModel::fit(&config, &fit_data).unwrap();
         let n = 5;
         let dense = |u: usize, i: usize| x.get(u, i as u32).unwrap_or(0.0) as f64;
@@ -465,12 +465,12 @@ mod tests {
             .collect();
         let (r, x) = data(&cells, 8, 6);
         let lambda = 2.0;
-        let fit_data = FitData {
-            train: &r,
-            train_by_user: &x,
-            valid: None,
-            side: None,
-        };
+        let fit_data = FitData::new(
+            &r,
+            &x,
+            crate::data::filter::declared_or_inferred_scale(None, &r).unwrap(),
+        )
+        .unwrap();
         let model = EaseModel::fit(&EaseConfig { lambda }, &fit_data).unwrap();
         let dense = |u: usize, i: usize| x.get(u, i as u32).unwrap_or(0.0) as f64;
         let g = |i: usize, j: usize| (0..8).map(|u| dense(u, i) * dense(u, j)).sum::<f64>();
@@ -506,12 +506,12 @@ mod tests {
             &(0..n).collect::<Vec<u32>>(),
             &vec![1.0; n as usize],
         );
-        let fit_data = FitData {
-            train: &r,
-            train_by_user: &huge,
-            valid: None,
-            side: None,
-        };
+        let fit_data = FitData::new(
+            &r,
+            &huge,
+            crate::data::filter::declared_or_inferred_scale(None, &r).unwrap(),
+        )
+        .unwrap();
         let e = EaseModel::fit(&EaseConfig::default(), &fit_data).unwrap_err();
         assert!(
             matches!(e.kind(), crate::error::ErrorKind::TooLarge(_)),

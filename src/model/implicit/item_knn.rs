@@ -300,12 +300,12 @@ mod tests {
             item_ids: ids(4, "i"),
         };
         let x = r.by_user();
-        let data = FitData {
-            train: &r,
-            train_by_user: &x,
-            valid: None,
-            side: None,
-        };
+        let data = FitData::new(
+            &r,
+            &x,
+            crate::data::filter::declared_or_inferred_scale(None, &r).unwrap(),
+        )
+        .unwrap();
         let m = ItemKnnModel::fit(&ItemKnnConfig { neighbors: 2 }, &data).unwrap();
         assert_eq!(m.neighbors_of(0), (&[1, 2][..], &[1.0, 0.5][..]));
         let (items, sims) = m.neighbors_of(2);
