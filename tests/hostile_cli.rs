@@ -1657,3 +1657,283 @@ fn similar_on_a_mean_model_is_an_error_not_a_panic() {
     )
     .fails_with(&["item"]);
 }
+
+// ---------------------------------------------------------------------------
+// Parquet (issue 18): a damaged file is an error naming it, never a panic.
+
+/// The tiny set as Parquet (the `parquet` crate's writer, snappy, row groups
+/// of 100 rows), or with the rating column replaced by `rating`.
+fn tiny_parquet(rating: Option<arrow_array::ArrayRef>) -> Vec<u8> {
+    use arrow_array::{ArrayRef, Float64Array, Int64Array, RecordBatch};
+    use std::sync::Arc;
+    let rows: Vec<Vec<i64>> = tiny_ratings()
+        .lines()
+        .map(|l| l.split('\t').map(|f| f.parse().unwrap()).collect())
+        .collect();
+    let column = |k: usize| -> ArrayRef {
+        Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r[k])))
+    };
+    let rating = rating.unwrap_or_else(|| {
+        Arc::new(Float64Array::from_iter_values(
+            rows.iter().map(|r| r[2] as f64),
+        ))
+    });
+    let batch = RecordBatch::try_from_iter([
+        ("userId", column(0)),
+        ("movieId", column(1)),
+        ("rating", rating),
+        ("timestamp", column(3)),
+    ])
+    .unwrap();
+    let props = parquet::file::properties::WriterProperties::builder()
+        .set_max_row_group_row_count(Some(100))
+        .set_compression(parquet::basic::Compression::SNAPPY)
+        .build();
+    let mut bytes = Vec::new();
+    let mut w =
+        parquet::arrow::ArrowWriter::try_new(&mut bytes, batch.schema(), Some(props)).unwrap();
+    w.write(&batch).unwrap();
+    w.close().unwrap();
+    bytes
+}
+
+/// `aerec stats` on `bytes` saved as `name`: an error naming the file and
+/// every piece.
+#[track_caller]
+fn parquet_fails(name: &str, bytes: &[u8], pieces: &[&str]) {
+    let d = tempfile::tempdir().unwrap();
+    std::fs::write(d.path().join(name), bytes).unwrap();
+    let mut all = vec![name];
+    all.extend_from_slice(pieces);
+    run(d.path(), &["stats", name]).fails_with(&all);
+}
+
+#[test]
+fn a_good_parquet_file_reads_like_its_text() {
+    let d = workdir();
+    std::fs::write(d.path().join("r.parquet"), tiny_parquet(None)).unwrap();
+    let text = run(d.path(), &["stats", "u.data", "--json"])
+        .expect(0, &[])
+        .stdout
+        .clone();
+    let pq = run(d.path(), &["stats", "r.parquet", "--json"])
+        .expect(0, &[])
+        .stdout
+        .clone();
+    let strip = |s: &str| {
+        let mut v: serde_json::Value = serde_json::from_str(s.lines().last().unwrap()).unwrap();
+        v["source"] = "".into();
+        v["format"] = "".into();
+        v
+    };
+    assert_eq!(strip(&text), strip(&pq));
+}
+
+#[test]
+fn truncated_parquet_files_are_errors() {
+    let good = tiny_parquet(None);
+    for keep in [3, 4, 11, good.len() / 2, good.len() - 9, good.len() - 1] {
+        parquet_fails("cut.parquet", &good[..keep], &["Parquet"]);
+    }
+}
+
+#[test]
+fn a_parquet_file_with_a_bad_magic_is_an_error() {
+    let mut bytes = tiny_parquet(None);
+    bytes[..4].copy_from_slice(b"PAR0");
+    parquet_fails(
+        "magic.parquet",
+        &bytes,
+        &["does not start with the magic bytes PAR1"],
+    );
+    let n = bytes.len();
+    bytes[..4].copy_from_slice(b"PAR1");
+    bytes[n - 4..].copy_from_slice(b"PARX");
+    parquet_fails("tail.parquet", &bytes, &["not a readable Parquet file"]);
+}
+
+#[test]
+fn a_corrupt_parquet_footer_length_is_an_error() {
+    let good = tiny_parquet(None);
+    let n = good.len();
+    for len in [u32::MAX, 0x7fff_ffff, 0, 1, (n - 8) as u32 + 1] {
+        let mut bytes = good.clone();
+        bytes[n - 8..n - 4].copy_from_slice(&len.to_le_bytes());
+        parquet_fails("footer.parquet", &bytes, &["Parquet"]);
+    }
+    // The metadata itself scrambled.
+    let mut bytes = good.clone();
+    let meta_len = u32::from_le_bytes(good[n - 8..n - 4].try_into().unwrap()) as usize;
+    for b in &mut bytes[n - 8 - meta_len..n - 8] {
+        *b ^= 0x5a;
+    }
+    parquet_fails("meta.parquet", &bytes, &["Parquet"]);
+}
+
+#[test]
+fn corrupt_parquet_pages_are_errors() {
+    let good = tiny_parquet(None);
+    // The first column chunk's page header starts right after the magic.
+    for (at, len) in [(4, 16), (4, 4), (12, 40), (60, 200)] {
+        let mut bytes = good.clone();
+        for b in &mut bytes[at..at + len] {
+            *b = 0xff;
+        }
+        parquet_fails("page.parquet", &bytes, &["Parquet"]);
+    }
+}
+
+#[test]
+fn a_parquet_rating_column_of_strings_is_an_error_naming_it() {
+    use std::sync::Arc;
+    let n = tiny_ratings().lines().count();
+    let strings = Arc::new(arrow_array::StringArray::from_iter_values(
+        (0..n).map(|_| "five"),
+    ));
+    parquet_fails(
+        "types.parquet",
+        &tiny_parquet(Some(strings)),
+        &["column \"rating\" has type Utf8", "numbers"],
+    );
+}
+
+#[test]
+fn empty_and_zero_row_parquet_files_are_errors() {
+    parquet_fails("empty.parquet", b"", &["empty file"]);
+    parquet_fails("magic-only.parquet", b"PAR1PAR1", &["not a Parquet file"]);
+    // A real file with no rows: the writer's own, from an empty batch.
+    use arrow_array::{ArrayRef, Float64Array, Int64Array, RecordBatch};
+    use std::sync::Arc;
+    let batch = RecordBatch::try_from_iter([
+        (
+            "userId",
+            Arc::new(Int64Array::from(Vec::<i64>::new())) as ArrayRef,
+        ),
+        (
+            "movieId",
+            Arc::new(Int64Array::from(Vec::<i64>::new())) as ArrayRef,
+        ),
+        (
+            "rating",
+            Arc::new(Float64Array::from(Vec::<f64>::new())) as ArrayRef,
+        ),
+    ])
+    .unwrap();
+    let mut bytes = Vec::new();
+    let mut w = parquet::arrow::ArrowWriter::try_new(&mut bytes, batch.schema(), None).unwrap();
+    w.write(&batch).unwrap();
+    w.close().unwrap();
+    parquet_fails("zero.parquet", &bytes, &["no rows"]);
+}
+
+/// What [`refooted`] declares in place of the true numbers: rows of a row
+/// group, size or offset of a column chunk (row group, column).
+#[derive(Default)]
+struct Declared {
+    rows: Option<(usize, i64)>,
+    size: Option<(usize, usize, i64)>,
+    offset: Option<(usize, usize, i64)>,
+}
+
+/// The tiny file with its footer rewritten by the crate's own metadata
+/// writer, declaring the numbers of `declared`.
+fn refooted(declared: Declared) -> Vec<u8> {
+    use parquet::file::metadata::{ParquetMetaDataReader, ParquetMetaDataWriter};
+    let good = bytes::Bytes::from(tiny_parquet(None));
+    let meta = ParquetMetaDataReader::new()
+        .parse_and_finish(&good)
+        .unwrap();
+    let n = good.len();
+    let meta_len = u32::from_le_bytes(good[n - 8..n - 4].try_into().unwrap()) as usize;
+    let mut builder = meta.into_builder();
+    let groups = builder
+        .take_row_groups()
+        .into_iter()
+        .enumerate()
+        .map(|(g, group)| {
+            let columns = group
+                .columns()
+                .iter()
+                .enumerate()
+                .map(|(c, col)| {
+                    let mut b = col.clone().into_builder();
+                    if let Some((_, _, size)) = declared.size.filter(|d| (d.0, d.1) == (g, c)) {
+                        b = b.set_total_compressed_size(size);
+                    }
+                    if let Some((_, _, at)) = declared.offset.filter(|d| (d.0, d.1) == (g, c)) {
+                        b = b
+                            .set_data_page_offset(at)
+                            .set_dictionary_page_offset(Some(at));
+                    }
+                    b.build().unwrap()
+                })
+                .collect();
+            let mut b = group.clone().into_builder().set_column_metadata(columns);
+            if let Some((_, rows)) = declared.rows.filter(|d| d.0 == g) {
+                b = b.set_num_rows(rows);
+            }
+            b.build().unwrap()
+        })
+        .collect();
+    let meta = builder.set_row_groups(groups).build();
+    let mut bytes = good[..n - 8 - meta_len].to_vec();
+    ParquetMetaDataWriter::new(&mut bytes, &meta)
+        .finish()
+        .unwrap();
+    bytes
+}
+
+#[test]
+fn huge_sizes_declared_in_parquet_metadata_are_errors() {
+    // Unchanged numbers: the rewritten footer reads as the original.
+    let d = tempfile::tempdir().unwrap();
+    std::fs::write(d.path().join("same.parquet"), refooted(Declared::default())).unwrap();
+    run(d.path(), &["stats", "same.parquet"]).expect(0, &[]);
+    let cases = [
+        (
+            Declared {
+                rows: Some((1, 1 << 60)),
+                ..Declared::default()
+            },
+            "damaged metadata: row groups 0..4 declare 1152921504606847197 rows, their pages hold 321",
+        ),
+        (
+            Declared {
+                rows: Some((0, -1)),
+                ..Declared::default()
+            },
+            "row group 0 declares -1 rows",
+        ),
+        (
+            Declared {
+                size: Some((0, 2, 1 << 62)),
+                ..Declared::default()
+            },
+            "damaged metadata: column \"rating\" of row group 0",
+        ),
+        (
+            Declared {
+                size: Some((0, 1, -7)),
+                ..Declared::default()
+            },
+            "damaged metadata: column \"movieId\" of row group 0",
+        ),
+        (
+            Declared {
+                offset: Some((1, 0, 1 << 40)),
+                ..Declared::default()
+            },
+            "damaged metadata: column \"userId\" of row group 1",
+        ),
+        (
+            Declared {
+                offset: Some((1, 3, -3)),
+                ..Declared::default()
+            },
+            "damaged metadata: column \"timestamp\" of row group 1",
+        ),
+    ];
+    for (declared, piece) in cases {
+        parquet_fails("declared.parquet", &refooted(declared), &[piece]);
+    }
+}

@@ -1,7 +1,7 @@
 //! Fuzz-style properties (issue 14): arbitrary bytes to every reader (each
 //! text format, `.npz`, the model file, side files, a new user's ratings,
-//! pairs) and arbitrary JSON, paths and queries to every HTTP route. Every
-//! call must end in a result or an error: never a panic, and over HTTP
+//! pairs; arbitrary and damaged Parquet files, issue 18) and arbitrary
+//! JSON, paths and queries to every HTTP route. Every call must end in a result or an error: never a panic, and over HTTP
 //! never a 500 (the service's answer to a caught panic) outside the
 //! routes documented to give one.
 
@@ -93,6 +93,84 @@ fn npzish_bytes() -> impl Strategy<Value = Vec<u8>> {
     })
 }
 
+/// A real Parquet file's bytes (string and integer ids, float ratings,
+/// timestamps; snappy; dictionary pages; row groups of 16 rows), made once.
+fn parquet_bytes() -> &'static [u8] {
+    use arrow_array::{ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray};
+    use std::sync::Arc;
+    static BYTES: OnceLock<Vec<u8>> = OnceLock::new();
+    BYTES.get_or_init(|| {
+        let n = 40i64;
+        let batch = RecordBatch::try_from_iter([
+            (
+                "user_id",
+                Arc::new(StringArray::from_iter_values(
+                    (0..n).map(|k| format!("u{}", k % 7)),
+                )) as ArrayRef,
+            ),
+            (
+                "item_id",
+                Arc::new(Int64Array::from_iter_values(
+                    (0..n).map(|k| k / 7 * 3 + k % 5),
+                )) as ArrayRef,
+            ),
+            (
+                "rating",
+                Arc::new(Float64Array::from_iter_values(
+                    (0..n).map(|k| (k % 9) as f64 / 2.0 + 0.5),
+                )) as ArrayRef,
+            ),
+            (
+                "timestamp",
+                Arc::new(Int64Array::from_iter_values((0..n).map(|k| 1_000_000 + k))) as ArrayRef,
+            ),
+        ])
+        .unwrap();
+        let props = parquet::file::properties::WriterProperties::builder()
+            .set_max_row_group_row_count(Some(16))
+            .set_compression(parquet::basic::Compression::SNAPPY)
+            .build();
+        let mut bytes = Vec::new();
+        let mut w =
+            parquet::arrow::ArrowWriter::try_new(&mut bytes, batch.schema(), Some(props)).unwrap();
+        w.write(&batch).unwrap();
+        w.close().unwrap();
+        bytes
+    })
+}
+
+/// A damaged Parquet file: bytes overwritten or bits flipped anywhere, or
+/// in the footer (the last 200 bytes: metadata, its length, the magic),
+/// then perhaps truncated.
+fn damaged_parquet() -> impl Strategy<Value = Vec<u8>> {
+    (
+        prop::collection::vec(
+            (any::<prop::sample::Index>(), any::<u8>(), any::<bool>()),
+            1..8,
+        ),
+        any::<bool>(),
+        any::<bool>(),
+        any::<prop::sample::Index>(),
+    )
+        .prop_map(|(edits, in_footer, truncate, cut)| {
+            let mut bytes = parquet_bytes().to_vec();
+            let n = bytes.len();
+            let from = if in_footer { n.saturating_sub(200) } else { 0 };
+            for (at, b, flip) in edits {
+                let i = from + at.index(n - from);
+                if flip {
+                    bytes[i] ^= 1 << (b % 8);
+                } else {
+                    bytes[i] = b;
+                }
+            }
+            if truncate {
+                bytes.truncate(cut.index(n));
+            }
+            bytes
+        })
+}
+
 /// A real model file's bytes (the serve fixture), saved once.
 fn model_bytes() -> &'static [u8] {
     static BYTES: OnceLock<Vec<u8>> = OnceLock::new();
@@ -129,6 +207,25 @@ proptest! {
     fn the_npz_reader_answers_any_zip(bytes in npzish_bytes()) {
         let _ = read_ratings_bytes(&bytes, &ReadOptions::new().format(Format::Npz));
         let _ = read_ratings_bytes(&bytes, &ReadOptions::new());
+    }
+
+    #[test]
+    fn the_parquet_reader_answers_any_bytes(mid in prop::collection::vec(any::<u8>(), 0..256)) {
+        let framed = [&b"PAR1"[..], &mid, b"PAR1"].concat();
+        for bytes in [&mid[..], &framed] {
+            let _ = read_ratings_bytes(bytes, &ReadOptions::new().format(Format::Parquet));
+        }
+        let _ = with_file(&framed, |p| aerec::data::read::read_ratings(p, &ReadOptions::new()));
+    }
+
+    #[test]
+    fn the_parquet_reader_answers_a_damaged_file(bytes in damaged_parquet(), skip in any::<bool>()) {
+        let opts = ReadOptions::new().format(Format::Parquet).skip_bad_lines(skip);
+        let _ = read_ratings_bytes(&bytes, &opts);
+        let _ = with_file(&bytes, |p| {
+            let _ = aerec::data::read::parquet_row_groups(p);
+            aerec::data::read::read_parquet_row_groups(p, 1..2, &opts)
+        });
     }
 
     #[test]

@@ -171,7 +171,7 @@ fn duplicate_pair_is_an_error_unless_a_policy_is_chosen() {
 #[test]
 fn bad_flags_are_usage_errors() {
     aerec()
-        .args(["stats", "--format", "parquet"])
+        .args(["stats", "--format", "orc"])
         .assert()
         .failure()
         .code(2);

@@ -700,7 +700,9 @@ impl Model {
         guard(|| {
             let report = py
                 .allow_threads(|| {
-                    let test = test.ratings.in_id_space(&self.model.user_ids, &self.model.item_ids);
+                    let test = test
+                        .ratings
+                        .in_id_space(&self.model.user_ids, &self.model.item_ids);
                     let opts = EvalOptions {
                         clip: true,
                         ranking: k.map(|k| RankingOptions {

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -344,3 +345,13 @@ def test_the_examples_give_the_cli_recipes_numbers(tmp_path, cli):
                              text=True, check=True).stdout
         theirs = json.loads(out.strip().splitlines()[-1])["test_rmse"]
         assert ours == pytest.approx(theirs, rel=1e-6), script[0]
+
+
+def test_a_parquet_path_reads_as_its_csv():
+    """The library's Parquet reader behind a path (issue 18): a pyarrow
+    file of Amazon-style string ids reads as the CSV of the same ratings."""
+    fixtures = Path(__file__).resolve().parents[2] / "tests" / "fixtures" / "read"
+    parquet = aerec.ratings(fixtures / "pyarrow_gzip_strings.parquet")
+    csv = aerec.ratings(fixtures / "pyarrow_gzip_strings.csv")
+    assert (len(parquet), parquet.shape) == (len(csv), csv.shape) == (30, (8, 8))
+    pd.testing.assert_frame_equal(parquet.to_pandas(), csv.to_pandas())

@@ -22,7 +22,7 @@ use crate::data::RatingScale;
 #[derive(Debug, Clone, Default, clap::Args)]
 #[command(next_help_heading = "Data")]
 pub struct ReadArgs {
-    /// Input format: ml100k, ml-dat, ml-csv, amazon, delimited, npz (default: detected).
+    /// Input format: ml100k, ml-dat, ml-csv, amazon, delimited, npz, parquet (default: detected).
     #[arg(long, value_name = "FORMAT", value_parser = parse_format)]
     pub format: Option<Format>,
     /// Field delimiter, e.g. ',' '\t' '::' (default: from the format or the first line).
@@ -34,7 +34,7 @@ pub struct ReadArgs {
     /// The first line is data.
     #[arg(long)]
     pub no_header: bool,
-    /// User column: 0-based position or header name.
+    /// User column: 0-based position or header name (Parquet: column name).
     #[arg(long, value_name = "COL")]
     pub user_col: Option<String>,
     /// Item column: 0-based position or header name.
@@ -289,9 +289,17 @@ impl Loaded {
     pub fn note(&self) -> String {
         let mut note = format!("data: {}", self.source);
         if self.skipped > 0 {
-            note.push_str(&format!("; skipped {} bad line(s)", self.skipped));
-            for s in &self.skipped_examples {
-                note.push_str(&format!("\n  line {}: {}: {:?}", s.line, s.reason, s.text));
+            if self.format == Format::Parquet {
+                // A Parquet example's text says where the row is.
+                note.push_str(&format!("; skipped {} bad row(s)", self.skipped));
+                for s in &self.skipped_examples {
+                    note.push_str(&format!("\n  {}: {}", s.text, s.reason));
+                }
+            } else {
+                note.push_str(&format!("; skipped {} bad line(s)", self.skipped));
+                for s in &self.skipped_examples {
+                    note.push_str(&format!("\n  line {}: {}: {:?}", s.line, s.reason, s.text));
+                }
             }
         }
         note
@@ -411,7 +419,7 @@ mod tests {
     fn bad_flag_values_are_usage_errors() {
         assert!(Probe::try_parse_from(["x", "--scale", "5:1"]).is_err());
         assert!(Probe::try_parse_from(["x", "--scale", "5"]).is_err());
-        assert!(Probe::try_parse_from(["x", "--format", "parquet"]).is_err());
+        assert!(Probe::try_parse_from(["x", "--format", "orc"]).is_err());
         assert!(Probe::try_parse_from(["x", "--duplicates", "first"]).is_err());
         assert!(Probe::try_parse_from(["x", "--train", "a"]).is_err());
         assert!(

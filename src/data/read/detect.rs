@@ -23,6 +23,13 @@ pub(super) fn detect(name: &str, head: &[u8]) -> Format {
     if head.starts_with(b"PK\x03\x04") || base.ends_with(".npz") {
         return Format::Npz;
     }
+    let lower_base = base.to_ascii_lowercase();
+    if head.starts_with(super::parquet::MAGIC)
+        || lower_base.ends_with(".parquet")
+        || lower_base.ends_with(".parq")
+    {
+        return Format::Parquet;
+    }
     let first = first_line(head);
     let lower: Vec<u8> = first.to_ascii_lowercase();
     if lower.starts_with(b"userid,productid") {
@@ -110,6 +117,9 @@ mod tests {
         assert_eq!(detect("a.npz", b""), Format::Npz);
         assert_eq!(detect("whatever", b"PK\x03\x04rest"), Format::Npz);
         assert_eq!(detect("r.txt", b"a;b;3\n"), Format::Delimited);
+        assert_eq!(detect("part-00000.snappy.parquet", b""), Format::Parquet);
+        assert_eq!(detect("R.PARQ", b""), Format::Parquet);
+        assert_eq!(detect("ratings", b"PAR1\x15\x04\x15"), Format::Parquet);
     }
 
     #[test]

@@ -12,9 +12,14 @@ use crate::error::{Error, ErrorKind, Position, Result};
 /// Recovers the line number of a rating from its row index without storing
 /// one line number per rating: each parsed piece records its first row, its
 /// first line and the rows at which it met lines that gave no rating.
+///
+/// A table read from rows rather than lines (Parquet) counts file rows from
+/// 0 in place of lines and knows where its row groups start, so that a
+/// duplicate is named by row group and row (see [`LineIndex::into_rows`]).
 #[derive(Debug, Default)]
 pub(crate) struct LineIndex {
     segments: Vec<Segment>,
+    row_groups: Option<Vec<u64>>,
 }
 
 #[derive(Debug)]
@@ -33,6 +38,20 @@ impl LineIndex {
             first_line,
             gaps,
         });
+    }
+
+    /// Marks the index as one of file rows counted from 0 (pushed as
+    /// `first_line`), in row groups starting at `starts`.
+    pub(crate) fn into_rows(mut self, starts: Vec<u64>) -> Self {
+        self.row_groups = Some(starts);
+        self
+    }
+
+    /// Where rating `row` was in the file, in words, for an index of rows.
+    pub(crate) fn describe_row(&self, row: usize) -> Option<String> {
+        let starts = self.row_groups.as_ref()?;
+        let file_row = self.position(row)?.line;
+        Some(super::parquet::describe_row(starts, file_row))
     }
 
     /// The line of row `row`, when the reader recorded lines (text formats).
@@ -70,11 +89,16 @@ pub(crate) fn finish(
         match opts.duplicates {
             Duplicates::Error => {
                 let &(later, _) = duplicates.iter().min().expect("not empty");
-                return Err(Error::new(ErrorKind::Duplicate {
+                let row = lines.describe_row(later);
+                let error = Error::new(ErrorKind::Duplicate {
                     user: ratings.user_ids.id(ratings.users[later]).to_string(),
                     item: ratings.item_ids.id(ratings.items[later]).to_string(),
-                    position: lines.position(later),
-                }));
+                    position: row.is_none().then(|| lines.position(later)).flatten(),
+                });
+                return Err(match row {
+                    Some(row) => error.context(row),
+                    None => error,
+                });
             }
             policy => collapse(ratings, &duplicates, policy),
         }

@@ -27,6 +27,7 @@ mod finish;
 #[cfg(target_os = "linux")]
 mod mapped;
 mod npz;
+mod parquet;
 mod text;
 mod two_columns;
 
@@ -37,6 +38,7 @@ use std::str::FromStr;
 use crate::data::{RatingScale, Ratings};
 use crate::error::{Error, Result};
 
+pub use parquet::{parquet_row_groups, read_parquet_row_groups};
 pub use two_columns::{read_item_ratings, read_pairs};
 
 /// The rating file formats aerec reads.
@@ -58,17 +60,23 @@ pub enum Format {
     /// A scipy sparse matrix saved by `scipy.sparse.save_npz` (CSR, CSC or COO):
     /// rows are users, columns are items, 0 is a missing cell.
     Npz,
+    /// Apache Parquet (pandas, pyarrow, polars, Spark, DuckDB): columns
+    /// chosen by name, or found by their usual names (`userId`, `user_id`,
+    /// `reviewerID`, `movieId`, `item_id`, `asin`, `rating`, `overall`,
+    /// `timestamp`…).
+    Parquet,
 }
 
 impl Format {
     /// Every format, in the order shown in help texts.
-    pub const ALL: [Format; 6] = [
+    pub const ALL: [Format; 7] = [
         Format::Ml100k,
         Format::MlDat,
         Format::MlCsv,
         Format::Amazon,
         Format::Delimited,
         Format::Npz,
+        Format::Parquet,
     ];
 
     /// The name `--format` accepts.
@@ -80,6 +88,7 @@ impl Format {
             Format::Amazon => "amazon",
             Format::Delimited => "delimited",
             Format::Npz => "npz",
+            Format::Parquet => "parquet",
         }
     }
 
@@ -90,6 +99,8 @@ impl Format {
     /// assert_eq!(Format::detect("ml-100k/u.data", b"196\t242\t3\t881250949\n"), Format::Ml100k);
     /// assert_eq!(Format::detect("x.txt", b"1::1193::5::978300760\n"), Format::MlDat);
     /// assert_eq!(Format::detect("r.csv", b"userId,movieId,rating,timestamp\r\n"), Format::MlCsv);
+    /// assert_eq!(Format::detect("part-0.parquet", b""), Format::Parquet);
+    /// assert_eq!(Format::detect("x", b"PAR1\x15\x04"), Format::Parquet);
     /// ```
     pub fn detect(name: &str, head: &[u8]) -> Format {
         detect::detect(name, head)
@@ -115,6 +126,7 @@ impl FromStr for Format {
             "amazon" => Format::Amazon,
             "delimited" | "csv" | "tsv" | "text" => Format::Delimited,
             "npz" | "scipy" => Format::Npz,
+            "parquet" | "parq" | "pq" => Format::Parquet,
             _ => {
                 let names: Vec<&str> = Format::ALL.iter().map(|f| f.name()).collect();
                 return Err(Error::config(format!(
@@ -395,7 +407,8 @@ impl ReadOptions {
 /// A line that `skip_bad_lines` skipped.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct SkippedLine {
-    /// 1-based line number.
+    /// 1-based line number; for Parquet, the row in the file counted
+    /// from 0 (as pandas and DuckDB count), with the row group in `text`.
     pub line: u64,
     /// Why it was skipped.
     pub reason: String,
@@ -480,6 +493,16 @@ fn read_path(path: &Path, opts: &ReadOptions) -> Result<ReadOutcome> {
         file.read_to_end(&mut bytes)?;
         return npz::read(&bytes, opts);
     }
+    if format == Format::Parquet {
+        if meta.is_file() {
+            // The reader seeks: the footer first, then each column chunk.
+            return parquet::read(file, None, opts);
+        }
+        // A pipe cannot seek; its bytes are held instead.
+        let mut bytes = head;
+        file.read_to_end(&mut bytes)?;
+        return parquet::read(bytes::Bytes::from(bytes), None, opts);
+    }
     #[cfg(target_os = "linux")]
     {
         // Large regular files are parsed where the page cache holds them.
@@ -514,8 +537,9 @@ const MAP_MIN_BYTES: u64 = 16 << 20;
 pub fn read_ratings_bytes(bytes: &[u8], opts: &ReadOptions) -> Result<ReadOutcome> {
     refuse_compressed(bytes)?;
     let format = opts.format.unwrap_or_else(|| Format::detect("", bytes));
-    if format == Format::Npz {
-        return npz::read(bytes, opts);
+    match format {
+        Format::Npz => npz::read(bytes, opts),
+        Format::Parquet => parquet::read(bytes::Bytes::copy_from_slice(bytes), None, opts),
+        _ => text::read_bytes(bytes, format, opts, |_, _| {}),
     }
-    text::read_bytes(bytes, format, opts, |_, _| {})
 }

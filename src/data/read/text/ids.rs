@@ -12,7 +12,7 @@ use crate::data::IdMap;
 use crate::error::Result;
 
 /// Integer ids below this use the dense table (at most 64 MiB of `u32`).
-pub(super) const DENSE_LIMIT: u64 = 1 << 24;
+pub(in crate::data::read) const DENSE_LIMIT: u64 = 1 << 24;
 /// Marks a piece-local code as a string index rather than an integer id.
 const STRING_BIT: u32 = 1 << 31;
 const UNSET: u32 = u32::MAX;
@@ -51,7 +51,7 @@ impl<'a> LocalIds<'a> {
 
 /// The value of a canonical decimal below [`DENSE_LIMIT`]: no sign, no
 /// leading zero (except `"0"` itself), nothing but digits.
-pub(super) fn small_int(s: &[u8]) -> Option<u32> {
+pub(in crate::data::read) fn small_int(s: &[u8]) -> Option<u32> {
     if s.is_empty() || s.len() > 8 || (s[0] == b'0' && s.len() > 1) {
         return None;
     }
@@ -67,7 +67,7 @@ pub(super) fn small_int(s: &[u8]) -> Option<u32> {
 }
 
 /// Global id space: the dense table for small integers, a hash map for the rest.
-pub(super) struct GlobalIds {
+pub(in crate::data::read) struct GlobalIds {
     dense: Vec<u32>,
     strings: FxMap<Box<[u8]>, u32>,
     ids: Vec<IdText>,
@@ -82,7 +82,7 @@ enum IdText {
 }
 
 impl GlobalIds {
-    pub(super) fn new(encoding: Encoding) -> Self {
+    pub(in crate::data::read) fn new(encoding: Encoding) -> Self {
         GlobalIds {
             dense: Vec::new(),
             strings: FxMap::default(),
@@ -91,7 +91,7 @@ impl GlobalIds {
         }
     }
 
-    fn int(&mut self, v: u32) -> u32 {
+    pub(in crate::data::read) fn int(&mut self, v: u32) -> u32 {
         let at = v as usize;
         if at >= self.dense.len() {
             self.dense.resize(
@@ -106,7 +106,7 @@ impl GlobalIds {
         self.dense[at]
     }
 
-    fn string(&mut self, s: &[u8]) -> u32 {
+    pub(in crate::data::read) fn string(&mut self, s: &[u8]) -> u32 {
         if let Some(&k) = self.strings.get(s) {
             return k;
         }
@@ -196,7 +196,7 @@ impl GlobalIds {
         }
     }
 
-    pub(super) fn into_map(self) -> Result<IdMap> {
+    pub(in crate::data::read) fn into_map(self) -> Result<IdMap> {
         let ids = self
             .ids
             .into_par_iter()

@@ -30,7 +30,7 @@
 //! file holds the blocks: cutting, reading ahead, and the read itself.
 
 mod fast;
-mod ids;
+pub(super) mod ids;
 mod layout;
 mod piece;
 mod table;
