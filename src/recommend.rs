@@ -180,6 +180,27 @@ pub fn predict_pairs(
         .collect())
 }
 
+/// [`predict_pairs`] split over the ranks of `comm`: each predicts its
+/// contiguous share of `pairs` and writes it as CSV (the header on rank 0's
+/// part); rank `root` receives the parts in order. Returns, on `root`, the
+/// whole CSV (what one process writes) and the number of fallbacks; `None`
+/// on the other ranks.
+pub fn predict_pairs_over(
+    model: &TrainedModel,
+    pairs: &[(String, String)],
+    comm: &dyn crate::collective::Collective,
+    root: usize,
+) -> Result<Option<(Vec<u8>, usize)>> {
+    let mine = crate::collective::share(pairs.len(), comm.rank(), comm.size());
+    let predictions = predict_pairs(model, &pairs[mine])?;
+    let mut part = Vec::new();
+    write_prediction_rows(&mut part, &predictions, comm.rank() == 0)?;
+    let mut fallbacks = [predictions.iter().filter(|p| p.fallback.is_some()).count() as f64];
+    comm.all_reduce_sum_f64(&mut fallbacks)?;
+    let parts = comm.gather_bytes(root, part)?;
+    Ok((comm.rank() == root).then(|| (parts.concat(), fallbacks[0] as usize)))
+}
+
 /// Unit-normalised item vectors for cosine similarity: built once per
 /// model, then one GEMV (`n_items × dim` by `dim`) per query.
 #[derive(Debug, Clone)]
@@ -290,12 +311,29 @@ pub fn recommend_all(
     out: impl Write,
     progress: impl Fn(usize),
 ) -> Result<usize> {
+    recommend_users(model, n, 0..model.n_users(), true, out, progress)
+}
+
+/// [`recommend_all`] for the users `users` (index order), with or without
+/// the header line: a rank's part of a distributed run
+/// ([`recommend_all_over`]); the parts of consecutive ranges, concatenated
+/// with one header, are the whole file.
+pub fn recommend_users(
+    model: &TrainedModel,
+    n: usize,
+    users: std::ops::Range<usize>,
+    header: bool,
+    out: impl Write,
+    progress: impl Fn(usize),
+) -> Result<usize> {
     const BLOCK: usize = 256;
     let mut w = csv::Writer::from_writer(out);
-    w.write_record(["user", "rank", "item", "rating"])?;
+    if header {
+        w.write_record(["user", "rank", "item", "rating"])?;
+    }
     let mut rows = 0;
-    let n_users = model.n_users() as u32;
-    for start in (0..n_users).step_by(BLOCK) {
+    let (first, n_users) = (users.start as u32, users.end.min(model.n_users()) as u32);
+    for start in (first..n_users).step_by(BLOCK) {
         let end = (start + BLOCK as u32).min(n_users);
         let block: Vec<Result<Vec<(u32, f32)>>> = (start..end)
             .into_par_iter()
@@ -310,17 +348,50 @@ pub fn recommend_all(
                 rows += 1;
             }
         }
-        progress(end as usize);
+        progress((end - first) as usize);
     }
     w.flush()?;
     Ok(rows)
 }
 
+/// [`recommend_all`] split over the ranks of `comm`: each scores its
+/// contiguous share of the users ([`crate::collective::share`]) and rank
+/// `root` receives the parts, in order. Returns, on `root`, the whole CSV
+/// (byte for byte what one process writes) and its row count; `None` on
+/// the other ranks.
+pub fn recommend_all_over(
+    model: &TrainedModel,
+    n: usize,
+    comm: &dyn crate::collective::Collective,
+    root: usize,
+    progress: impl Fn(usize),
+) -> Result<Option<(Vec<u8>, usize)>> {
+    let users = crate::collective::share(model.n_users(), comm.rank(), comm.size());
+    let mut part = Vec::new();
+    let rows = recommend_users(model, n, users, comm.rank() == 0, &mut part, progress)?;
+    let mut total = [rows as f64];
+    comm.all_reduce_sum_f64(&mut total)?;
+    let parts = comm.gather_bytes(root, part)?;
+    Ok((comm.rank() == root).then(|| (parts.concat(), total[0] as usize)))
+}
+
 /// Writes predictions as CSV: `user,item,prediction,fallback` where
 /// `fallback` is empty for model predictions and names the reason otherwise.
 pub fn write_predictions(out: impl Write, predictions: &[PairPrediction]) -> Result<()> {
+    write_prediction_rows(out, predictions, true)
+}
+
+/// [`write_predictions`], the header line only when `header`: the parts of
+/// a distributed run ([`predict_pairs_over`]).
+pub fn write_prediction_rows(
+    out: impl Write,
+    predictions: &[PairPrediction],
+    header: bool,
+) -> Result<()> {
     let mut w = csv::Writer::from_writer(out);
-    w.write_record(["user", "item", "prediction", "fallback"])?;
+    if header {
+        w.write_record(["user", "item", "prediction", "fallback"])?;
+    }
     for p in predictions {
         let fallback = p.fallback.map(fallback_name).unwrap_or("");
         w.write_record([&p.user, &p.item, &p.rating.to_string(), fallback])?;

@@ -29,6 +29,9 @@ pub mod tune;
 
 use std::io::Write;
 use std::process::ExitCode;
+use std::sync::Mutex;
+
+use aerec::collective::{self, Comm};
 
 use clap::{CommandFactory, Parser, Subcommand};
 
@@ -93,8 +96,11 @@ pub enum Command {
 pub struct Context {
     /// `--json` was given.
     pub json: bool,
-    /// `--quiet` was given.
+    /// `--quiet` was given (always, on ranks other than 0).
     pub quiet: bool,
+    /// This process prints the results and writes the outputs: a single
+    /// process, or rank 0 of an MPI job.
+    pub primary: bool,
 }
 
 impl Context {
@@ -105,6 +111,9 @@ impl Context {
 
     /// Prints the human text (unless `--json`) or the JSON object as one line.
     pub fn emit(&self, human: &str, json: &serde_json::Value) -> anyhow::Result<()> {
+        if !self.primary {
+            return Ok(());
+        }
         let mut out = std::io::stdout().lock();
         if self.json {
             writeln!(out, "{}", serde_json::to_string(json)?)?;
@@ -140,6 +149,54 @@ where
         .try_map(|name| serde_json::from_value::<T>(serde_json::Value::String(name)))
 }
 
+/// The group of processes this run is part of: an MPI job's ranks when the
+/// binary was built with `--features mpi` and started by `mpirun`/`srun`,
+/// else one process. Held here (the binary, not the library) so that `main`
+/// can finalise MPI after the command, by dropping the last handle.
+static GROUP: Mutex<Option<Comm>> = Mutex::new(None);
+
+/// The group the command runs in (see [`GROUP`]).
+pub fn group() -> Comm {
+    GROUP
+        .lock()
+        .ok()
+        .and_then(|g| g.clone())
+        .unwrap_or_else(collective::single)
+}
+
+/// Joins the MPI job this process was launched in, if any.
+fn join_group() -> anyhow::Result<()> {
+    #[cfg(feature = "mpi")]
+    if collective::mpi::launched_by_mpi() {
+        let comm = collective::mpi::MpiCollective::init()?;
+        if let Ok(mut g) = GROUP.lock() {
+            *g = Some(std::sync::Arc::new(comm));
+        }
+    }
+    Ok(())
+}
+
+/// Commands that run data-parallel over an MPI job's ranks; the others run
+/// on rank 0 alone while the other ranks exit at once.
+fn distributed(command: &Option<Command>) -> bool {
+    match command {
+        Some(Command::Train(_) | Command::Predict(_)) => true,
+        Some(Command::Recommend(a)) => a.all_users,
+        _ => false,
+    }
+}
+
+/// Rank `rank`'s part of the output `path`: `.rank-R` before the extension
+/// (`recs.csv` → `recs.rank-1.csv`).
+pub fn rank_part(path: &std::path::Path, rank: usize) -> std::path::PathBuf {
+    let stem = path.file_stem().unwrap_or_default().to_string_lossy();
+    let name = match path.extension() {
+        Some(ext) => format!("{stem}.rank-{rank}.{}", ext.to_string_lossy()),
+        None => format!("{stem}.rank-{rank}"),
+    };
+    path.with_file_name(name)
+}
+
 /// Parses the command line, runs the command, maps the outcome to an exit code:
 /// 0 on success (a closed stdout pipe included), 1 on an error, 2 on a usage error.
 /// The error goes to stderr; with `--json` it is also the last stdout line,
@@ -159,15 +216,34 @@ pub fn main() -> ExitCode {
         }
     };
     let json = cli.json;
+    if let Err(e) = join_group() {
+        eprintln!("error: joining the MPI job: {e:#}");
+        return ExitCode::from(1);
+    }
+    let comm = group();
+    let (rank, size) = (comm.rank(), comm.size());
+    drop(comm);
+    if rank > 0 && !distributed(&cli.command) {
+        return finish(ExitCode::SUCCESS);
+    }
     match run(cli) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(()) => finish(ExitCode::SUCCESS),
         Err(e) => {
             if is_broken_pipe(&e) {
-                return ExitCode::SUCCESS;
+                return finish(ExitCode::SUCCESS);
             }
             let mut message = crate::error::chain_message(e.as_ref());
             if let Some(hint) = flag_hint(&e) {
                 message.push_str(hint);
+            }
+            // Every rank says its own error; MPI is not finalised (the other
+            // ranks may wait in a collective), so the launcher sees a rank
+            // exit without finalising and ends the whole job, non-zero.
+            if size > 1 {
+                // One write, so the ranks' lines do not interleave.
+                let line = format!("rank {rank} of {size}: error: {message}\n");
+                let _ = std::io::stderr().lock().write_all(line.as_bytes());
+                std::process::exit(1);
             }
             eprintln!("error: {message}");
             if json {
@@ -176,6 +252,15 @@ pub fn main() -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+/// Leaves the group (finalising MPI when this process joined a job) and
+/// returns `code`.
+fn finish(code: ExitCode) -> ExitCode {
+    if let Ok(mut g) = GROUP.lock() {
+        g.take();
+    }
+    code
 }
 
 /// The `--json` line of a failure; `detail` is the full text (clap's usage
@@ -276,9 +361,11 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             .num_threads(n)
             .build_global();
     }
+    let primary = group().rank() == 0;
     let ctx = Context {
         json: cli.json,
-        quiet: cli.quiet,
+        quiet: cli.quiet || !primary,
+        primary,
     };
     let Some(command) = cli.command else {
         let mut help = Cli::command();

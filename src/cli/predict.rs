@@ -1,6 +1,7 @@
 //! `aerec predict --model m.aerec --pairs pairs.csv --out preds.csv`: batch
 //! scoring of (user, item) pairs.
 
+use std::io::Write;
 use std::path::PathBuf;
 
 use super::Context;
@@ -19,6 +20,11 @@ pub struct Args {
     /// Output CSV (`user,item,prediction,fallback`); `-` for stdout.
     #[arg(long, value_name = "FILE")]
     pub out: PathBuf,
+    /// Under MPI (`mpirun`): each rank writes its own share of the pairs to
+    /// `--out` with `.rank-R` before the extension, instead of rank 0
+    /// writing the whole file.
+    #[arg(long)]
+    pub per_rank: bool,
 }
 
 /// Reads the pairs, predicts them in parallel and writes the CSV.
@@ -29,6 +35,10 @@ pub fn run(args: &Args, ctx: &Context) -> anyhow::Result<()> {
     }
     let model = crate::persist::load(&args.model)?;
     let pairs = read_pairs(&args.pairs)?;
+    let comm = super::group();
+    if comm.size() > 1 {
+        return run_over(args, ctx, &model, &pairs, &*comm);
+    }
     let predictions = predict_pairs(&model, &pairs)?;
     if to_stdout {
         write_predictions(std::io::stdout().lock(), &predictions)?;
@@ -51,6 +61,58 @@ pub fn run(args: &Args, ctx: &Context) -> anyhow::Result<()> {
             "predictions": predictions.len(),
             "fallbacks": fallbacks,
             "out": args.out,
+        }),
+    )
+}
+
+/// `predict` under MPI: the pairs split in order across the ranks; rank 0
+/// writes the whole file, or each rank its part (`--per-rank`).
+fn run_over(
+    args: &Args,
+    ctx: &Context,
+    model: &crate::TrainedModel,
+    pairs: &[(String, String)],
+    comm: &dyn aerec::collective::Collective,
+) -> anyhow::Result<()> {
+    if args.out.as_os_str() == "-" {
+        anyhow::bail!("--out - (stdout) under MPI: give a file, which rank 0 writes");
+    }
+    let fallbacks = if args.per_rank {
+        let mine = aerec::collective::share(pairs.len(), comm.rank(), comm.size());
+        let predictions = predict_pairs(model, &pairs[mine])?;
+        let part = super::rank_part(&args.out, comm.rank());
+        crate::output::write_atomic(&part, |w| write_predictions(w, &predictions))?;
+        let mut n = [predictions.iter().filter(|p| p.fallback.is_some()).count() as f64];
+        comm.all_reduce_sum_f64(&mut n)?;
+        n[0] as usize
+    } else {
+        match crate::recommend::predict_pairs_over(model, pairs, comm, 0)? {
+            Some((csv, fallbacks)) => {
+                crate::output::write_atomic(&args.out, |w| Ok(w.write_all(&csv)?))?;
+                fallbacks
+            }
+            None => return Ok(()),
+        }
+    };
+    let human = format!(
+        "{} predictions written by {} ranks to {}{} ({fallbacks} from the cold-start fallback)",
+        pairs.len(),
+        comm.size(),
+        args.out.display(),
+        if args.per_rank {
+            " (one part per rank)"
+        } else {
+            ""
+        },
+    );
+    ctx.emit(
+        &human,
+        &serde_json::json!({
+            "predictions": pairs.len(),
+            "fallbacks": fallbacks,
+            "out": args.out,
+            "ranks": comm.size(),
+            "per_rank": args.per_rank,
         }),
     )
 }

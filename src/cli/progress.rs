@@ -108,6 +108,7 @@ mod tests {
         let ctx = Context {
             json: false,
             quiet: true,
+            primary: true,
         };
         let p = Progress::new(&ctx, "ranking", "users");
         assert_eq!(

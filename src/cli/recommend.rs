@@ -2,6 +2,7 @@
 //! (`--ratings`), or every user to a file (`--all-users --out`).
 
 use std::fmt::Write as _;
+use std::io::Write as _;
 use std::path::PathBuf;
 
 use super::Context;
@@ -27,6 +28,11 @@ pub struct Args {
     /// Output CSV for `--all-users` (`user,rank,item,rating`).
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
+    /// Under MPI (`mpirun`): each rank writes its own share of the users to
+    /// `--out` with `.rank-R` before the extension, instead of rank 0
+    /// writing the whole file.
+    #[arg(long, requires = "all_users")]
+    pub per_rank: bool,
     /// How many items per user.
     #[arg(short = 'n', long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]
     pub n: u32,
@@ -82,18 +88,40 @@ fn all_users(model: &TrainedModel, args: &Args, ctx: &Context) -> anyhow::Result
     );
     let start = std::time::Instant::now();
     let mut rows = 0;
-    crate::output::write_atomic(out, |w| {
-        rows = recommend::recommend_all(model, args.n as usize, w, |done| {
-            bar.set_position(done as u64)
+    let comm = super::group();
+    let n = args.n as usize;
+    let progress = |done: usize| bar.set_position(done as u64);
+    if comm.size() == 1 {
+        crate::output::write_atomic(out, |w| {
+            rows = recommend::recommend_all(model, n, w, progress)?;
+            Ok(())
         })?;
-        Ok(())
-    })?;
+    } else if args.per_rank {
+        let users = aerec::collective::share(model.n_users(), comm.rank(), comm.size());
+        let part = super::rank_part(out, comm.rank());
+        crate::output::write_atomic(&part, |w| {
+            rows = recommend::recommend_users(model, n, users, true, w, progress)?;
+            Ok(())
+        })?;
+        let mut total = [rows as f64];
+        comm.all_reduce_sum_f64(&mut total)?;
+        rows = total[0] as usize;
+    } else if let Some((csv, total)) = recommend::recommend_all_over(model, n, &*comm, 0, progress)?
+    {
+        crate::output::write_atomic(out, |w| Ok(w.write_all(&csv)?))?;
+        rows = total;
+    }
     bar.finish_and_clear();
     let seconds = start.elapsed().as_secs_f64();
     let human = format!(
-        "{rows} recommendations for {} users written to {} in {seconds:.2} s",
+        "{rows} recommendations for {} users written to {}{} in {seconds:.2} s",
         model.n_users(),
-        out.display()
+        out.display(),
+        if args.per_rank && comm.size() > 1 {
+            " (one part per rank, `.rank-R` before the extension)"
+        } else {
+            ""
+        }
     );
     ctx.emit(
         &human,

@@ -154,6 +154,7 @@ mod tests {
         let ctx = Context {
             json: true,
             quiet: true,
+            primary: true,
         };
         split_and_write(&flags, &Input::Whole(ratings), dir.path(), &ctx).unwrap();
         for f in 1..=3 {

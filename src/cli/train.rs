@@ -25,7 +25,7 @@ use crate::eval::{
     self, auto_fit, default_budget, AutoOptions, AutoReport, AutoTrial, EvalOptions, EvalReport,
     RankUsers, RankingMetrics, RankingOptions,
 };
-use crate::model::{FitOptions, TrainedModel};
+use crate::model::{FitControl, FitOptions, TrainedModel};
 use crate::report::table::Table;
 
 /// `aerec train` arguments.
@@ -304,10 +304,13 @@ pub fn run(args: &Args, ctx: &Context) -> anyhow::Result<()> {
             " (kept: fallback predictions)"
         },
     ));
+    // Under MPI every rank reads, splits and fits alike; the fit is
+    // data-parallel over the ranks (kinds without it fit the same model on
+    // each), and only rank 0 writes, after the fit's last collective.
     let opts = FitOptions {
         seed: args.split.seed,
         progress: ctx.progress(),
-        ..FitOptions::default()
+        control: FitControl::new().with_collective(super::group()),
     };
     let (mut model, auto_report) = match &spec {
         Some(spec) => (
@@ -341,6 +344,11 @@ pub fn run(args: &Args, ctx: &Context) -> anyhow::Result<()> {
             (model, Some(report))
         }
     };
+    // The fit was the last collective operation: the other ranks are done,
+    // rank 0 evaluates and writes alone.
+    if !ctx.primary {
+        return Ok(());
+    }
     let spec = model.spec.clone();
     if let Some(t) = loaded.titles {
         model.titles = t;

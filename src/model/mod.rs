@@ -130,10 +130,17 @@ pub type EpochObserver = Arc<dyn Fn(&EpochStats, usize) + Send + Sync>;
 /// with a usable model: the best epoch so far where early stopping tracks
 /// one, else the weights as they are, and a note in the report saying so.
 /// Seed ensembles fit no further member once it is set.
+///
+/// It also names the group of processes the fit runs in
+/// ([`FitControl::with_collective`]): kinds that train data-parallel
+/// (the autoencoder engine) split each batch's rows across its ranks and
+/// exchange gradients; the others fit the same model on every rank. One
+/// process when nothing is said.
 #[derive(Clone, Default)]
 pub struct FitControl {
     stop: Arc<AtomicBool>,
     observer: Option<EpochObserver>,
+    collective: Option<crate::collective::Comm>,
 }
 
 impl FitControl {
@@ -146,6 +153,20 @@ impl FitControl {
     pub fn with_observer(mut self, observer: EpochObserver) -> Self {
         self.observer = Some(observer);
         self
+    }
+
+    /// The same control, fitting data-parallel over the ranks of `comm`
+    /// (every rank calls the fit with the same data, settings and seed).
+    pub fn with_collective(mut self, comm: crate::collective::Comm) -> Self {
+        self.collective = Some(comm);
+        self
+    }
+
+    /// The group the fit runs in: the one given, else a single process.
+    pub fn collective(&self) -> crate::collective::Comm {
+        self.collective
+            .clone()
+            .unwrap_or_else(crate::collective::single)
     }
 
     /// Asks the fit to stop at its next check (safe from any thread).
@@ -176,6 +197,7 @@ impl std::fmt::Debug for FitControl {
         f.debug_struct("FitControl")
             .field("stop_requested", &self.stop_requested())
             .field("observer", &self.observer.is_some())
+            .field("collective", &self.collective)
             .finish()
     }
 }

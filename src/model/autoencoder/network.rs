@@ -144,6 +144,24 @@ pub struct Workspace<T> {
     /// Per touched column: the input weight's row got no gradient (a target
     /// column with no input entry, untied, zero default).
     pub inactive: Vec<bool>,
+    /// Data-parallel training: what the ranks agreed on for this step.
+    pub shared: Option<SharedStep>,
+}
+
+/// What the ranks of a data-parallel step agree on before the forward pass
+/// (`train::exchange_columns`): the union of their touched columns, which
+/// of those are inactive on every rank, and the whole batch's target count.
+/// With it, each rank's compact gradients have the same rows, and its loss
+/// is normalised by the whole batch, so the element-wise sum over ranks is
+/// the single-process gradient.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SharedStep {
+    /// Touched columns of all ranks, sorted.
+    pub touched: Vec<u32>,
+    /// Per column of `touched`: no rank gave the input weight's row a gradient.
+    pub inactive: Vec<bool>,
+    /// Target entries in the whole batch.
+    pub targets: usize,
 }
 
 /// What a forward/backward pass measured.
@@ -289,7 +307,7 @@ impl<T: Real> Network<T> {
         }
         let use_dropout = train && self.dropout > 0.0;
         if use_dropout {
-            self.dropout_mask(rows, batch.seed, &mut ws.mask);
+            self.dropout_mask(batch, &mut ws.mask);
         }
         for i in 0..l {
             if i > 0 {
@@ -416,13 +434,15 @@ impl<T: Real> Network<T> {
         }
     }
 
-    fn dropout_mask(&self, rows: usize, seed: u64, mask: &mut Vec<T>) {
+    fn dropout_mask(&self, batch: &Batch<T>, mask: &mut Vec<T>) {
+        let (rows, seed) = (batch.rows(), batch.seed);
+        let row_id = |b| batch.row_id(b);
         let h = self.widths[self.code_layer];
         mask.resize(rows * h, T::ZERO);
         let keep = 1.0 - self.dropout;
         let scale = T::of(1.0 / keep);
         mask.par_chunks_mut(h).enumerate().for_each(|(b, m)| {
-            let mut rng = SmallRng::seed_from_u64(mix(seed, b as u64));
+            let mut rng = SmallRng::seed_from_u64(mix(seed, row_id(b) as u64));
             for x in m {
                 *x = if rng.random::<f64>() < keep {
                     scale
@@ -605,6 +625,9 @@ impl<T: Real> Network<T> {
     /// rows that get no gradient (`ws.inactive`). The trainer calls it
     /// before the forward pass too, to bring lazily updated rows up to date
     /// before they are read.
+    ///
+    /// With [`Workspace::shared`] set, the index covers the union of the
+    /// ranks' columns and `ws.inactive` is the ranks' agreed one.
     pub fn index_batch(&self, batch: &Batch<T>, ws: &mut Workspace<T>) {
         let dense = is_dense(&batch.in_ptr, &batch.in_idx, self.n_cols)
             && is_dense(&batch.tg_ptr, &batch.tg_idx, self.n_cols);
@@ -615,7 +638,7 @@ impl<T: Real> Network<T> {
     /// targets are every rating column of every row and the GEMM path will
     /// take it, which needs no per-column lists.
     fn index_with(&self, batch: &Batch<T>, ws: &mut Workspace<T>, dense: bool) {
-        if dense {
+        if dense && ws.shared.is_none() {
             // Every rating column has input entries: none is inactive.
             ws.index.build_dense(self.n_in(), self.n_cols);
             ws.inactive.clear();
@@ -623,6 +646,18 @@ impl<T: Real> Network<T> {
             return;
         }
         let has_default = batch.default.iter().any(|&d| d != T::ZERO);
+        if let Some(shared) = &ws.shared {
+            ws.index.build_with(
+                batch,
+                self.n_in(),
+                self.n_cols,
+                has_default,
+                &shared.touched,
+            );
+            debug_assert_eq!(ws.index.touched, shared.touched);
+            ws.inactive.clone_from(&shared.inactive);
+            return;
+        }
         ws.index.build(batch, self.n_in(), self.n_cols, has_default);
         let tied = self.output_weight == INPUT_WEIGHT;
         let ix = &ws.index;
@@ -645,7 +680,10 @@ impl<T: Real> Network<T> {
         let n = batch.tg_idx.len();
         ws.err.resize(n, T::ZERO);
         let out_act = self.output_activation;
-        let scale = T::of(2.0 / n.max(1) as f64);
+        // The mean is over the whole batch: under data parallelism this
+        // rank holds a share of it, and the ranks' gradients are summed.
+        let whole_batch = ws.shared.as_ref().map_or(n, |s| s.targets);
+        let scale = T::of(2.0 / whole_batch.max(1) as f64);
         let parts: Vec<f64> = ws
             .err
             .par_chunks_mut(CHUNK)

@@ -27,6 +27,10 @@ pub struct Batch<T> {
     /// Seed of the code-dropout masks: the step is a pure function of
     /// (weights, batch).
     pub seed: u64,
+    /// When this batch is one rank's share of a larger one (data-parallel
+    /// training), each row's position in the whole batch, so its dropout
+    /// mask is the one a single process draws; empty means `0..rows`.
+    pub row_ids: Vec<u32>,
 }
 
 impl<T: Copy> Batch<T> {
@@ -41,6 +45,12 @@ impl<T: Copy> Batch<T> {
         self.tg_ptr.push(0);
         self.tg_idx.clear();
         self.tg_val.clear();
+        self.row_ids.clear();
+    }
+
+    /// Row `b`'s position in the whole batch (see [`Batch::row_ids`]).
+    pub fn row_id(&self, b: usize) -> usize {
+        self.row_ids.get(b).map_or(b, |&r| r as usize)
     }
 
     /// Closes the current row (entries pushed since the last call) with default `d`.
@@ -102,6 +112,21 @@ impl ColumnIndex {
         n_cols: usize,
         all_rating_columns: bool,
     ) {
+        self.build_with(batch, n_in, n_cols, all_rating_columns, &[]);
+    }
+
+    /// [`ColumnIndex::build`], with the columns `extra` touched too (with
+    /// no entries of this batch): in data-parallel training every rank
+    /// indexes the union of the ranks' columns, so compact gradient rows
+    /// line up across ranks and sum element-wise.
+    pub fn build_with<T: Copy>(
+        &mut self,
+        batch: &Batch<T>,
+        n_in: usize,
+        n_cols: usize,
+        all_rating_columns: bool,
+        extra: &[u32],
+    ) {
         if self.slot.len() != n_in {
             self.slot = vec![NONE; n_in];
             self.touched.clear();
@@ -116,7 +141,7 @@ impl ColumnIndex {
                 self.slot[j] = 0;
             }
         }
-        for &j in batch.in_idx.iter().chain(&batch.tg_idx) {
+        for &j in batch.in_idx.iter().chain(&batch.tg_idx).chain(extra) {
             if self.slot[j as usize] == NONE {
                 self.slot[j as usize] = 0;
                 self.touched.push(j);

@@ -13,10 +13,11 @@ use rayon::prelude::*;
 
 use super::config::{AutoencoderConfig, DefaultKind, DefaultRating, OptimizerKind, SparseUpdates};
 use super::input::{InputEncoder, Noise};
-use super::network::{mix, Network, Param, Workspace};
+use super::network::{mix, Network, Param, SharedStep, Workspace};
 use super::optim::{OptimSettings, Optimizer};
 use super::real::{sum_sq, Real};
 use super::sparse::Batch;
+use crate::collective::{owns, Collective};
 use crate::data::Csr;
 use crate::error::{Error, ErrorKind, Result};
 use crate::model::{EpochStats, FitControl, FitReport};
@@ -102,6 +103,15 @@ pub fn choose_sparse_updates(cfg: &AutoencoderConfig, rows: &Csr, notes: &mut Ve
 
 /// Trains `net` in place; returns the report.
 ///
+/// Data-parallel when `settings.control` names a group of several ranks:
+/// every rank runs this with the same weights, settings and seed; each
+/// batch of the shared shuffled order is split by row owner
+/// ([`owns`]: row `r` belongs to rank `r % size`), each rank computes its
+/// rows' gradient normalised by the whole batch, and [`group_step`] sums
+/// them, so every rank takes the single-process step (up to the order of
+/// float sums) and the weights stay identical on all ranks. Losses,
+/// validation and stop decisions are agreed across ranks.
+///
 /// The loop runs on a rayon worker thread: a parallel region opened from
 /// outside the pool is injected and waited for (a cross-thread hand-off per
 /// region, thousands per epoch), while from inside it is a cheap fork-join.
@@ -123,6 +133,15 @@ fn train_on_worker<T: Real>(
     let cfg = &settings.cfg;
     let start = Instant::now();
     let mut report = FitReport::default();
+    let comm = settings.control.collective();
+    let comm = &*comm;
+    let group = comm.size() > 1;
+    if group && net.n_in() >= 1 << 31 {
+        return Err(Error::config(format!(
+            "{} input columns: data-parallel training encodes a column in 31 bits",
+            net.n_in()
+        )));
+    }
     if cfg.noise_all && cfg.noise_std > 0.0 && data.rows.n_cols > 10_000 {
         report.notes.push(format!(
             "noise_all on {} columns: every batch is dense, expect slow epochs",
@@ -144,9 +163,14 @@ fn train_on_worker<T: Real>(
         },
         &net.params,
     );
-    let mut order: Vec<usize> = (0..data.rows.n_rows)
-        .filter(|&r| data.rows.row_len(r) > 0)
-        .collect();
+    let sent_before = comm.bytes_sent();
+    let mut order = agreed_rows(comm, data.rows)?;
+    if group {
+        report.notes.push(format!(
+            "data-parallel over {} ranks: each batch's rows split by owner, gradients summed",
+            comm.size()
+        ));
+    }
     let n_batches = order.len().div_ceil(cfg.batch_size);
     let bar = progress_bar(settings.progress, cfg.epochs * n_batches);
     let noise = Noise::of(cfg);
@@ -174,6 +198,12 @@ fn train_on_worker<T: Real>(
             batch.clear();
             batch.seed = mix(settings.seed, ((epoch as u64) << 32) | bi as u64);
             for (b, &r) in chunk.iter().enumerate() {
+                if group {
+                    if !owns(r, comm.rank(), comm.size()) {
+                        continue;
+                    }
+                    batch.row_ids.push(b as u32);
+                }
                 let (idx, val) = data.rows.row(r);
                 let mut rng = SmallRng::seed_from_u64(mix(batch.seed ^ 0x5EED, b as u64));
                 let noise = (!noise.is_none() || noise.all).then_some((noise, &mut rng));
@@ -192,14 +222,26 @@ fn train_on_worker<T: Real>(
             // The next batch is drawn (serial work: shuffled rows, noise)
             // on the other thread while this one trains; each batch is seeded
             // by its number, so the overlap changes no value.
-            let (loss, ()) = rayon::join(
-                || train_step(net, &mut opt, &batch, &mut ws, cfg.clip_norm),
+            let stop_here = bi + 1 < n_batches && settings.control.stop_requested();
+            let (step, ()) = rayon::join(
+                || {
+                    group_step(
+                        net,
+                        &mut opt,
+                        &batch,
+                        &mut ws,
+                        cfg.clip_norm,
+                        comm,
+                        stop_here,
+                    )
+                },
                 || {
                     if bi + 1 < n_batches {
                         fill(bi + 1, &mut next_batch);
                     }
                 },
             );
+            let (loss, stop_any) = step?;
             check_finite(loss.sum_sq, epoch, bi + 1, lr)?;
             sum_sq += loss.sum_sq;
             count += loss.count;
@@ -208,7 +250,16 @@ fn train_on_worker<T: Real>(
                 if cfg.refeed > 1 {
                     net.dense_output(&refeed.batch, &mut ws, &mut refeed.out);
                 }
-                let l = train_step(net, &mut opt, &refeed.batch, &mut ws, cfg.clip_norm);
+                let refeed_batch = &refeed.batch;
+                let (l, _) = group_step(
+                    net,
+                    &mut opt,
+                    refeed_batch,
+                    &mut ws,
+                    cfg.clip_norm,
+                    comm,
+                    false,
+                )?;
                 check_finite(l.sum_sq, epoch, bi + 1, lr)?;
             }
             if let Some(bar) = &bar {
@@ -224,7 +275,8 @@ fn train_on_worker<T: Real>(
             }
             std::mem::swap(&mut batch, &mut next_batch);
             // Checked per batch: one epoch of a large set takes minutes.
-            if bi + 1 < n_batches && settings.control.stop_requested() {
+            // A stop asked of any rank stops all, at the same batch.
+            if stop_any {
                 stopped_after = Some(bi + 1);
                 break;
             }
@@ -247,7 +299,10 @@ fn train_on_worker<T: Real>(
         }
         let mse = sum_sq / count.max(1) as f64;
         super::super::diverge::check_epoch(epoch, mse.sqrt(), data.spread, lr)?;
-        let valid_rmse = data.valid.map(|v| validation_rmse(net, enc, data, v));
+        let valid_rmse = data
+            .valid
+            .map(|v| group_validation_rmse(net, enc, data, v, comm))
+            .transpose()?;
         let stats = EpochStats {
             epoch,
             train_loss: if cfg.l2 > 0.0 {
@@ -279,7 +334,7 @@ fn train_on_worker<T: Real>(
                 break;
             }
         }
-        if epoch < cfg.epochs && settings.control.stop_requested() {
+        if epoch < cfg.epochs && any_rank(comm, settings.control.stop_requested())? {
             report.notes.push(FitControl::stopped_note(epoch));
             break;
         }
@@ -290,6 +345,14 @@ fn train_on_worker<T: Real>(
     if let Some((_, epoch, params)) = best {
         net.params = params;
         report.best_epoch = Some(epoch);
+    }
+    if group {
+        report.notes.push(format!(
+            "rank {} handed {} bytes to the collective over {} epochs (docs/distributed.md)",
+            comm.rank(),
+            comm.bytes_sent() - sent_before,
+            report.epochs
+        ));
     }
     report.train_seconds = start.elapsed().as_secs_f64();
     Ok(report)
@@ -309,6 +372,154 @@ pub fn train_step<T: Real>(
     opt.catch_up_rows(&mut net.params, &ix.touched, ix.n_rating, &ws.inactive);
     net.forward(batch, ws, true);
     let loss = net.backward(batch, ws, true);
+    clip(ws, clip_norm);
+    opt.step(&mut net.params, &ws.grads, &ws.index.touched, &ws.inactive);
+    loss
+}
+
+/// The rows every rank agrees to train on: the non-empty rows, each rank
+/// naming those it owns (so a rank may hold only its own rows' ratings).
+fn agreed_rows(comm: &dyn Collective, rows: &Csr) -> Result<Vec<usize>> {
+    let (rank, size) = (comm.rank(), comm.size());
+    let mine: Vec<u32> = (0..rows.n_rows)
+        .filter(|&r| owns(r, rank, size) && rows.row_len(r) > 0)
+        .map(|r| r as u32)
+        .collect();
+    if size == 1 {
+        return Ok(mine.into_iter().map(|r| r as usize).collect());
+    }
+    let mut all: Vec<usize> = (comm.all_gather_u32(&mine)?.into_iter())
+        .flatten()
+        .map(|r| r as usize)
+        .collect();
+    all.sort_unstable();
+    Ok(all)
+}
+
+/// Whether `flag` is set on any rank (a no-op alone).
+fn any_rank(comm: &dyn Collective, flag: bool) -> Result<bool> {
+    if comm.size() == 1 {
+        return Ok(flag);
+    }
+    let mut v = [f64::from(u8::from(flag))];
+    comm.all_reduce_sum_f64(&mut v)?;
+    Ok(v[0] > 0.0)
+}
+
+/// Sums `buf` over the ranks, in its own float type.
+// A `Vec`, not a slice: `Any` downcasts only sized types.
+#[allow(clippy::ptr_arg)]
+fn all_reduce_sum<T: Real>(comm: &dyn Collective, buf: &mut Vec<T>) -> Result<()> {
+    let any: &mut dyn std::any::Any = buf;
+    if let Some(b) = any.downcast_mut::<Vec<f32>>() {
+        comm.all_reduce_sum_f32(b)
+    } else if let Some(b) = any.downcast_mut::<Vec<f64>>() {
+        comm.all_reduce_sum_f64(b)
+    } else {
+        Err(Error::other(
+            "all-reduce of a float type other than f32 and f64",
+        ))
+    }
+}
+
+/// The column code of the union exchange: the column in the high 31 bits,
+/// whether this rank gives the input weight's row a gradient in the lowest.
+fn column_code(col: u32, active: bool) -> u32 {
+    (col << 1) | u32::from(active)
+}
+
+/// What the ranks agree on before a data-parallel step: every rank sends
+/// its batch's target count, its stop flag and its touched columns (with
+/// the active bit), in one all-gather of `4·(2 + touched)` bytes.
+/// Returns the agreement and whether any rank asked to stop.
+pub fn exchange_columns<T: Real>(
+    net: &Network<T>,
+    batch: &Batch<T>,
+    ws: &mut Workspace<T>,
+    comm: &dyn Collective,
+    stop: bool,
+) -> Result<(SharedStep, bool)> {
+    ws.shared = None;
+    net.index_batch(batch, ws);
+    let mut msg = Vec::with_capacity(2 + ws.index.touched.len());
+    msg.push(
+        u32::try_from(batch.tg_idx.len())
+            .map_err(|_| Error::config("a batch with 2³² target entries: lower batch_size"))?,
+    );
+    msg.push(u32::from(stop));
+    msg.extend((ws.index.touched.iter().zip(&ws.inactive)).map(|(&c, &ina)| column_code(c, !ina)));
+    let all = comm.all_gather_u32(&msg)?;
+    let mut codes: Vec<u32> = all.iter().flat_map(|m| m[2..].iter().copied()).collect();
+    codes.sort_unstable();
+    let mut shared = SharedStep {
+        targets: all.iter().map(|m| m[0] as usize).sum(),
+        ..SharedStep::default()
+    };
+    for c in codes {
+        let (col, active) = (c >> 1, c & 1 == 1);
+        if shared.touched.last() == Some(&col) {
+            let last = shared.inactive.len() - 1;
+            shared.inactive[last] &= !active;
+        } else {
+            shared.touched.push(col);
+            shared.inactive.push(!active);
+        }
+    }
+    Ok((shared, all.iter().any(|m| m[1] != 0)))
+}
+
+/// One optimiser step of a data-parallel group on this rank's share
+/// `batch`: agree on the columns ([`exchange_columns`]), catch up and
+/// compute as one process would on the union, sum the gradients (one
+/// all-reduce: the dense layers whole, the item tables only at the union
+/// of touched rows) and the loss over ranks, then clip and step with the
+/// summed gradient. Alone (one rank) it is [`train_step`]. Returns the
+/// whole batch's loss and whether any rank asked to stop.
+pub fn group_step<T: Real>(
+    net: &mut Network<T>,
+    opt: &mut Optimizer<T>,
+    batch: &Batch<T>,
+    ws: &mut Workspace<T>,
+    clip_norm: Option<f64>,
+    comm: &dyn Collective,
+    stop: bool,
+) -> Result<(super::network::StepLoss, bool)> {
+    if comm.size() == 1 {
+        ws.shared = None;
+        return Ok((train_step(net, opt, batch, ws, clip_norm), stop));
+    }
+    let (shared, stop_any) = exchange_columns(net, batch, ws, comm, stop)?;
+    let targets = shared.targets;
+    ws.shared = Some(shared);
+    net.index_batch(batch, ws);
+    let ix = &ws.index;
+    opt.catch_up_rows(&mut net.params, &ix.touched, ix.n_rating, &ws.inactive);
+    net.forward(batch, ws, true);
+    let local = net.backward(batch, ws, true);
+    let mut flat: Vec<T> = Vec::with_capacity(ws.grads.iter().map(Vec::len).sum());
+    for g in &ws.grads {
+        flat.extend_from_slice(g);
+    }
+    all_reduce_sum(comm, &mut flat)?;
+    let mut at = 0;
+    for g in &mut ws.grads {
+        let n = g.len();
+        g.copy_from_slice(&flat[at..at + n]);
+        at += n;
+    }
+    let mut sum_sq = [local.sum_sq];
+    comm.all_reduce_sum_f64(&mut sum_sq)?;
+    clip(ws, clip_norm);
+    opt.step(&mut net.params, &ws.grads, &ws.index.touched, &ws.inactive);
+    let loss = super::network::StepLoss {
+        sum_sq: sum_sq[0],
+        count: targets,
+    };
+    Ok((loss, stop_any))
+}
+
+/// Scales the gradient down to norm `max` when it is longer.
+fn clip<T: Real>(ws: &mut Workspace<T>, clip_norm: Option<f64>) {
     if let Some(max) = clip_norm {
         let norm = ws
             .grads
@@ -322,8 +533,6 @@ pub fn train_step<T: Real>(
             ws.grads.iter_mut().flatten().for_each(|g| *g *= f);
         }
     }
-    opt.step(&mut net.params, &ws.grads, &ws.index.touched, &ws.inactive);
-    loss
 }
 
 /// Buffers of dense re-feeding (DeepRecommender's `aug_step`): the model's
@@ -351,6 +560,7 @@ impl<T: Real> Refeed<T> {
                 b.end_row(T::ZERO);
             }
         }
+        b.row_ids.clone_from(&like.row_ids);
         let out = &self.out[..rows * n_cols];
         b.in_val.clear();
         b.in_val.extend_from_slice(out);
@@ -459,4 +669,44 @@ pub fn validation_rmse<T: Real>(
         })
         .sum();
     (sse / cells.nnz().max(1) as f64).sqrt()
+}
+
+/// [`validation_rmse`] over a group: each rank scores the cells of the
+/// rows it owns, and the squared errors and counts are summed over ranks.
+pub fn group_validation_rmse<T: Real>(
+    net: &Network<T>,
+    enc: &InputEncoder,
+    data: &TrainSet<'_>,
+    cells: &Csr,
+    comm: &dyn Collective,
+) -> Result<f64> {
+    let (rank, size) = (comm.rank(), comm.size());
+    if size == 1 {
+        return Ok(validation_rmse(net, enc, data, cells));
+    }
+    let (mut rows, mut cols, mut vals, mut offsets) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for r in (0..cells.n_rows).filter(|&r| owns(r, rank, size)) {
+        let (idx, val) = cells.row(r);
+        rows.extend(std::iter::repeat_n(r as u32, idx.len()));
+        cols.extend_from_slice(idx);
+        vals.extend_from_slice(val);
+        if let Some(o) = data.valid_offset {
+            offsets.extend_from_slice(o.row(r).1);
+        }
+    }
+    // Gathered row by row with sorted columns, the triplets keep their
+    // order in the matrix, so `offsets` stays aligned with its values.
+    let mine = Csr::from_triplets(cells.n_rows, cells.n_cols, &rows, &cols, &vals);
+    let pred = predict_cells(net, enc, data, &mine);
+    let (lo, hi) = data.clip;
+    let sse: f64 = (pred.iter().zip(&mine.values).enumerate())
+        .map(|(k, (&p, &y))| {
+            let e = ((p + offsets.get(k).copied().unwrap_or(0.0)).clamp(lo, hi) - y) as f64;
+            e * e
+        })
+        .sum();
+    let mut total = [sse, mine.nnz() as f64];
+    comm.all_reduce_sum_f64(&mut total)?;
+    Ok((total[0] / total[1].max(1.0)).sqrt())
 }

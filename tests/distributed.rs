@@ -1,0 +1,314 @@
+//! Data-parallel training on an in-process group of ranks (threads,
+//! `collective::ThreadGroup`), no MPI needed: N ranks take the
+//! single-process steps (the gradients' float sums in another order), so
+//! their weights match one process's within float tolerance and match each
+//! other bit for bit; each step hands the collective exactly the bytes the
+//! formula of docs/distributed.md says; a rank that fails stops the others
+//! with an error instead of a hang.
+
+mod low_rank_data;
+
+use aerec::collective::{Comm, ThreadGroup};
+use aerec::data::Ratings;
+use aerec::model::autoencoder::config::{DefaultKind, DefaultRating};
+use aerec::model::autoencoder::init;
+use aerec::model::autoencoder::network::{Network, Workspace};
+use aerec::model::autoencoder::optim::{OptimSettings, Optimizer};
+use aerec::model::autoencoder::sparse::Batch;
+use aerec::model::autoencoder::train::{group_step, train_step};
+use aerec::model::autoencoder::{Autoencoder, AutoencoderConfig, Based, OptimizerKind};
+use aerec::model::{FitControl, FitData, FitOptions, FitReport, ModelSpec, TrainedModel};
+use aerec::recommend::{
+    predict_pairs, predict_pairs_over, recommend_all, recommend_all_over, write_predictions,
+};
+
+use low_rank_data::low_rank;
+
+fn fit_on(
+    cfg: &AutoencoderConfig,
+    train: &Ratings,
+    valid: &Ratings,
+    comm: Comm,
+) -> aerec::Result<(Autoencoder, FitReport)> {
+    let by_user = train.by_user();
+    let data = FitData::new(
+        train,
+        &by_user,
+        aerec::data::filter::declared_or_inferred_scale(None, train)?,
+    )?
+    .with_valid(Some(valid));
+    let opts = FitOptions {
+        seed: 11,
+        control: FitControl::new().with_collective(comm),
+        ..FitOptions::default()
+    };
+    cfg.fit(&data, &opts)
+}
+
+fn max_abs_diff(a: &Network<f32>, b: &Network<f32>) -> f64 {
+    a.params
+        .iter()
+        .zip(&b.params)
+        .flat_map(|(p, q)| p.data.iter().zip(&q.data))
+        .map(|(&x, &y)| (x - y).abs() as f64)
+        .fold(0.0, f64::max)
+}
+
+/// The recipes the engine's paths differ by: user and item rows, Adam
+/// and SGD with momentum, lazy and dense updates, a deep stack with code
+/// and input dropout, a non-zero default, dense re-feeding, tied weights.
+fn recipes() -> Vec<(&'static str, AutoencoderConfig)> {
+    let base = AutoencoderConfig {
+        layers: vec![8],
+        lr: 0.01,
+        epochs: 3,
+        batch_size: 8,
+        ..AutoencoderConfig::default()
+    };
+    vec![
+        ("user-based Adam", base.clone()),
+        (
+            "item-based SGD momentum, lazy",
+            AutoencoderConfig {
+                based: Based::Item,
+                optimizer: OptimizerKind::Sgd,
+                momentum: 0.9,
+                lr: 0.05,
+                sparse_updates: aerec::model::autoencoder::SparseUpdates::Lazy,
+                ..base.clone()
+            },
+        ),
+        (
+            "deep with dropout and input dropout",
+            AutoencoderConfig {
+                layers: vec![8, 4, 8],
+                dropout: 0.3,
+                input_dropout: 0.2,
+                ..base.clone()
+            },
+        ),
+        (
+            "average default, re-feeding, tied",
+            AutoencoderConfig {
+                default_rating: DefaultRating::Named(DefaultKind::Average),
+                refeed: 1,
+                tied: true,
+                ..base.clone()
+            },
+        ),
+    ]
+}
+
+#[test]
+fn two_and_three_ranks_train_the_single_process_model() {
+    let (train, valid) = low_rank(40, 30, 5);
+    for (what, cfg) in recipes() {
+        let (alone, alone_report) = fit_on(&cfg, &train, &valid, aerec::collective::single())
+            .unwrap_or_else(|e| panic!("{what}: {e}"));
+        for ranks in [2, 3] {
+            let fits = ThreadGroup::run(ranks, 1, |comm| fit_on(&cfg, &train, &valid, comm));
+            let fits: Vec<_> = fits
+                .into_iter()
+                .map(|f| f.unwrap_or_else(|e| panic!("{what}, {ranks} ranks: {e}")))
+                .collect();
+            for (rank, (model, report)) in fits.iter().enumerate() {
+                assert!(
+                    report.notes.iter().any(|n| n.contains("data-parallel")),
+                    "{what}: {:?}",
+                    report.notes
+                );
+                // Every rank sums the same parts in the same order.
+                assert_eq!(
+                    model.network().params,
+                    fits[0].0.network().params,
+                    "{what}: rank {rank} differs from rank 0"
+                );
+                let diff = max_abs_diff(model.network(), alone.network());
+                assert!(
+                    diff < 2e-5,
+                    "{what}, {ranks} ranks: weights differ by {diff}"
+                );
+                assert_eq!(report.history.len(), alone_report.history.len());
+                for (h, a) in report.history.iter().zip(&alone_report.history) {
+                    assert!(
+                        (h.train_rmse - a.train_rmse).abs() < 1e-5,
+                        "{what}: train {} vs {}",
+                        h.train_rmse,
+                        a.train_rmse
+                    );
+                    let (hv, av) = (h.valid_rmse.unwrap(), a.valid_rmse.unwrap());
+                    assert!((hv - av).abs() < 1e-5, "{what}: valid {hv} vs {av}");
+                }
+            }
+        }
+    }
+}
+
+/// A small batch by hand: `rows[b]` lists (column, rating) pairs that are
+/// both the inputs and the targets of row `b`.
+fn batch(rows: &[&[(u32, f64)]]) -> Batch<f64> {
+    let mut b = Batch::default();
+    b.clear();
+    for row in rows {
+        for &(c, v) in *row {
+            b.in_idx.push(c);
+            b.in_val.push(v);
+            b.tg_idx.push(c);
+            b.tg_val.push(v);
+        }
+        b.end_row(0.0);
+    }
+    b
+}
+
+fn optimizer(net: &Network<f64>) -> Optimizer<f64> {
+    let mut opt = Optimizer::new(
+        OptimSettings {
+            adam: true,
+            momentum: 0.0,
+            nesterov: false,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            l2: 0.01,
+            weight_decay: 0.0,
+            lazy: true,
+        },
+        &net.params,
+    );
+    opt.begin_epoch(0.01);
+    opt
+}
+
+#[test]
+fn a_step_sums_the_ranks_gradients_and_sends_the_counted_bytes() {
+    let cfg = AutoencoderConfig {
+        layers: vec![5, 3, 5],
+        ..AutoencoderConfig::default()
+    };
+    let n_cols = 12;
+    let start: Network<f64> = init::build(&cfg, n_cols, 0, 7);
+    let rows: [&[(u32, f64)]; 4] = [
+        &[(0, 1.0), (3, -0.5)],
+        &[(3, 0.25), (7, 1.5), (9, -1.0)],
+        &[(1, 0.75)],
+        &[(7, -0.25), (11, 0.5)],
+    ];
+    // One process, the whole batch, two steps.
+    let mut alone = start.clone();
+    let mut opt = optimizer(&alone);
+    let mut ws = Workspace::default();
+    for _ in 0..2 {
+        train_step(&mut alone, &mut opt, &batch(&rows), &mut ws, None);
+    }
+    // Two ranks: rank 0 rows 0 and 2, rank 1 rows 1 and 3 (their positions
+    // in the whole batch kept for the dropout masks).
+    let out = ThreadGroup::run(2, 1, |comm| {
+        let mine: Vec<usize> = (0..4).filter(|b| b % 2 == comm.rank()).collect();
+        let part: Vec<&[(u32, f64)]> = mine.iter().map(|&b| rows[b]).collect();
+        let mut part = batch(&part);
+        part.row_ids = mine.iter().map(|&b| b as u32).collect();
+        let mut net = start.clone();
+        let mut opt = optimizer(&net);
+        let mut ws = Workspace::default();
+        let mut sent = Vec::new();
+        for _ in 0..2 {
+            let before = comm.bytes_sent();
+            let (loss, stop) = group_step(&mut net, &mut opt, &part, &mut ws, None, &*comm, false)?;
+            assert!(!stop);
+            assert_eq!(loss.count, 8);
+            sent.push((comm.bytes_sent() - before) as usize);
+        }
+        Ok((net, sent))
+    });
+    // Touched: rank 0 {0, 1, 3}, rank 1 {3, 7, 9, 11}; union of 6.
+    let (own, union) = ([3usize, 4], 6usize);
+    let dense: usize = (start.params.iter())
+        .filter(|p| !p.row_sparse)
+        .map(|p| p.data.len())
+        .sum();
+    // Input weight rows and output weight rows (untied) of the union × width,
+    // plus the output bias of the union.
+    let sparse = union * 5 + union * 5 + union;
+    for (rank, o) in out.into_iter().enumerate() {
+        let (net, sent) = o.unwrap();
+        let formula = 4 * (2 + own[rank]) + 8 * (dense + sparse) + 8;
+        assert_eq!(sent, [formula, formula], "rank {rank}");
+        for (p, q) in net.params.iter().zip(&alone.params) {
+            for (&x, &y) in p.data.iter().zip(&q.data) {
+                assert!((x - y).abs() < 1e-12, "{}: {x} vs {y}", p.name);
+            }
+        }
+    }
+}
+
+#[test]
+fn a_rank_that_fails_ends_the_others_fit_with_an_error() {
+    let (train, valid) = low_rank(20, 15, 2);
+    let cfg = AutoencoderConfig {
+        layers: vec![4],
+        epochs: 2,
+        batch_size: 4,
+        ..AutoencoderConfig::default()
+    };
+    let out = ThreadGroup::run(2, 1, |comm| {
+        if comm.rank() == 1 {
+            return Err(aerec::Error::other("rank 1 could not read its part"));
+        }
+        fit_on(&cfg, &train, &valid, comm).map(|_| ())
+    });
+    let msg = out[0].as_ref().unwrap_err().to_string();
+    assert!(msg.contains("rank 1 left the group"), "{msg}");
+}
+
+#[test]
+fn scoring_split_over_ranks_writes_what_one_process_writes() {
+    let (train, valid) = low_rank(23, 17, 4);
+    let spec = ModelSpec::from_json(&serde_json::json!({"model": "mf", "epochs": 3})).unwrap();
+    let scale = aerec::RatingScale { min: 1.0, max: 5.0 };
+    let model =
+        TrainedModel::fit(&spec, &train, None, None, scale, &FitOptions::default()).unwrap();
+    let mut whole = Vec::new();
+    recommend_all(&model, 4, &mut whole, |_| {}).unwrap();
+    let pairs: Vec<(String, String)> = (0..valid.len())
+        .map(|k| {
+            let (u, i) = (valid.users[k], valid.items[k]);
+            (
+                valid.user_ids.id(u).to_string(),
+                valid.item_ids.id(i).to_string(),
+            )
+        })
+        .chain([("nobody".to_string(), "i1".to_string())])
+        .collect();
+    let alone = predict_pairs(&model, &pairs).unwrap();
+    let expected_fallbacks = alone.iter().filter(|p| p.fallback.is_some()).count();
+    assert!(expected_fallbacks >= 1);
+    let mut predicted = Vec::new();
+    write_predictions(&mut predicted, &alone).unwrap();
+    for ranks in [2, 3, 5] {
+        let out = ThreadGroup::run(ranks, 1, |comm| {
+            let recs = recommend_all_over(&model, 4, &*comm, 1, |_| {})?;
+            let preds = predict_pairs_over(&model, &pairs, &*comm, 0)?;
+            Ok((recs, preds))
+        });
+        for (rank, o) in out.into_iter().enumerate() {
+            let (recs, preds) = o.unwrap();
+            match recs {
+                Some((csv, rows)) => {
+                    assert_eq!(rank, 1);
+                    assert_eq!(csv, whole, "{ranks} ranks");
+                    assert_eq!(rows, whole.iter().filter(|&&b| b == b'\n').count() - 1);
+                }
+                None => assert_ne!(rank, 1),
+            }
+            match preds {
+                Some((csv, fallbacks)) => {
+                    assert_eq!(rank, 0);
+                    assert_eq!(csv, predicted, "{ranks} ranks");
+                    assert_eq!(fallbacks, expected_fallbacks);
+                }
+                None => assert_ne!(rank, 0),
+            }
+        }
+    }
+}
