@@ -28,14 +28,11 @@ use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 
-use super::{check_score_all, check_weights, matrix, score_items_by_all, Dims, Validation};
+use super::{check_weights, finite_tensor, matrix, Dims, EpochLog, RankingModel, Validation};
 use crate::error::{Error, Result};
 use crate::model::memory::{self, Bytes};
 use crate::model::registry::{no_presets, parse_serde, ModelConfig, ModelKind};
-use crate::model::{
-    EpochStats, FitControl, FitData, FitOptions, FitReport, ModelParts, Recommender, SparseRow,
-    Tensor,
-};
+use crate::model::{FitData, FitOptions, FitReport, ModelParts, Recommender, SparseRow, Tensor};
 
 /// Settings of the `cdae` kind (defaults after the paper: 50 hidden units,
 /// corruption 0.2, 5 negatives a positive).
@@ -297,13 +294,7 @@ impl CdaeModel {
             ));
         }
         let (n, u, h) = (shape.items, shape.users, shape.hidden);
-        let t = |name: &str, s: &[usize]| -> Result<Vec<f32>> {
-            let data = parts.tensor(name, s)?.data.clone();
-            if data.iter().any(|v| !v.is_finite()) {
-                return Err(Error::model_file(format!("tensor {name:?} is not finite")));
-            }
-            Ok(data)
-        };
+        let t = |name: &str, s: &[usize]| finite_tensor(parts, name, s);
         Ok(CdaeModel {
             weights: Weights {
                 w_in: t("w_in", &[n, h])?,
@@ -381,13 +372,11 @@ impl CdaeConfig {
         let mut order: Vec<usize> = (0..users).filter(|&u| train.row_len(u) > 0).collect();
         let (lr, l2) = (self.lr as f32, self.l2 as f32);
         let keep = 1.0 - self.corruption as f32;
-        let mut report = FitReport::default();
-        let mut best: Option<(f64, usize, Weights)> = None;
-        let mut losses = Vec::new();
+        let mut log = EpochLog::new(self.epochs, self.patience);
         let mut is_positive = vec![false; n];
         for epoch in 1..=self.epochs {
             if opts.control.stop_requested() {
-                report.notes.push(FitControl::stopped_note(epoch - 1));
+                log.stopped(epoch - 1);
                 break;
             }
             let epoch_start = Instant::now();
@@ -469,88 +458,54 @@ impl CdaeConfig {
                 adagrad(&mut w.user[r.clone()], &mut acc.user[r], &g.user, lr, l2);
             }
             let loss = loss_sum / terms.max(1) as f64;
-            losses.push(loss);
-            report.epochs = epoch;
-            opts.control.epoch_done(
-                &EpochStats {
-                    epoch,
-                    train_loss: loss,
-                    train_rmse: f64::NAN,
-                    valid_rmse: None,
-                    lr: self.lr,
-                    seconds: epoch_start.elapsed().as_secs_f64(),
-                },
-                self.epochs,
-            );
-            if let Some(v) = &validation {
-                let ndcg = v.ndcg(|user, row| model.logits(user, row));
-                if best.as_ref().is_none_or(|b| ndcg > b.0) {
-                    best = Some((ndcg, epoch, model.weights.clone()));
-                } else if best.as_ref().is_some_and(|b| epoch - b.1 >= self.patience) {
-                    break;
-                }
+            let seconds = epoch_start.elapsed().as_secs_f64();
+            let valid_ndcg = validation
+                .as_ref()
+                .map(|v| v.ndcg(|user, row| model.logits(user, row)));
+            let control = &opts.control;
+            if log.epoch_done(
+                control,
+                epoch,
+                loss,
+                self.lr,
+                seconds,
+                valid_ndcg,
+                &model.weights,
+            ) {
+                break;
             }
         }
-        if let Some((ndcg, epoch, weights)) = best {
-            model.weights = weights;
-            report.best_epoch = Some(epoch);
-            report.notes.push(format!(
-                "kept epoch {epoch} of {}: validation NDCG@100 {ndcg:.4}",
-                report.epochs
-            ));
-        }
-        if let (Some(first), Some(last)) = (losses.first(), losses.last()) {
-            report.notes.push(format!(
-                "training loss (logistic, per output term) {first:.4} in epoch 1, {last:.4} in epoch {}",
-                losses.len()
-            ));
-        }
-        report.train_seconds = start.elapsed().as_secs_f64();
+        let loss = "logistic, per output term";
+        let report = log.finish(&mut model.weights, loss, start);
         Ok((model, report))
     }
 }
 
-impl Recommender for CdaeModel {
-    fn kind(&self) -> &'static str {
+impl RankingModel for CdaeModel {
+    fn kind_name(&self) -> &'static str {
         KIND.name
     }
 
-    fn n_users(&self) -> usize {
-        self.dims.users
+    fn dims(&self) -> Dims {
+        self.dims
     }
 
-    fn n_items(&self) -> usize {
-        self.dims.items
-    }
-
-    fn n_params(&self) -> usize {
+    fn parameter_count(&self) -> usize {
         let w = &self.weights;
         w.w_in.len() + w.b_in.len() + w.user.len() + w.w_out.len() + w.b_out.len()
     }
 
-    fn score_items(
-        &self,
-        user: Option<u32>,
-        row: SparseRow<'_>,
-        items: &[u32],
-        out: &mut [f32],
-    ) -> Result<()> {
-        score_items_by_all(self, self.dims, user, row, items, out)
-    }
-
     /// A training user with their learned vector; anyone else folded in.
-    fn score_all(&self, user: Option<u32>, row: SparseRow<'_>, out: &mut [f32]) -> Result<()> {
-        check_score_all(self.dims, user, row, out)?;
+    fn score_row(&self, user: Option<u32>, row: SparseRow<'_>, out: &mut [f32]) {
         out.copy_from_slice(&self.logits(user, row));
-        Ok(())
     }
 
     /// The output weights of each item (rows of W').
-    fn item_vectors(&self) -> Option<(usize, Vec<f32>)> {
+    fn vectors(&self) -> Option<(usize, Vec<f32>)> {
         Some((self.shape.hidden, self.weights.w_out.clone()))
     }
 
-    fn to_parts(&self) -> ModelParts {
+    fn parts(&self) -> ModelParts {
         let (n, u, h) = (self.shape.items, self.shape.users, self.shape.hidden);
         let w = &self.weights;
         let vector = |v: &Vec<f32>| Tensor {

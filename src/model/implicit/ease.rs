@@ -9,13 +9,11 @@
 //! model's: it is sized before anything is allocated and refused with the
 //! estimate when the machine cannot hold it.
 
-use std::time::Instant;
-
 use faer::linalg::solvers::DenseSolveCore;
 use faer::{MatRef, Side};
 use rayon::prelude::*;
 
-use super::{add_gram_row, check_call, check_score_all, check_weights, matrix, Dims};
+use super::{add_gram_row, check_weights, fit_in_one_pass, matrix, Dims, RankingModel};
 use crate::error::{Error, Result};
 use crate::model::memory::{self, Bytes};
 use crate::model::registry::{no_presets, parse_serde, ModelConfig, ModelKind};
@@ -194,45 +192,21 @@ impl EaseModel {
     }
 }
 
-impl Recommender for EaseModel {
-    fn kind(&self) -> &'static str {
+impl RankingModel for EaseModel {
+    fn kind_name(&self) -> &'static str {
         KIND.name
     }
 
-    fn n_users(&self) -> usize {
-        self.dims.users
+    fn dims(&self) -> Dims {
+        self.dims
     }
 
-    fn n_items(&self) -> usize {
-        self.dims.items
-    }
-
-    fn n_params(&self) -> usize {
+    fn parameter_count(&self) -> usize {
         self.b.len()
     }
 
-    fn score_items(
-        &self,
-        user: Option<u32>,
-        row: SparseRow<'_>,
-        items: &[u32],
-        out: &mut [f32],
-    ) -> Result<()> {
-        check_call(self.dims, user, row, items, out)?;
-        for (o, &i) in out.iter_mut().zip(items) {
-            *o = row
-                .indices
-                .iter()
-                .zip(row.values)
-                .map(|(&j, &x)| x * self.weight(j, i))
-                .sum();
-        }
-        Ok(())
-    }
-
     /// The rows of B the user's items select, summed: O(row length × items).
-    fn score_all(&self, user: Option<u32>, row: SparseRow<'_>, out: &mut [f32]) -> Result<()> {
-        check_score_all(self.dims, user, row, out)?;
+    fn score_row(&self, _user: Option<u32>, row: SparseRow<'_>, out: &mut [f32]) {
         let m = self.items.len();
         let mut active = vec![0f32; m];
         for (&j, &x) in row.indices.iter().zip(row.values) {
@@ -249,13 +223,24 @@ impl Recommender for EaseModel {
         for (&i, &v) in self.items.iter().zip(&active) {
             out[i as usize] = v;
         }
-        Ok(())
+    }
+
+    /// Σ_j x_j · B_ji for each asked item alone: O(row length) an item.
+    fn score_picked(&self, _: Option<u32>, row: SparseRow<'_>, items: &[u32], out: &mut [f32]) {
+        for (o, &i) in out.iter_mut().zip(items) {
+            *o = row
+                .indices
+                .iter()
+                .zip(row.values)
+                .map(|(&j, &x)| x * self.weight(j, i))
+                .sum();
+        }
     }
 
     /// Row j of B: the items a click on item j raises most (B is the
     /// model's own item × item matrix; items no training user has are
     /// never returned, and an item with no click of its own has no row).
-    fn similar_items(&self, item: u32, n: usize) -> Option<Vec<(u32, f32)>> {
+    fn similar(&self, item: u32, n: usize) -> Option<Vec<(u32, f32)>> {
         let Some(&pj) = self.position.get(item as usize).filter(|&&p| p != u32::MAX) else {
             return Some(Vec::new());
         };
@@ -269,7 +254,7 @@ impl Recommender for EaseModel {
     }
 
     /// Row j of B over the whole catalogue: the items item j predicts.
-    fn item_vectors(&self) -> Option<(usize, Vec<f32>)> {
+    fn vectors(&self) -> Option<(usize, Vec<f32>)> {
         let n = self.dims.items;
         let mut out = vec![0f32; n * n];
         for (pj, &j) in self.items.iter().enumerate() {
@@ -280,7 +265,7 @@ impl Recommender for EaseModel {
         Some((n, out))
     }
 
-    fn to_parts(&self) -> ModelParts {
+    fn parts(&self) -> ModelParts {
         ModelParts {
             kind: KIND.name.into(),
             config: serde_json::json!({ "dims": self.dims }),
@@ -331,13 +316,7 @@ impl ModelConfig for EaseConfig {
         data: &FitData<'_>,
         _opts: &FitOptions,
     ) -> Result<(Box<dyn Recommender>, FitReport)> {
-        let start = Instant::now();
-        let model = EaseModel::fit(self, data)?;
-        let report = FitReport {
-            train_seconds: start.elapsed().as_secs_f64(),
-            ..FitReport::default()
-        };
-        Ok((Box::new(model), report))
+        fit_in_one_pass(|| EaseModel::fit(self, data))
     }
 
     fn ranks_only(&self) -> bool {

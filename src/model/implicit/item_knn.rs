@@ -3,9 +3,7 @@
 //! is the sum, over the user's items j, of the user's weight for j times
 //! cos(i, j), keeping only each item's k most similar items.
 
-use std::time::Instant;
-
-use super::{check_score_all, check_weights, for_each_gram_row, matrix, score_items_by_all, Dims};
+use super::{check_weights, fit_in_one_pass, for_each_gram_row, matrix, Dims, RankingModel};
 use crate::error::{Error, Result};
 use crate::model::memory::{self, Bytes};
 use crate::model::registry::{no_presets, parse_serde, ModelConfig, ModelKind};
@@ -159,36 +157,21 @@ impl ItemKnnModel {
     }
 }
 
-impl Recommender for ItemKnnModel {
-    fn kind(&self) -> &'static str {
+impl RankingModel for ItemKnnModel {
+    fn kind_name(&self) -> &'static str {
         KIND.name
     }
 
-    fn n_users(&self) -> usize {
-        self.dims.users
+    fn dims(&self) -> Dims {
+        self.dims
     }
 
-    fn n_items(&self) -> usize {
-        self.dims.items
-    }
-
-    fn n_params(&self) -> usize {
+    fn parameter_count(&self) -> usize {
         self.similarities.len()
     }
 
-    fn score_items(
-        &self,
-        user: Option<u32>,
-        row: SparseRow<'_>,
-        items: &[u32],
-        out: &mut [f32],
-    ) -> Result<()> {
-        score_items_by_all(self, self.dims, user, row, items, out)
-    }
-
     /// The neighbour lists of the user's items, scattered: O(row length × k).
-    fn score_all(&self, user: Option<u32>, row: SparseRow<'_>, out: &mut [f32]) -> Result<()> {
-        check_score_all(self.dims, user, row, out)?;
+    fn score_row(&self, _user: Option<u32>, row: SparseRow<'_>, out: &mut [f32]) {
         out.fill(0.0);
         for (&j, &x) in row.indices.iter().zip(row.values) {
             let (items, sims) = self.neighbors_of(j);
@@ -196,16 +179,11 @@ impl Recommender for ItemKnnModel {
                 out[i as usize] += x * s;
             }
         }
-        Ok(())
-    }
-
-    fn item_vectors(&self) -> Option<(usize, Vec<f32>)> {
-        None
     }
 
     /// The item's neighbour list: its k nearest items by cosine, those with
     /// a co-click (similarity above 0; the padding is left out).
-    fn similar_items(&self, item: u32, n: usize) -> Option<Vec<(u32, f32)>> {
+    fn similar(&self, item: u32, n: usize) -> Option<Vec<(u32, f32)>> {
         if item as usize >= self.dims.items {
             return Some(Vec::new());
         }
@@ -219,7 +197,7 @@ impl Recommender for ItemKnnModel {
         Some(top_n(&scores, n, &[item]))
     }
 
-    fn to_parts(&self) -> ModelParts {
+    fn parts(&self) -> ModelParts {
         let (n, k) = (self.dims.items, self.k);
         ModelParts {
             kind: KIND.name.into(),
@@ -265,13 +243,7 @@ impl ModelConfig for ItemKnnConfig {
         data: &FitData<'_>,
         _opts: &FitOptions,
     ) -> Result<(Box<dyn Recommender>, FitReport)> {
-        let start = Instant::now();
-        let model = ItemKnnModel::fit(self, data)?;
-        let report = FitReport {
-            train_seconds: start.elapsed().as_secs_f64(),
-            ..FitReport::default()
-        };
-        Ok((Box::new(model), report))
+        fit_in_one_pass(|| ItemKnnModel::fit(self, data))
     }
 
     fn ranks_only(&self) -> bool {

@@ -30,14 +30,11 @@ use rand_distr::{Distribution, StandardNormal};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::{check_score_all, check_weights, matrix, score_items_by_all, Dims, Validation};
+use super::{check_weights, finite_tensor, matrix, Dims, EpochLog, RankingModel, Validation};
 use crate::error::{Error, ErrorKind, Result};
 use crate::model::memory::{self, Bytes};
 use crate::model::registry::{no_presets, ModelConfig, ModelKind};
-use crate::model::{
-    EpochStats, FitControl, FitData, FitOptions, FitReport, ModelParts, Recommender, SparseRow,
-    Tensor,
-};
+use crate::model::{FitData, FitOptions, FitReport, ModelParts, Recommender, SparseRow, Tensor};
 
 /// Calls an `#[inline(always)]` function through an AVX2 + FMA build of it
 /// where the CPU has them: the release build targets every x86-64, and the
@@ -118,6 +115,14 @@ impl MultSettings {
         }
     }
 
+    fn defaults(variational: bool) -> Self {
+        if variational {
+            MultSettings::vae()
+        } else {
+            MultSettings::dae()
+        }
+    }
+
     fn validate(&self, kind: &str) -> Result<()> {
         let bad = |m: String| Err(Error::config(format!("{kind}: {m}")));
         if self.hidden == 0 || self.latent == 0 || self.batch_size == 0 || self.epochs == 0 {
@@ -139,25 +144,31 @@ impl MultSettings {
     }
 }
 
-/// Settings of the `mult-vae` kind.
+/// Settings of a multinomial kind: `MultConfig<true>` is `mult-vae`,
+/// `MultConfig<false>` is `mult-dae`; the two differ in their defaults
+/// (the DAE's L2 penalty) and in the code layer.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(transparent)]
-pub struct MultVaeConfig(pub MultSettings);
+pub struct MultConfig<const VARIATIONAL: bool>(pub MultSettings);
 
-impl Default for MultVaeConfig {
+/// Settings of the `mult-vae` kind.
+pub type MultVaeConfig = MultConfig<true>;
+
+/// Settings of the `mult-dae` kind.
+pub type MultDaeConfig = MultConfig<false>;
+
+impl<const VARIATIONAL: bool> Default for MultConfig<VARIATIONAL> {
     fn default() -> Self {
-        MultVaeConfig(MultSettings::vae())
+        MultConfig(MultSettings::defaults(VARIATIONAL))
     }
 }
 
-/// Settings of the `mult-dae` kind.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct MultDaeConfig(pub MultSettings);
-
-impl Default for MultDaeConfig {
-    fn default() -> Self {
-        MultDaeConfig(MultSettings::dae())
+/// The registry entry of the variational or the denoising kind.
+fn kind_of(variational: bool) -> &'static ModelKind {
+    if variational {
+        &VAE
+    } else {
+        &DAE
     }
 }
 
@@ -668,13 +679,7 @@ impl MultModel {
             )));
         }
         let (n, h, z, c) = (shape.items, shape.hidden, shape.latent, shape.code_out());
-        let t = |name: &str, s: &[usize]| -> Result<Vec<f32>> {
-            let data = parts.tensor(name, s)?.data.clone();
-            if data.iter().any(|v| !v.is_finite()) {
-                return Err(Error::model_file(format!("tensor {name:?} is not finite")));
-            }
-            Ok(data)
-        };
+        let t = |name: &str, s: &[usize]| finite_tensor(parts, name, s);
         Ok(MultModel {
             weights: Weights {
                 w1: t("w1", &[n, h])?,
@@ -742,7 +747,7 @@ fn fit(
     opts: &FitOptions,
 ) -> Result<(MultModel, FitReport)> {
     let start = Instant::now();
-    let kind = if variational { VAE.name } else { DAE.name };
+    let kind = kind_of(variational).name;
     let train = data.train_by_user;
     check_weights(train, kind)?;
     let shape = Shape {
@@ -780,10 +785,8 @@ fn fit(
         .filter(|&u| train.row_len(u) > 0)
         .collect();
     let keep = 1.0 - settings.dropout as f32;
-    let mut report = FitReport::default();
-    let mut best: Option<(f64, usize, Weights)> = None;
+    let mut log = EpochLog::new(settings.epochs, settings.patience);
     let mut updates = 0usize;
-    let mut losses = Vec::with_capacity(settings.epochs);
     let mut grad = model.weights.zeros_like();
     let mut logits = Vec::new();
     for epoch in 1..=settings.epochs {
@@ -849,101 +852,59 @@ fn fit(
             batches += 1;
             updates += 1;
         }
+        if opts.control.stop_requested() {
+            // A cut epoch's weights are kept only when no complete epoch
+            // was scored on validation (`finish` restores the best one).
+            log.stopped(epoch - 1);
+            break;
+        }
         let valid_ndcg = validation
             .as_ref()
             .map(|v| v.ndcg(|_, row| model.logits(row)));
-        // The epoch history's columns are RMSEs, which a ranking model has
-        // none of: its loss curve goes to the notes instead.
         let loss = loss_sum / batches.max(1) as f64;
-        if opts.control.stop_requested() {
-            // A cut epoch's weights are kept only when no complete epoch
-            // was scored on validation (below, the best one is restored).
-            report.notes.push(FitControl::stopped_note(epoch - 1));
+        let seconds = epoch_start.elapsed().as_secs_f64();
+        let control = &opts.control;
+        if log.epoch_done(
+            control,
+            epoch,
+            loss,
+            settings.lr,
+            seconds,
+            valid_ndcg,
+            &model.weights,
+        ) {
             break;
         }
-        losses.push(loss);
-        report.epochs = epoch;
-        opts.control.epoch_done(
-            &EpochStats {
-                epoch,
-                train_loss: loss,
-                train_rmse: f64::NAN,
-                valid_rmse: None,
-                lr: settings.lr,
-                seconds: epoch_start.elapsed().as_secs_f64(),
-            },
-            settings.epochs,
-        );
-        if let Some(ndcg) = valid_ndcg {
-            if best.as_ref().is_none_or(|b| ndcg > b.0) {
-                best = Some((ndcg, epoch, model.weights.clone()));
-            } else if best
-                .as_ref()
-                .is_some_and(|b| epoch - b.1 >= settings.patience)
-            {
-                break;
-            }
-        }
     }
-    if let Some((ndcg, epoch, weights)) = best {
-        model.weights = weights;
-        report.best_epoch = Some(epoch);
-        report.notes.push(format!(
-            "kept epoch {epoch} of {}: validation NDCG@100 {ndcg:.4}",
-            report.epochs
-        ));
-    }
-    if let (Some(first), Some(last)) = (losses.first(), losses.last()) {
-        report.notes.push(format!(
-            "training loss (multinomial NLL{}) {first:.4} in epoch 1, {last:.4} in epoch {}",
-            if variational { " + β·KL" } else { "" },
-            losses.len()
-        ));
-    }
-    report.train_seconds = start.elapsed().as_secs_f64();
+    let loss = if variational {
+        "multinomial NLL + β·KL"
+    } else {
+        "multinomial NLL"
+    };
+    let report = log.finish(&mut model.weights, loss, start);
     Ok((model, report))
 }
 
-impl Recommender for MultModel {
-    fn kind(&self) -> &'static str {
-        if self.shape.variational {
-            VAE.name
-        } else {
-            DAE.name
-        }
+impl RankingModel for MultModel {
+    fn kind_name(&self) -> &'static str {
+        kind_of(self.shape.variational).name
     }
 
-    fn n_users(&self) -> usize {
-        self.dims.users
+    fn dims(&self) -> Dims {
+        self.dims
     }
 
-    fn n_items(&self) -> usize {
-        self.dims.items
-    }
-
-    fn n_params(&self) -> usize {
+    fn parameter_count(&self) -> usize {
         self.weights.n_params()
     }
 
-    fn score_items(
-        &self,
-        user: Option<u32>,
-        row: SparseRow<'_>,
-        items: &[u32],
-        out: &mut [f32],
-    ) -> Result<()> {
-        score_items_by_all(self, self.dims, user, row, items, out)
-    }
-
     /// The logits (the softmax is monotone: they rank as the probabilities).
-    fn score_all(&self, user: Option<u32>, row: SparseRow<'_>, out: &mut [f32]) -> Result<()> {
-        check_score_all(self.dims, user, row, out)?;
+    fn score_row(&self, _user: Option<u32>, row: SparseRow<'_>, out: &mut [f32]) {
         out.copy_from_slice(&self.logits(row));
-        Ok(())
     }
 
     /// The decoder's output weights of each item (columns of W₅).
-    fn item_vectors(&self) -> Option<(usize, Vec<f32>)> {
+    fn vectors(&self) -> Option<(usize, Vec<f32>)> {
         let (h, n) = (self.shape.hidden, self.shape.items);
         let mut out = vec![0f32; n * h];
         for k in 0..h {
@@ -954,7 +915,7 @@ impl Recommender for MultModel {
         Some((h, out))
     }
 
-    fn to_parts(&self) -> ModelParts {
+    fn parts(&self) -> ModelParts {
         let s = self.shape;
         let w = &self.weights;
         let (n, h, z, c) = (s.items, s.hidden, s.latent, s.code_out());
@@ -963,7 +924,7 @@ impl Recommender for MultModel {
             data: v.clone(),
         };
         ModelParts {
-            kind: self.kind().into(),
+            kind: self.kind_name().into(),
             config: serde_json::json!({ "dims": self.dims, "shape": s }),
             tensors: vec![
                 ("w1".into(), matrix(n, h, w.w1.clone())),
@@ -979,20 +940,15 @@ impl Recommender for MultModel {
     }
 }
 
-fn parse_vae(settings: serde_json::Map<String, serde_json::Value>) -> Result<Box<dyn ModelConfig>> {
-    let mut full =
-        serde_json::to_value(MultSettings::vae()).map_err(|e| Error::other(e.to_string()))?;
+/// [`ModelKind::parse`] of either kind: its defaults, the given keys on top.
+fn parse<const VARIATIONAL: bool>(
+    settings: serde_json::Map<String, serde_json::Value>,
+) -> Result<Box<dyn ModelConfig>> {
+    let mut full = serde_json::to_value(MultSettings::defaults(VARIATIONAL))
+        .map_err(|e| Error::other(e.to_string()))?;
     merge(&mut full, settings);
     let s: MultSettings = serde_json::from_value(full).map_err(|e| Error::config(e.to_string()))?;
-    Ok(Box::new(MultVaeConfig(s)))
-}
-
-fn parse_dae(settings: serde_json::Map<String, serde_json::Value>) -> Result<Box<dyn ModelConfig>> {
-    let mut full =
-        serde_json::to_value(MultSettings::dae()).map_err(|e| Error::other(e.to_string()))?;
-    merge(&mut full, settings);
-    let s: MultSettings = serde_json::from_value(full).map_err(|e| Error::config(e.to_string()))?;
-    Ok(Box::new(MultDaeConfig(s)))
+    Ok(Box::new(MultConfig::<VARIATIONAL>(s)))
 }
 
 /// The kind's defaults with the given keys on top (unknown keys stay, so
@@ -1007,7 +963,7 @@ fn merge(full: &mut serde_json::Value, settings: serde_json::Map<String, serde_j
 pub const VAE: ModelKind = ModelKind {
     name: "mult-vae",
     summary: "implicit feedback: Mult-VAE, variational autoencoder with a multinomial likelihood",
-    parse: parse_vae,
+    parse: parse::<true>,
     presets: &[],
     preset: no_presets,
     load: |parts| Ok(Box::new(MultModel::from_parts(parts)?)),
@@ -1017,19 +973,19 @@ pub const VAE: ModelKind = ModelKind {
 pub const DAE: ModelKind = ModelKind {
     name: "mult-dae",
     summary: "implicit feedback: Mult-DAE, denoising autoencoder with a multinomial likelihood",
-    parse: parse_dae,
+    parse: parse::<false>,
     presets: &[],
     preset: no_presets,
     load: |parts| Ok(Box::new(MultModel::from_parts(parts)?)),
 };
 
-impl ModelConfig for MultVaeConfig {
+impl<const VARIATIONAL: bool> ModelConfig for MultConfig<VARIATIONAL> {
     fn kind(&self) -> &'static ModelKind {
-        &VAE
+        kind_of(VARIATIONAL)
     }
 
     fn validate(&self) -> Result<()> {
-        self.0.validate(VAE.name)
+        self.0.validate(kind_of(VARIATIONAL).name)
     }
 
     fn fit(
@@ -1037,35 +993,7 @@ impl ModelConfig for MultVaeConfig {
         data: &FitData<'_>,
         opts: &FitOptions,
     ) -> Result<(Box<dyn Recommender>, FitReport)> {
-        let (m, r) = fit(&self.0, true, data, opts)?;
-        Ok((Box::new(m), r))
-    }
-
-    fn set_epochs(&mut self, epochs: usize) -> bool {
-        self.0.epochs = epochs;
-        true
-    }
-
-    fn ranks_only(&self) -> bool {
-        true
-    }
-}
-
-impl ModelConfig for MultDaeConfig {
-    fn kind(&self) -> &'static ModelKind {
-        &DAE
-    }
-
-    fn validate(&self) -> Result<()> {
-        self.0.validate(DAE.name)
-    }
-
-    fn fit(
-        &self,
-        data: &FitData<'_>,
-        opts: &FitOptions,
-    ) -> Result<(Box<dyn Recommender>, FitReport)> {
-        let (m, r) = fit(&self.0, false, data, opts)?;
+        let (m, r) = fit(&self.0, VARIATIONAL, data, opts)?;
         Ok((Box::new(m), r))
     }
 

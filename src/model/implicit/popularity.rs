@@ -1,9 +1,7 @@
 //! Popularity: every user gets the items most users have. The floor any
 //! ranking claim must clear.
 
-use std::time::Instant;
-
-use super::{check_call, check_score_all, check_weights, Dims};
+use super::{check_weights, fit_in_one_pass, Dims, RankingModel};
 use crate::error::{Error, Result};
 use crate::model::registry::{no_presets, parse_serde, ModelConfig, ModelKind};
 use crate::model::{FitData, FitOptions, FitReport, ModelParts, Recommender, SparseRow, Tensor};
@@ -65,48 +63,30 @@ impl PopularityModel {
     }
 }
 
-impl Recommender for PopularityModel {
-    fn kind(&self) -> &'static str {
+impl RankingModel for PopularityModel {
+    fn kind_name(&self) -> &'static str {
         KIND.name
     }
 
-    fn n_users(&self) -> usize {
-        self.dims.users
+    fn dims(&self) -> Dims {
+        self.dims
     }
 
-    fn n_items(&self) -> usize {
-        self.dims.items
-    }
-
-    fn n_params(&self) -> usize {
+    fn parameter_count(&self) -> usize {
         self.popularity.len()
     }
 
-    fn score_items(
-        &self,
-        user: Option<u32>,
-        row: SparseRow<'_>,
-        items: &[u32],
-        out: &mut [f32],
-    ) -> Result<()> {
-        check_call(self.dims, user, row, items, out)?;
+    fn score_row(&self, _user: Option<u32>, _row: SparseRow<'_>, out: &mut [f32]) {
+        out.copy_from_slice(&self.popularity);
+    }
+
+    fn score_picked(&self, _: Option<u32>, _: SparseRow<'_>, items: &[u32], out: &mut [f32]) {
         for (o, &i) in out.iter_mut().zip(items) {
             *o = self.popularity[i as usize];
         }
-        Ok(())
     }
 
-    fn score_all(&self, user: Option<u32>, row: SparseRow<'_>, out: &mut [f32]) -> Result<()> {
-        check_score_all(self.dims, user, row, out)?;
-        out.copy_from_slice(&self.popularity);
-        Ok(())
-    }
-
-    fn item_vectors(&self) -> Option<(usize, Vec<f32>)> {
-        None
-    }
-
-    fn to_parts(&self) -> ModelParts {
+    fn parts(&self) -> ModelParts {
         ModelParts {
             kind: KIND.name.into(),
             config: serde_json::json!({ "dims": self.dims, "settings": self.config }),
@@ -145,13 +125,7 @@ impl ModelConfig for PopularityConfig {
         data: &FitData<'_>,
         _opts: &FitOptions,
     ) -> Result<(Box<dyn Recommender>, FitReport)> {
-        let start = Instant::now();
-        let model = PopularityModel::fit(self, data)?;
-        let report = FitReport {
-            train_seconds: start.elapsed().as_secs_f64(),
-            ..FitReport::default()
-        };
-        Ok((Box::new(model), report))
+        fit_in_one_pass(|| PopularityModel::fit(self, data))
     }
 
     fn ranks_only(&self) -> bool {
