@@ -14,7 +14,9 @@ hits / min(K, relevant), NDCG@K with min(K, relevant) ideal hits.
     target/pyenv/bin/python bench/implicit_ref.py SPLIT_DIR SEED [ease|mult-vae|mult-dae|speed ...]
 
 One JSON line per model on stdout. `speed ITEMS USERS NNZ_PER_USER BATCHES`
-instead times Mult-VAE training batches on a synthetic matrix of that shape.
+instead times Mult-VAE training batches on a synthetic matrix of that shape;
+`gemm ITEMS` measures torch's f32 and bf16 matrix products of the output
+layer's shapes alone (GFLOP/s, median of 3).
 """
 
 import json
@@ -195,7 +197,37 @@ def speed(n_items, n_users, per_user, batches, seed=0):
     return time.perf_counter() - start
 
 
+def gemm_rates(n_items, reps=3, batch=500, hidden=600):
+    """GFLOP/s of the three output-layer products of a Mult-VAE batch as
+    torch runs them on this CPU (forward g @ W5, dW5 = g.T @ d, dg = d @ W5.T),
+    in f32 and in bf16 (oneDNN's AVX512_BF16 kernels where the CPU has them):
+    the ceiling of the primitive both implementations spend their time in."""
+    out = {}
+    for name, dtype in (("f32", torch.float32), ("bf16", torch.bfloat16)):
+        g = torch.randn(batch, hidden).to(dtype)
+        w = torch.randn(hidden, n_items).to(dtype)
+        d = torch.randn(batch, n_items).to(dtype)
+        products = (lambda: g @ w, lambda: g.T @ d, lambda: d @ w.T)
+        for p in products:  # warm-up: oneDNN picks and packs its kernels
+            p()
+        best = []
+        for _ in range(reps):
+            start = time.perf_counter()
+            for p in products:
+                p()
+            best.append(time.perf_counter() - start)
+        flops = 3 * 2 * batch * hidden * n_items
+        out[name] = flops / sorted(best)[len(best) // 2] / 1e9
+    return out
+
+
 def main():
+    if sys.argv[1] == "gemm":
+        n_items = int(sys.argv[2])
+        rates = gemm_rates(n_items)
+        print(json.dumps({"model": "torch-gemm", "items": n_items, "threads": torch.get_num_threads(),
+                          "gflops_f32": rates["f32"], "gflops_bf16": rates["bf16"]}))
+        return
     if sys.argv[1] == "speed":
         n_items, n_users, per_user, batches = map(int, sys.argv[2:6])
         secs = speed(n_items, n_users, per_user, batches)

@@ -16,13 +16,18 @@ PY=${PY:-target/pyenv/bin/python}
 ROUNDS=${ROUNDS:-3}
 OUT=target/implicit-bench
 mkdir -p "$OUT"
-cargo build --release --example implicit_bench
-BIN=target/release/examples/implicit_bench
+# BIN=path: an implicit_bench binary already built (no cargo build).
+if [ -z "${BIN:-}" ]; then
+    cargo build --release --example implicit_bench
+    BIN=target/release/examples/implicit_bench
+fi
 date -u; uptime
 for shape in "26744 2000 72 4" "133212 1500 3 3"; do
     for round in $(seq "$ROUNDS"); do
         $BIN speed $shape
         $PY bench/implicit_ref.py speed $shape
+        # torch's own f32 and bf16 products of the output layer's shapes.
+        $PY bench/implicit_ref.py gemm "${shape%% *}"
     done
 done | tee "$OUT/speed.jsonl"
 date -u; uptime
