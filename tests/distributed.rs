@@ -464,7 +464,10 @@ fn sgd_on_ranks_that_share_no_item_is_the_single_process_fit() {
         assert_eq!(tensors, &alone.0, "mf, rank {rank}");
         assert_eq!(report.history.len(), alone.1.history.len());
         for (h, a) in report.history.iter().zip(&alone.1.history) {
-            assert!((h.train_rmse - a.train_rmse).abs() < 1e-12, "{h:?} vs {a:?}");
+            assert!(
+                (h.train_rmse - a.train_rmse).abs() < 1e-12,
+                "{h:?} vs {a:?}"
+            );
             let (hv, av) = (h.valid_rmse.unwrap(), a.valid_rmse.unwrap());
             assert!((hv - av).abs() < 1e-12, "valid {hv} vs {av}");
         }
@@ -515,6 +518,86 @@ fn mf_on_two_and_three_ranks_reaches_the_single_process_accuracy() {
         assert!(gap < 1e-3, "{ranks} ranks: mean valid RMSE off by {gap}");
         for (g, a) in group.iter().zip(&alone) {
             assert!((g - a).abs() < 2e-3, "{ranks} ranks: {g} vs {a}");
+        }
+    }
+}
+
+#[test]
+fn evaluation_split_over_ranks_reports_what_one_process_reports() {
+    let (train, test) = low_rank(37, 26, 8);
+    // User 0 keeps no training rating: its test ratings are cold start,
+    // scored by the fallback, and it is skipped by the ranking metrics.
+    let warm: Vec<usize> = (0..train.len()).filter(|&k| train.users[k] != 0).collect();
+    let train = train.select(&warm);
+    let spec = ModelSpec::from_json(&serde_json::json!({"model": "mf", "epochs": 3})).unwrap();
+    let scale = aerec::RatingScale { min: 1.0, max: 5.0 };
+    let model =
+        TrainedModel::fit(&spec, &train, None, None, scale, &FitOptions::default()).unwrap();
+    let opts = aerec::eval::EvalOptions {
+        clip: true,
+        ranking: Some(aerec::eval::RankingOptions {
+            k: 5,
+            threshold: 3.0,
+            ..Default::default()
+        }),
+    };
+    let alone = aerec::eval::evaluate(&model, &test, &opts).unwrap();
+    assert!(alone.rating.cold_start.n > 0);
+    let ranking = alone.ranking.as_ref().unwrap();
+    assert!(ranking.skipped_unknown == 1 && ranking.users > 10);
+    let close = |a: f64, b: f64, what: &str| assert!((a - b).abs() <= 1e-12, "{what}: {a} vs {b}");
+    for ranks in [2, 3] {
+        let out = ThreadGroup::run(ranks, 1, |comm| {
+            aerec::eval::evaluate_over(&model, &test, &opts, &*comm, &mut |_, _| {})
+        });
+        for o in out {
+            let got = o.unwrap();
+            let (r, a) = (&got.rating, &alone.rating);
+            assert_eq!(
+                (r.n, r.clipped, r.cold_start.n),
+                (a.n, a.clipped, a.cold_start.n)
+            );
+            close(r.rmse, a.rmse, "rmse");
+            close(r.mae, a.mae, "mae");
+            close(
+                r.cold_start.rmse.unwrap(),
+                a.cold_start.rmse.unwrap(),
+                "cold rmse",
+            );
+            close(
+                r.cold_start.mae.unwrap(),
+                a.cold_start.mae.unwrap(),
+                "cold mae",
+            );
+            // Each user's errors stay on one rank: the quantiles are exact.
+            assert_eq!(r.per_user_rmse, a.per_user_rmse);
+            let (g, w) = (got.ranking.as_ref().unwrap(), ranking);
+            assert_eq!(
+                (
+                    g.k,
+                    g.users,
+                    g.eligible_users,
+                    g.skipped_no_relevant,
+                    g.skipped_unknown
+                ),
+                (
+                    w.k,
+                    w.users,
+                    w.eligible_users,
+                    w.skipped_no_relevant,
+                    w.skipped_unknown
+                )
+            );
+            for (x, y, what) in [
+                (g.precision, w.precision, "precision"),
+                (g.recall, w.recall, "recall"),
+                (g.ndcg, w.ndcg, "ndcg"),
+                (g.map, w.map, "map"),
+                (g.hit_rate, w.hit_rate, "hit rate"),
+            ] {
+                close(x, y, what);
+            }
+            assert_eq!(g.coverage, w.coverage);
         }
     }
 }

@@ -173,7 +173,10 @@ pub fn evaluate_shown(
     ctx: &Context,
 ) -> anyhow::Result<EvalReport> {
     let mut progress = super::progress::Progress::new(ctx, "ranking", "users");
-    let report = eval::evaluate_with_progress(model, test, opts, &mut |done, total| {
+    // Under MPI every rank evaluates its share of the test users and every
+    // rank gets the whole report (docs/distributed.md).
+    let group = super::group();
+    let report = eval::evaluate_over(model, test, opts, &*group, &mut |done, total| {
         progress.update(done, total)
     })?;
     if let Some(line) = report.ranking.as_ref().and_then(sample_note) {
@@ -306,7 +309,8 @@ pub fn run(args: &Args, ctx: &Context) -> anyhow::Result<()> {
     ));
     // Under MPI every rank reads, splits and fits alike; the fit is
     // data-parallel over the ranks (kinds without it fit the same model on
-    // each), and only rank 0 writes, after the fit's last collective.
+    // each), the evaluation is split over the ranks, and only rank 0
+    // writes, after the evaluation's last collective.
     let opts = FitOptions {
         seed: args.split.seed,
         progress: ctx.progress(),
@@ -344,11 +348,6 @@ pub fn run(args: &Args, ctx: &Context) -> anyhow::Result<()> {
             (model, Some(report))
         }
     };
-    // The fit was the last collective operation: the other ranks are done,
-    // rank 0 evaluates and writes alone.
-    if !ctx.primary {
-        return Ok(());
-    }
     let spec = model.spec.clone();
     if let Some(t) = loaded.titles {
         model.titles = t;
@@ -381,16 +380,23 @@ pub fn run(args: &Args, ctx: &Context) -> anyhow::Result<()> {
     let refitted = auto_report.as_ref().is_some_and(|_| !args.no_refit);
     let valid: Option<EvalReport> = match &split.valid {
         Some(_) if refitted || ranks_only => None,
-        Some(v) => Some(eval::evaluate(
+        Some(v) => Some(eval::evaluate_over(
             &model,
             v,
             &EvalOptions {
                 ranking: None,
                 ..eval_opts
             },
+            &*super::group(),
+            &mut |_, _| {},
         )?),
         None => None,
     };
+    // The evaluation was the last collective operation: the other ranks
+    // are done, rank 0 writes alone.
+    if !ctx.primary {
+        return Ok(());
+    }
     if let Some(path) = &args.history {
         crate::report::history::write_history(path, &model.report)?;
         ctx.note(&format!("history: {}", path.display()));
