@@ -2,9 +2,10 @@
 # The MPI tests: the binary built with `--features mpi` under
 # `mpirun --allow-run-as-root --oversubscribe -np 2` (run by .ci/run; needs
 # OpenMPI's mpirun and python3). Checks:
-#  1. ml-latest-small (embedded) and ML-100K u1 (../shared/data, skipped
-#     with a printed reason when absent): 2 ranks reach a test RMSE within
-#     0.005 of 1 rank with the same recipe and epoch count;
+#  1. ml-latest-small (embedded: I-AutoRec, biases, MF) and ML-100K u1
+#     (../shared/data, skipped with a printed reason when absent): 2 ranks
+#     reach a test RMSE within 0.005 of 1 rank with the same recipe and
+#     epoch count (the training and the evaluation both split over ranks);
 #  2. the model file written by 2 ranks loads, recommends, predicts and
 #     serves like any other; `recommend --all-users` and `predict` split over
 #     2 ranks write the file one process writes (or, `--per-rank`, its parts);
@@ -35,6 +36,10 @@ compare() {
         || fail "$name: 2 ranks differ from 1 rank by more than 0.005"
 }
 compare ml-latest-small --preset autorec --layers 200 --lr 1e-3 --epochs 8 --seed 1
+# The baselines: ALS biases sum the item step over the ranks; MF's SGD
+# merges the item rows every block of users (docs/distributed.md).
+compare biases-ml-latest-small --model biases --seed 1
+compare mf-ml-latest-small --model mf --epochs 10 --seed 1
 if [ -f "$SHARED/ml-100k/u.data" ]; then
     compare ml100k-u1 --data "$SHARED/ml-100k/u.data" --method ml100k-u1 \
         --config examples/configs/engine-ml100k-u1-iautorec.toml --epochs 15 --seed 1
