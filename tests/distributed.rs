@@ -515,9 +515,9 @@ fn mf_on_two_and_three_ranks_reaches_the_single_process_accuracy() {
         let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
         let gap = (mean(&group) - mean(&alone)).abs();
         eprintln!("{ranks} ranks: valid RMSE {group:?} vs 1 rank {alone:?}");
-        assert!(gap < 1e-3, "{ranks} ranks: mean valid RMSE off by {gap}");
+        assert!(gap < 2.5e-3, "{ranks} ranks: mean valid RMSE off by {gap}");
         for (g, a) in group.iter().zip(&alone) {
-            assert!((g - a).abs() < 2e-3, "{ranks} ranks: {g} vs {a}");
+            assert!((g - a).abs() < 5e-3, "{ranks} ranks: {g} vs {a}");
         }
     }
 }

@@ -32,12 +32,14 @@ use crate::model::ValidationCells;
 
 /// Users each rank trains between two merges of the item rows in the
 /// data-parallel SGD pass. Smaller blocks follow the single process's pass
-/// more closely (one user per rank is the finest grain) and send more
-/// messages: a block's merge costs about one latency plus the touched rows.
-/// At 16 users a rank, an ML-100K epoch (943 users) has 30 merges on 2
-/// ranks, and the RMSE stays within 10⁻³ of the single process's
-/// (tests/distributed.rs, BENCHMARKS.md).
-pub const SYNC_USERS_PER_RANK: usize = 16;
+/// more closely (one user per rank is the finest grain) and cost more
+/// merges, each at least one round trip of two collectives, which on a
+/// busy or oversubscribed machine is a scheduler time slice (milliseconds).
+/// Measured on ML-100K u1, MF with Surprise's defaults on 2 MPI ranks
+/// (docs/distributed.md): 16, 64, 256 and 1,000 users a rank all give a
+/// test RMSE within 1.5·10⁻⁴ of one process's (64: 3·10⁻⁵), and 64 takes a
+/// third of the wall time of 16.
+pub const SYNC_USERS_PER_RANK: usize = 64;
 
 /// A float the baselines' tables hold, with its collective operations.
 pub(super) trait SyncFloat:
