@@ -328,6 +328,9 @@ fn fit_options(comm: Comm, seed: u64) -> FitOptions {
     }
 }
 
+/// A fitted model's named tensors.
+type Tensors = Vec<(String, Vec<f32>)>;
+
 /// Fits `cfg` on `ranks` thread-ranks (1: alone); per rank the model's
 /// tensors, the report and the bytes handed to the collective.
 fn fit_baseline<C>(
@@ -336,7 +339,7 @@ fn fit_baseline<C>(
     valid: &Ratings,
     ranks: usize,
     seed: u64,
-) -> Vec<(Vec<(String, Vec<f32>)>, FitReport, u64)>
+) -> Vec<(Tensors, FitReport, u64)>
 where
     C: aerec::model::registry::ModelConfig + Sync,
 {
