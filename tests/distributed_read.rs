@@ -301,3 +301,112 @@ fn parquet_row_groups_are_shared_out_and_read_alike() {
         3,
     );
 }
+
+/// Asserts two tables are the same rows in the same order.
+fn same_rows(got: &aerec::Ratings, want: &aerec::Ratings, what: &str) {
+    assert_eq!(got.len(), want.len(), "{what}");
+    assert_eq!(got.users, want.users, "{what}");
+    assert_eq!(got.items, want.items, "{what}");
+    let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+    assert_eq!(bits(&got.values), bits(&want.values), "{what}");
+    assert_eq!(got.timestamps, want.timestamps, "{what}");
+    assert_eq!(got.user_ids.ids(), want.user_ids.ids(), "{what}");
+}
+
+#[test]
+fn splits_of_a_table_read_in_parts_are_the_single_process_splits() {
+    use aerec::data::split::{
+        gather_part, split, split_distributed, ColdStart, Input, SplitConfig, SplitMethod,
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ratings.csv");
+    std::fs::write(&path, embedded::RATINGS_CSV).unwrap();
+    let opts = ReadOptions::new();
+    let whole = Input::Whole(read_ratings(&path, &opts).unwrap().ratings);
+    let configs = [
+        SplitConfig::default(),
+        SplitConfig {
+            valid_fraction: Some(0.1),
+            cold_start: ColdStart::Drop,
+            seed: 7,
+            ..Default::default()
+        },
+        SplitConfig {
+            method: SplitMethod::KFold,
+            fold: 3,
+            valid_fraction: Some(0.05),
+            ..Default::default()
+        },
+        SplitConfig {
+            method: SplitMethod::Time,
+            time_quantile: 0.9,
+            cold_start: ColdStart::Drop,
+            ..Default::default()
+        },
+        SplitConfig {
+            method: SplitMethod::None,
+            ..Default::default()
+        },
+    ];
+    for config in &configs {
+        let want = split(&whole, config).unwrap();
+        for ranks in [1, 3] {
+            let what = format!("{:?} on {ranks} ranks", config.method);
+            let got = ThreadGroup::run(ranks, 1, |comm| {
+                let read = read_distributed(&path, &opts, RowsBy::User, &*comm)?;
+                let s = split_distributed(
+                    &read.outcome.ratings,
+                    &read.rows,
+                    read.total,
+                    config,
+                    &*comm,
+                )?;
+                let train = gather_part(&*comm, &s.train, None)?.unwrap();
+                let test = gather_part(&*comm, &s.test, Some(0))?;
+                let valid = match &s.valid {
+                    Some(v) => gather_part(&*comm, v, None)?,
+                    None => None,
+                };
+                Ok((train, test, valid, s.cold, s.valid_cold))
+            });
+            for (rank, out) in got.into_iter().enumerate() {
+                let (train, test, valid, cold, valid_cold) = out.unwrap();
+                same_rows(
+                    &train,
+                    &want.train,
+                    &format!("{what}: train on rank {rank}"),
+                );
+                match test {
+                    Some(t) => same_rows(&t, &want.test, &format!("{what}: test")),
+                    None => assert_ne!(rank, 0, "{what}"),
+                }
+                assert_eq!(valid.is_some(), want.valid.is_some(), "{what}");
+                if let (Some(v), Some(w)) = (&valid, &want.valid) {
+                    same_rows(v, w, &format!("{what}: validation on rank {rank}"));
+                }
+                assert_eq!((cold, valid_cold), (want.cold, want.valid_cold), "{what}");
+            }
+        }
+    }
+    // Per-user splits are refused with the reason, on every rank.
+    let config = SplitConfig {
+        method: SplitMethod::User,
+        ..Default::default()
+    };
+    for out in ThreadGroup::run(2, 1, |comm| {
+        let read = read_distributed(&path, &opts, RowsBy::User, &*comm)?;
+        split_distributed(
+            &read.outcome.ratings,
+            &read.rows,
+            read.total,
+            &config,
+            &*comm,
+        )
+    }) {
+        let message = out.unwrap_err().to_string();
+        assert!(
+            message.contains("split method user cannot split a table read in parts"),
+            "{message}"
+        );
+    }
+}

@@ -36,6 +36,10 @@ use serde::{Deserialize, Serialize};
 use super::{IdMap, Ratings};
 use crate::error::{Error, Result};
 
+mod distributed;
+
+pub use distributed::{gather_part, split_distributed, DistributedSplit, SplitPart};
+
 /// What the data flags loaded: one table to split, or a pre-split pair.
 #[derive(Debug, Clone)]
 pub enum Input {
@@ -392,11 +396,22 @@ fn parts(r: &Ratings, selected: &[bool]) -> (Ratings, Ratings) {
 /// `round(n · fraction)` positions out of `n`, uniformly.
 fn random_mask(n: usize, fraction: f64, rng: &mut SmallRng) -> Vec<bool> {
     let take = (n as f64 * fraction).round() as usize;
-    let mut order: Vec<usize> = (0..n).collect();
-    let (chosen, _) = order.partial_shuffle(rng, take);
     let mut mask = vec![false; n];
-    for &k in chosen.iter() {
-        mask[k] = true;
+    // The shuffle's draws do not depend on what it moves: `u32` positions
+    // (half the memory of `usize`) give the same choice.
+    match u32::try_from(n) {
+        Ok(n) => {
+            let mut order: Vec<u32> = (0..n).collect();
+            for &k in order.partial_shuffle(rng, take).0.iter() {
+                mask[k as usize] = true;
+            }
+        }
+        Err(_) => {
+            let mut order: Vec<usize> = (0..n).collect();
+            for &k in order.partial_shuffle(rng, take).0.iter() {
+                mask[k] = true;
+            }
+        }
     }
     mask
 }
