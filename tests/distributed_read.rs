@@ -410,3 +410,93 @@ fn splits_of_a_table_read_in_parts_are_the_single_process_splits() {
         );
     }
 }
+
+/// Runs the `aerec` binary; returns success, stdout and stderr.
+fn aerec(args: &[&str]) -> (bool, String, String) {
+    use assert_cmd::cargo::CommandCargoExt;
+    let out = std::process::Command::cargo_bin("aerec")
+        .unwrap()
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+#[test]
+fn train_with_distributed_read_fits_the_model_one_whole_read_fits() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("ratings.csv");
+    std::fs::write(&data, embedded::RATINGS_CSV).unwrap();
+    let data = data.to_str().unwrap();
+    let run = |extra: &[&str], out: &str| {
+        let out = dir.path().join(out);
+        let mut args = vec![
+            "--threads",
+            "1",
+            "train",
+            "--data",
+            data,
+            "--model",
+            "biases",
+            "--valid-fraction",
+            "0.1",
+            "--seed",
+            "3",
+            "--json",
+            "-q",
+            "--out",
+            out.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        let (ok, stdout, stderr) = aerec(&args);
+        assert!(ok, "{stderr}");
+        let line = stdout.trim().lines().last().unwrap().to_string();
+        let json: serde_json::Value = serde_json::from_str(&line).unwrap();
+        (json, aerec::persist::load(&out).unwrap())
+    };
+    let (whole, whole_model) = run(&[], "whole.aerec");
+    let (parts, parts_model) = run(&["--distributed-read"], "parts.aerec");
+    for key in [
+        "train_ratings",
+        "test_ratings",
+        "test_rmse",
+        "valid_rmse",
+        "cold_start_test",
+    ] {
+        assert_eq!(whole[key], parts[key], "{key}");
+    }
+    assert_eq!(whole_model.user_ids.ids(), parts_model.user_ids.ids());
+    assert_eq!(whole_model.item_ids.ids(), parts_model.item_ids.ids());
+    assert_eq!(whole_model.train.indices, parts_model.train.indices);
+    assert_eq!(whole_model.fallback, parts_model.fallback);
+    // What parts cannot do yet is refused, with the reason.
+    let (ok, _, stderr) = aerec(&[
+        "train",
+        "--data",
+        data,
+        "--model",
+        "biases",
+        "--distributed-read",
+        "--min-user-ratings",
+        "5",
+    ]);
+    assert!(!ok && stderr.contains("activity filters"), "{stderr}");
+    let (ok, _, stderr) = aerec(&[
+        "train",
+        "--data",
+        data,
+        "--model",
+        "biases",
+        "--distributed-read",
+        "--method",
+        "user",
+    ]);
+    assert!(
+        !ok && stderr.contains("split method user cannot split"),
+        "{stderr}"
+    );
+}
