@@ -20,6 +20,8 @@ Weak scaling (global batch B = b * N) is printed beside strong scaling
 """
 
 import argparse
+import csv
+import math
 
 SHAPES = {
     # name: (rows = users, item columns, ratings)
@@ -28,6 +30,33 @@ SHAPES = {
 }
 LINKS_GBIT = (10, 25, 100)
 RANKS = (1, 2, 4, 8, 16, 32, 64)
+
+
+def expected_union(counts, rows, batch):
+    """Expected number of distinct items a batch of `batch` rows drawn
+    without replacement from `rows` touches, item j being in `counts[j]`
+    rows: sum over j of 1 - C(rows - c_j, batch) / C(rows, batch)."""
+    if batch <= 0:
+        return 0.0
+    base = math.lgamma(rows + 1) - math.lgamma(rows - batch + 1)
+    total = 0.0
+    for c in counts:
+        free = rows - c
+        missed = 0.0 if free < batch else math.exp(
+            math.lgamma(free + 1) - math.lgamma(free - batch + 1) - base)
+        total += 1.0 - missed
+    return total
+
+
+def item_counts(path):
+    """Ratings per item of a `user,item,...` CSV with a header (aerec synth's)."""
+    counts = {}
+    with open(path, newline="") as f:
+        rows = csv.reader(f)
+        next(rows, None)
+        for row in rows:
+            counts[row[1]] = counts.get(row[1], 0) + 1
+    return list(counts.values())
 
 
 def step_bytes(n_items, mean_row, hidden, batch, ranks, dense=0):
