@@ -493,11 +493,24 @@ pub fn pandas_quantile(values: &[i64], q: f64) -> Option<f64> {
 /// Fold (0-based) of each rating: a seeded permutation cut into `k`
 /// contiguous pieces whose sizes differ by at most one.
 fn kfold_assignment(n: usize, k: usize, seed: u64) -> Vec<u32> {
-    let mut order: Vec<usize> = (0..n).collect();
-    order.shuffle(&mut SmallRng::seed_from_u64(seed));
     let mut fold_of = vec![0u32; n];
-    for (rank, &k_pos) in order.iter().enumerate() {
-        fold_of[k_pos] = (rank * k / n.max(1)) as u32;
+    let fold = |rank: usize| (rank * k / n.max(1)) as u32;
+    // As in `random_mask`: `u32` positions, the same draws.
+    match u32::try_from(n) {
+        Ok(m) => {
+            let mut order: Vec<u32> = (0..m).collect();
+            order.shuffle(&mut SmallRng::seed_from_u64(seed));
+            for (rank, &k_pos) in order.iter().enumerate() {
+                fold_of[k_pos as usize] = fold(rank);
+            }
+        }
+        Err(_) => {
+            let mut order: Vec<usize> = (0..n).collect();
+            order.shuffle(&mut SmallRng::seed_from_u64(seed));
+            for (rank, &k_pos) in order.iter().enumerate() {
+                fold_of[k_pos] = fold(rank);
+            }
+        }
     }
     fold_of
 }

@@ -466,14 +466,15 @@ fn exchange(
     }
     let timed = local.timestamps.is_some();
     let width = if timed { 28 } else { 20 };
-    let dest: Vec<usize> = (local.users.iter().zip(&local.items))
-        .map(|(&u, &i)| by.owner(u, i, size))
+    // Ranks are counted in `u32` (an MPI rank is a C int): 4 bytes a row.
+    let dest: Vec<u32> = (local.users.iter().zip(&local.items))
+        .map(|(&u, &i)| by.owner(u, i, size) as u32)
         .collect();
     // Rows each rank sends each other rank, so that receivers place rows
     // from each sender at once, senders in rank order (= file order).
     let mut to_each = vec![0u64; size];
     for &d in &dest {
-        to_each[d] += 1;
+        to_each[d as usize] += 1;
     }
     let sent = comm.all_to_all_bytes(
         &to_each
@@ -510,7 +511,7 @@ fn exchange(
             (round * ROUND_ROWS).min(local.len())..((round + 1) * ROUND_ROWS).min(local.len());
         let mut bufs = vec![Vec::new(); size];
         for k in span {
-            let b = &mut bufs[dest[k]];
+            let b = &mut bufs[dest[k] as usize];
             b.extend_from_slice(&rows[k].to_le_bytes());
             b.extend_from_slice(&local.users[k].to_le_bytes());
             b.extend_from_slice(&local.items[k].to_le_bytes());
