@@ -313,12 +313,12 @@ fn cold_start(
     let r = &held_out.ratings;
     let mut cold_users = vec![false; r.n_users()];
     let mut cold_items = vec![false; r.n_items()];
-    let mut cold = vec![false; r.len()];
-    for k in 0..r.len() {
-        let (u, i) = (r.users[k] as usize, r.items[k] as usize);
+    let mut cold = Vec::with_capacity(r.len());
+    for (&u, &i) in r.users.iter().zip(&r.items) {
+        let (u, i) = (u as usize, i as usize);
         cold_users[u] |= !seen_users[u];
         cold_items[i] |= !seen_items[i];
-        cold[k] = !seen_users[u] || !seen_items[i];
+        cold.push(!seen_users[u] || !seen_items[i]);
     }
     let count = |v: &[bool]| v.iter().filter(|&&c| c).count();
     let report = ColdStartReport {
