@@ -345,6 +345,19 @@ fn splits_of_a_table_read_in_parts_are_the_single_process_splits() {
             method: SplitMethod::None,
             ..Default::default()
         },
+        SplitConfig {
+            method: SplitMethod::User,
+            test_fraction: 0.2,
+            valid_fraction: Some(0.1),
+            valid_method: aerec::data::split::ValidMethod::User,
+            seed: 5,
+            ..Default::default()
+        },
+        SplitConfig {
+            method: SplitMethod::UserTime,
+            valid_fraction: Some(0.1),
+            ..Default::default()
+        },
     ];
     for config in &configs {
         let want = split(&whole, config).unwrap();
@@ -386,9 +399,27 @@ fn splits_of_a_table_read_in_parts_are_the_single_process_splits() {
             }
         }
     }
-    // Per-user splits are refused with the reason, on every rank.
+    // Per-user splits need the rows dealt by user; ml100k-uN is refused
+    // with the reason, on every rank.
     let config = SplitConfig {
         method: SplitMethod::User,
+        ..Default::default()
+    };
+    for out in ThreadGroup::run(2, 1, |comm| {
+        let read = read_distributed(&path, &opts, RowsBy::Item, &*comm)?;
+        split_distributed(
+            &read.outcome.ratings,
+            &read.rows,
+            read.total,
+            &config,
+            &*comm,
+        )
+    }) {
+        let message = out.unwrap_err().to_string();
+        assert!(message.contains("dealt by user"), "{message}");
+    }
+    let config = SplitConfig {
+        method: SplitMethod::Ml100k(1),
         ..Default::default()
     };
     for out in ThreadGroup::run(2, 1, |comm| {
@@ -403,7 +434,7 @@ fn splits_of_a_table_read_in_parts_are_the_single_process_splits() {
     }) {
         let message = out.unwrap_err().to_string();
         assert!(
-            message.contains("split method user cannot split a table read in parts"),
+            message.contains("split method ml100k-u1 cannot split a table read in parts"),
             "{message}"
         );
     }
@@ -491,10 +522,10 @@ fn train_with_distributed_read_fits_the_model_one_whole_read_fits() {
         "biases",
         "--distributed-read",
         "--method",
-        "user",
+        "ml100k-u1",
     ]);
     assert!(
-        !ok && stderr.contains("split method user cannot split"),
+        !ok && stderr.contains("split method ml100k-u1 cannot split"),
         "{stderr}"
     );
 }

@@ -14,14 +14,17 @@
 //! cold-start users and items are those without a training rating on any
 //! rank.
 //!
-//! Per-user splits (`user`, `user-time`, per-user validation) draw each
-//! user's ratings from one random stream in user order, and the MovieLens
-//! `ml100k-uN` folds sort each part by id: neither is built for parts yet,
-//! and both are refused with the reason rather than split differently.
+//! Per-user splits (`user`, `user-time`, per-user validation) need the
+//! rows dealt by user ([`crate::data::read::RowsBy::User`]): each user's
+//! owner draws its choices, and every rank makes the other users' draws on
+//! a scratch slice, so the one random stream stays in step. The MovieLens
+//! `ml100k-uN` folds sort each part by id: not built for parts, refused
+//! with the reason rather than split differently.
 
 use std::sync::Arc;
 
 use rand::rngs::SmallRng;
+use rand::seq::SliceRandom;
 use rand::SeedableRng;
 
 use super::{
@@ -74,9 +77,9 @@ pub fn split_distributed(
     config.validate()?;
     let refuse = |what: &str| {
         Err(Error::config(format!(
-            "{what} cannot split a table read in parts yet (it draws per user in user \
-             order, or sorts by id); read the file on every rank without distributed \
-             reading, or use a random, k-fold, time or no split"
+            "{what} cannot split a table read in parts yet (it sorts each part by id); \
+             read the file on every rank without distributed reading, or use another \
+             split method"
         )))
     };
     let n = usize::try_from(total).map_err(|_| Error::config("too many rows for this machine"))?;
@@ -102,19 +105,31 @@ pub fn split_distributed(
             ts.iter().map(|&t| t as f64 > cut).collect()
         }
         SplitMethod::User | SplitMethod::UserTime => {
-            return refuse(&format!("split method {}", config.method))
+            let by_time = config.method == SplitMethod::UserTime;
+            if by_time && local.timestamps.is_none() {
+                return Err(Error::config(format!(
+                    "split method {} needs timestamps, and these ratings have none",
+                    config.method
+                )));
+            }
+            let mut rng = SmallRng::seed_from_u64(config.seed);
+            per_user_flags(comm, local, rows, config.test_fraction, &mut rng, by_time)?
         }
         SplitMethod::Ml100k(_) => return refuse(&format!("split method {}", config.method)),
     };
-    if config.valid_fraction.is_some() && config.valid_method == ValidMethod::User {
-        return refuse("the per-user validation carve-out");
-    }
     let (train, test) = divide(comm, local, rows, total, &is_test)?;
     let (train, valid) = match config.valid_fraction {
         Some(fraction) => {
             let mut rng = SmallRng::seed_from_u64(config.seed ^ VALID_STREAM);
-            let mask = random_mask(train.total as usize, fraction, &mut rng);
-            let is_valid = pick(&mask, &train.rows);
+            let is_valid = match config.valid_method {
+                ValidMethod::Random => pick(
+                    &random_mask(train.total as usize, fraction, &mut rng),
+                    &train.rows,
+                ),
+                ValidMethod::User => {
+                    per_user_flags(comm, &train.ratings, &train.rows, fraction, &mut rng, false)?
+                }
+            };
             let (train, valid) = divide(comm, &train.ratings, &train.rows, train.total, &is_valid)?;
             (train, Some(valid))
         }
@@ -205,6 +220,84 @@ pub fn gather_part(
         )));
     }
     Ok(Some(out))
+}
+
+/// [`super::per_user_mask`] for rows dealt by user (each user's rows on
+/// one rank, `user % size`, in table order): the owner draws its users'
+/// choices; for every other user each rank makes the same draws on a
+/// scratch slice of the user's length (the draws depend on the length and
+/// the number taken only), so the random stream stays in step with the
+/// single process's, user after user. The counts come from the owners.
+fn per_user_flags(
+    comm: &dyn Collective,
+    local: &Ratings,
+    rows: &[u64],
+    fraction: f64,
+    rng: &mut SmallRng,
+    by_time: bool,
+) -> Result<Vec<bool>> {
+    let (rank, size) = (comm.rank(), comm.size());
+    if local.users.iter().any(|&u| u as usize % size != rank) {
+        return Err(Error::config(
+            "a per-user split of a table read in parts needs its rows dealt by user \
+             (read with RowsBy::User)",
+        ));
+    }
+    let n_users = local.n_users();
+    let mut start = vec![0usize; n_users + 1];
+    for &u in &local.users {
+        start[u as usize + 1] += 1;
+    }
+    for u in 0..n_users {
+        start[u + 1] += start[u];
+    }
+    let mut next = start.clone();
+    let mut positions = vec![0usize; local.len()];
+    for (k, &u) in local.users.iter().enumerate() {
+        positions[next[u as usize]] = k;
+        next[u as usize] += 1;
+    }
+    let mut flags = vec![false; local.len()];
+    let take_of = |c: usize| ((c as f64 * fraction).round() as usize).clamp(1, c - 1);
+    if by_time {
+        let ts = local.timestamps.as_deref().unwrap_or(&[]);
+        for u in 0..n_users {
+            let group = &mut positions[start[u]..start[u + 1]];
+            let c = group.len();
+            if c < 2 || ts.len() != local.len() {
+                continue;
+            }
+            group.sort_by_key(|&k| (ts[k], rows[k]));
+            for &k in &group[c - take_of(c)..] {
+                flags[k] = true;
+            }
+        }
+        return Ok(flags);
+    }
+    let mut counts: Vec<f64> = (0..n_users)
+        .map(|u| (start[u + 1] - start[u]) as f64)
+        .collect();
+    comm.all_reduce_sum_f64(&mut counts)?;
+    let mut scratch: Vec<u32> = Vec::new();
+    for (u, &c) in counts.iter().enumerate() {
+        let c = c as usize;
+        if c < 2 {
+            continue;
+        }
+        let take = take_of(c);
+        if u % size == rank {
+            let group = &mut positions[start[u]..start[u + 1]];
+            for &k in group.partial_shuffle(rng, take).0.iter() {
+                flags[k] = true;
+            }
+        } else {
+            if scratch.len() < c {
+                scratch.resize(c, 0);
+            }
+            scratch[..c].partial_shuffle(rng, take);
+        }
+    }
+    Ok(flags)
 }
 
 /// The bits of `mask` at `rows`.
