@@ -207,10 +207,10 @@ impl_real!(f64, f64::tanh, exp_nonpositive_f64, split_gemm_f64);
 #[inline]
 pub fn fast_exp_nonpositive(x: f32) -> f32 {
     const LOG2E: f32 = std::f32::consts::LOG2_E;
-    // ln 2 in two parts; the first has 16 significant bits, so `k · LN2_HI`
+    // ln 2 in two parts; the first has 15 significant bits, so `k · LN2_HI`
     // is exact for every |k| ≤ 126.
-    const LN2_HI: f32 = 0.693_145_751_953_125;
-    const LN2_LO: f32 = 1.428_606_765_330_187e-6;
+    const LN2_HI: f32 = 0.693_145_75;
+    const LN2_LO: f32 = 1.428_606_8e-6;
     const ROUND: f32 = 12_582_912.0;
     let x = x.clamp(-87.0, 0.0);
     let t = x * LOG2E + ROUND;
