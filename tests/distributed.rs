@@ -312,3 +312,295 @@ fn scoring_split_over_ranks_writes_what_one_process_writes() {
         }
     }
 }
+
+// Baselines (biases, MF): each rank fits the users it owns (`u % ranks`).
+
+fn baseline_data(train: &Ratings) -> (aerec::data::Csr, aerec::RatingScale) {
+    let scale = aerec::data::filter::declared_or_inferred_scale(None, train).unwrap();
+    (train.by_user(), scale)
+}
+
+fn fit_options(comm: Comm, seed: u64) -> FitOptions {
+    FitOptions {
+        seed,
+        control: FitControl::new().with_collective(comm),
+        ..FitOptions::default()
+    }
+}
+
+/// A fitted model's named tensors.
+type Tensors = Vec<(String, Vec<f32>)>;
+
+/// Fits `cfg` on `ranks` thread-ranks (1: alone); per rank the model's
+/// tensors, the report and the bytes handed to the collective.
+fn fit_baseline<C>(
+    cfg: &C,
+    train: &Ratings,
+    valid: &Ratings,
+    ranks: usize,
+    seed: u64,
+) -> Vec<(Tensors, FitReport, u64)>
+where
+    C: aerec::model::registry::ModelConfig + Sync,
+{
+    let (by_user, scale) = baseline_data(train);
+    let out = ThreadGroup::run(ranks, 1, |comm| {
+        let data = FitData::new(train, &by_user, scale)?.with_valid(Some(valid));
+        let before = comm.bytes_sent();
+        let (model, report) = cfg.fit(&data, &fit_options(comm.clone(), seed))?;
+        let tensors = (model.to_parts().tensors.into_iter())
+            .map(|(n, t)| (n, t.data))
+            .collect();
+        Ok((tensors, report, comm.bytes_sent() - before))
+    });
+    out.into_iter()
+        .map(|o| o.unwrap_or_else(|e| panic!("{ranks} ranks: {e}")))
+        .collect()
+}
+
+fn max_tensor_diff(a: &[(String, Vec<f32>)], b: &[(String, Vec<f32>)]) -> f64 {
+    a.iter()
+        .zip(b)
+        .flat_map(|((n, x), (m, y))| {
+            assert_eq!(n, m);
+            assert_eq!(x.len(), y.len(), "{n}");
+            x.iter().zip(y).map(|(&p, &q)| (p - q).abs() as f64)
+        })
+        .fold(0.0, f64::max)
+}
+
+#[test]
+fn als_biases_on_two_and_three_ranks_are_the_single_process_biases() {
+    let (train, valid) = low_rank(41, 29, 3);
+    let cfg = aerec::model::baseline::BiasesConfig::default();
+    let alone = fit_baseline(&cfg, &train, &valid, 1, 1).remove(0);
+    let (n_users, n_items) = (train.n_users(), train.n_items());
+    for ranks in [2, 3] {
+        let fits = fit_baseline(&cfg, &train, &valid, ranks, 1);
+        for (rank, (tensors, report, sent)) in fits.iter().enumerate() {
+            assert_eq!(tensors, &fits[0].0, "rank {rank} differs from rank 0");
+            // The f64 sums differ only in order; stored as f32.
+            let diff = max_tensor_diff(tensors, &alone.0);
+            assert!(diff <= 1e-6, "{ranks} ranks: biases differ by {diff}");
+            assert!(report.notes.iter().any(|n| n.contains("data-parallel")));
+            // Item counts once, the item step's sums each epoch, then the
+            // owned users' biases gathered: all f64.
+            let owned = (0..n_users).filter(|u| u % ranks == rank).count();
+            let formula = 8 * n_items * (1 + cfg.epochs) + 8 * owned;
+            assert_eq!(*sent as usize, formula, "{ranks} ranks, rank {rank}");
+        }
+    }
+}
+
+/// Ratings in two blocks that share no item: even users rate even items,
+/// odd users odd items, so on 2 ranks (rank = user % 2) no item row is
+/// changed by both ranks.
+fn two_blocks(n_users: u32, n_items: u32) -> (Ratings, Ratings) {
+    let (train, valid) = low_rank(n_users as usize, n_items as usize, 9);
+    let keep = |r: &Ratings| {
+        let idx: Vec<usize> = (0..r.len())
+            .filter(|&k| r.users[k] % 2 == r.items[k] % 2)
+            .collect();
+        r.select(&idx)
+    };
+    (keep(&train), keep(&valid))
+}
+
+/// Bytes rank `rank` of `ranks` hands to the collective in an SGD fit
+/// (docs/distributed.md): per block of `SYNC_USERS_PER_RANK` users a rank,
+/// `4·|T_r|` for its touched items and `4·width·|U|` for the union's rows;
+/// per epoch 16 for the train sums, 16 for the validation sums (`s` bytes
+/// a value) and 8 for the stop agreement (all epochs but the last); at the
+/// end `s·width` per owned user.
+fn sgd_bytes(
+    train: &Ratings,
+    ranks: usize,
+    rank: usize,
+    (width, s): (usize, usize),
+    epochs: usize,
+    per_epoch_extra: usize,
+) -> usize {
+    let by_user = train.by_user();
+    let n_users = by_user.n_rows;
+    let block = aerec::model::baseline::SYNC_USERS_PER_RANK * ranks;
+    let mut per_epoch = 0;
+    for start in (0..n_users).step_by(block) {
+        let touched = |r: usize| {
+            let mut t: Vec<u32> = (start..n_users.min(start + block))
+                .filter(|u| u % ranks == r)
+                .flat_map(|u| by_user.row(u).0.to_vec())
+                .collect();
+            t.sort_unstable();
+            t.dedup();
+            t
+        };
+        let mut union: Vec<u32> = (0..ranks).flat_map(touched).collect();
+        union.sort_unstable();
+        union.dedup();
+        per_epoch += 4 * touched(rank).len();
+        if !union.is_empty() {
+            per_epoch += s * width * union.len();
+        }
+    }
+    let owned = (0..n_users).filter(|u| u % ranks == rank).count();
+    epochs * (per_epoch + per_epoch_extra) + 8 * (epochs - 1) + s * width * owned
+}
+
+#[test]
+fn sgd_on_ranks_that_share_no_item_is_the_single_process_fit() {
+    let (train, valid) = two_blocks(70, 24);
+    let mf = aerec::model::baseline::MfConfig {
+        factors: Some(6),
+        epochs: 4,
+        ..Default::default()
+    };
+    let biases = aerec::model::baseline::BiasesConfig {
+        method: aerec::model::baseline::BiasesMethod::Sgd,
+        epochs: 4,
+        ..Default::default()
+    };
+    let alone = fit_baseline(&mf, &train, &valid, 1, 5).remove(0);
+    let fits = fit_baseline(&mf, &train, &valid, 2, 5);
+    for (rank, (tensors, report, sent)) in fits.iter().enumerate() {
+        // Every update is the one a single process makes, in the same
+        // order per row: the same bits.
+        assert_eq!(tensors, &alone.0, "mf, rank {rank}");
+        assert_eq!(report.history.len(), alone.1.history.len());
+        for (h, a) in report.history.iter().zip(&alone.1.history) {
+            assert!(
+                (h.train_rmse - a.train_rmse).abs() < 1e-12,
+                "{h:?} vs {a:?}"
+            );
+            let (hv, av) = (h.valid_rmse.unwrap(), a.valid_rmse.unwrap());
+            assert!((hv - av).abs() < 1e-12, "valid {hv} vs {av}");
+        }
+        let formula = sgd_bytes(&train, 2, rank, (7, 4), 4, 32);
+        assert_eq!(*sent as usize, formula, "mf, rank {rank}");
+    }
+    let alone = fit_baseline(&biases, &train, &valid, 1, 5).remove(0);
+    for (rank, (tensors, _, sent)) in fit_baseline(&biases, &train, &valid, 2, 5)
+        .iter()
+        .enumerate()
+    {
+        assert_eq!(tensors, &alone.0, "biases, rank {rank}");
+        // No validation and no stop agreement: the train sums alone.
+        let formula = sgd_bytes(&train, 2, rank, (1, 8), 4, 16) - 8 * 3;
+        assert_eq!(*sent as usize, formula, "biases, rank {rank}");
+    }
+}
+
+#[test]
+fn mf_on_two_and_three_ranks_reaches_the_single_process_accuracy() {
+    let (train, valid) = low_rank(300, 80, 21);
+    let cfg = aerec::model::baseline::MfConfig {
+        factors: Some(10),
+        epochs: 15,
+        lr: Some(0.02),
+        ..Default::default()
+    };
+    let seeds = [1u64, 2, 3, 4];
+    let final_rmse = |ranks: usize, seed: u64| {
+        let fits = fit_baseline(&cfg, &train, &valid, ranks, seed);
+        for (rank, f) in fits.iter().enumerate() {
+            assert_eq!(f.0, fits[0].0, "{ranks} ranks: rank {rank} differs");
+            let rmse = |r: &FitReport| -> Vec<_> {
+                (r.history.iter())
+                    .map(|h| (h.train_rmse, h.valid_rmse))
+                    .collect()
+            };
+            assert_eq!(rmse(&f.1), rmse(&fits[0].1), "{ranks} ranks: rank {rank}");
+        }
+        fits[0].1.history.last().unwrap().valid_rmse.unwrap()
+    };
+    let alone: Vec<f64> = seeds.iter().map(|&s| final_rmse(1, s)).collect();
+    for ranks in [2, 3] {
+        let group: Vec<f64> = seeds.iter().map(|&s| final_rmse(ranks, s)).collect();
+        let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+        let gap = (mean(&group) - mean(&alone)).abs();
+        eprintln!("{ranks} ranks: valid RMSE {group:?} vs 1 rank {alone:?}");
+        assert!(gap < 2.5e-3, "{ranks} ranks: mean valid RMSE off by {gap}");
+        for (g, a) in group.iter().zip(&alone) {
+            assert!((g - a).abs() < 5e-3, "{ranks} ranks: {g} vs {a}");
+        }
+    }
+}
+
+#[test]
+fn evaluation_split_over_ranks_reports_what_one_process_reports() {
+    let (train, test) = low_rank(37, 26, 8);
+    // User 0 keeps no training rating: its test ratings are cold start,
+    // scored by the fallback, and it is skipped by the ranking metrics.
+    let warm: Vec<usize> = (0..train.len()).filter(|&k| train.users[k] != 0).collect();
+    let train = train.select(&warm);
+    let spec = ModelSpec::from_json(&serde_json::json!({"model": "mf", "epochs": 3})).unwrap();
+    let scale = aerec::RatingScale { min: 1.0, max: 5.0 };
+    let model =
+        TrainedModel::fit(&spec, &train, None, None, scale, &FitOptions::default()).unwrap();
+    let opts = aerec::eval::EvalOptions {
+        clip: true,
+        ranking: Some(aerec::eval::RankingOptions {
+            k: 5,
+            threshold: 3.0,
+            ..Default::default()
+        }),
+    };
+    let alone = aerec::eval::evaluate(&model, &test, &opts).unwrap();
+    assert!(alone.rating.cold_start.n > 0);
+    let ranking = alone.ranking.as_ref().unwrap();
+    assert!(ranking.skipped_unknown == 1 && ranking.users > 10);
+    let close = |a: f64, b: f64, what: &str| assert!((a - b).abs() <= 1e-12, "{what}: {a} vs {b}");
+    for ranks in [2, 3] {
+        let out = ThreadGroup::run(ranks, 1, |comm| {
+            aerec::eval::evaluate_over(&model, &test, &opts, &*comm, &mut |_, _| {})
+        });
+        for o in out {
+            let got = o.unwrap();
+            let (r, a) = (&got.rating, &alone.rating);
+            assert_eq!(
+                (r.n, r.clipped, r.cold_start.n),
+                (a.n, a.clipped, a.cold_start.n)
+            );
+            close(r.rmse, a.rmse, "rmse");
+            close(r.mae, a.mae, "mae");
+            close(
+                r.cold_start.rmse.unwrap(),
+                a.cold_start.rmse.unwrap(),
+                "cold rmse",
+            );
+            close(
+                r.cold_start.mae.unwrap(),
+                a.cold_start.mae.unwrap(),
+                "cold mae",
+            );
+            // Each user's errors stay on one rank: the quantiles are exact.
+            assert_eq!(r.per_user_rmse, a.per_user_rmse);
+            let (g, w) = (got.ranking.as_ref().unwrap(), ranking);
+            assert_eq!(
+                (
+                    g.k,
+                    g.users,
+                    g.eligible_users,
+                    g.skipped_no_relevant,
+                    g.skipped_unknown
+                ),
+                (
+                    w.k,
+                    w.users,
+                    w.eligible_users,
+                    w.skipped_no_relevant,
+                    w.skipped_unknown
+                )
+            );
+            for (x, y, what) in [
+                (g.precision, w.precision, "precision"),
+                (g.recall, w.recall, "recall"),
+                (g.ndcg, w.ndcg, "ndcg"),
+                (g.map, w.map, "map"),
+                (g.hit_rate, w.hit_rate, "hit rate"),
+            ] {
+                close(x, y, what);
+            }
+            assert_eq!(g.coverage, w.coverage);
+        }
+    }
+}

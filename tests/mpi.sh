@@ -2,9 +2,10 @@
 # The MPI tests: the binary built with `--features mpi` under
 # `mpirun --allow-run-as-root --oversubscribe -np 2` (run by .ci/run; needs
 # OpenMPI's mpirun and python3). Checks:
-#  1. ml-latest-small (embedded) and ML-100K u1 (../shared/data, skipped
-#     with a printed reason when absent): 2 ranks reach a test RMSE within
-#     0.005 of 1 rank with the same recipe and epoch count;
+#  1. ml-latest-small (embedded: I-AutoRec, biases, MF) and ML-100K u1
+#     (../shared/data, skipped with a printed reason when absent): 2 ranks
+#     reach a test RMSE within 0.005 of 1 rank with the same recipe and
+#     epoch count (the training and the evaluation both split over ranks);
 #  2. the model file written by 2 ranks loads, recommends, predicts and
 #     serves like any other; `recommend --all-users` and `predict` split over
 #     2 ranks write the file one process writes (or, `--per-rank`, its parts);
@@ -35,11 +36,53 @@ compare() {
         || fail "$name: 2 ranks differ from 1 rank by more than 0.005"
 }
 compare ml-latest-small --preset autorec --layers 200 --lr 1e-3 --epochs 8 --seed 1
+# The baselines: ALS biases sum the item step over the ranks; MF's SGD
+# merges the item rows every block of users (docs/distributed.md).
+compare biases-ml-latest-small --model biases --seed 1
+compare mf-ml-latest-small --model mf --epochs 10 --seed 1
 if [ -f "$SHARED/ml-100k/u.data" ]; then
     compare ml100k-u1 --data "$SHARED/ml-100k/u.data" --method ml100k-u1 \
         --config examples/configs/engine-ml100k-u1-iautorec.toml --epochs 15 --seed 1
 else
     echo "skipping ML-100K u1: $SHARED/ml-100k/u.data is absent"
+fi
+
+# 1b. Distributed reading: each of 2 ranks reads half of the file and draws
+# its rows of the split; the training set, id maps and split counts are one
+# whole read's (the model file's id maps and training matrix byte for byte),
+# and the test RMSE is within 0.005 of 1 rank's.
+same_tensors() {
+    python3 - "$1" "$2" <<'PY'
+import json, struct, sys
+def tensors(path):
+    b = open(path, 'rb').read()
+    n = struct.unpack('<Q', b[:8])[0]
+    head = json.loads(b[8:8 + n])
+    return {k: b[8 + n + v['data_offsets'][0]:8 + n + v['data_offsets'][1]]
+            for k, v in head.items() if k != '__metadata__'}
+a, b = tensors(sys.argv[1]), tensors(sys.argv[2])
+for k in ['ids.users', 'ids.items', 'train.indptr', 'train.indices', 'train.values']:
+    if a[k] != b[k]:
+        sys.exit(f'{k} differs')
+PY
+}
+if [ -f "$SHARED/ml-latest-small/ratings.csv" ]; then
+    RECIPE=(--data "$SHARED/ml-latest-small/ratings.csv" --preset autorec --layers 200 --lr 1e-3 --epochs 8 --seed 1 --json -q)
+    whole=$("$BIN" --threads 1 train "${RECIPE[@]}" --out "$WORK/whole.aerec" | tail -n 1)
+    parts=$("${MPIRUN[@]}" "$BIN" --threads 1 train "${RECIPE[@]}" --distributed-read --out "$WORK/parts.aerec" | tail -n 1)
+    python3 -c "
+import json, sys
+a, b = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+for k in ['train_ratings', 'test_ratings', 'cold_start_test']:
+    assert a[k] == b[k], f'{k}: {a[k]} (1 whole read) vs {b[k]} (2 ranks, distributed read)'
+d = abs(a['test_rmse'] - b['test_rmse'])
+print(f\"distributed read: test RMSE 1 rank {a['test_rmse']:.7f}, 2 ranks {b['test_rmse']:.7f}\")
+sys.exit(0 if d <= 0.005 else 1)" "$whole" "$parts" || fail "2 ranks with --distributed-read differ from 1 rank"
+    same_tensors "$WORK/whole.aerec" "$WORK/parts.aerec" \
+        || fail "the id maps or training matrix of the 2-rank distributed-read model differ"
+    echo "distributed read: same id maps, split and training matrix as one whole read"
+else
+    echo "skipping distributed read: $SHARED/ml-latest-small/ratings.csv is absent"
 fi
 
 # 2. The 2-rank model behaves like any other.

@@ -177,7 +177,8 @@ impl ReadArgs {
         Ok(out)
     }
 
-    fn titles(&self) -> anyhow::Result<Option<HashMap<String, String>>> {
+    /// The titles `--titles` names, if any.
+    pub fn titles(&self) -> anyhow::Result<Option<HashMap<String, String>>> {
         self.titles
             .as_ref()
             .map(|p| read_titles(p).context("reading --titles"))

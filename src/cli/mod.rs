@@ -180,7 +180,7 @@ fn join_group() -> anyhow::Result<()> {
 /// on rank 0 alone while the other ranks exit at once.
 fn distributed(command: &Option<Command>) -> bool {
     match command {
-        Some(Command::Train(_) | Command::Predict(_)) => true,
+        Some(Command::Train(_) | Command::Eval(_) | Command::Predict(_)) => true,
         Some(Command::Recommend(a)) => a.all_users,
         _ => false,
     }

@@ -12,12 +12,15 @@ use serde_json::json;
 use super::ae_args::AutoencoderArgs;
 use super::baseline_args::BaselineArgs;
 use super::data_args::DataArgs;
+use super::data_args::Loaded;
 use super::filter_args::FilterArgs;
 use super::model_args::ModelArgs;
 use super::split_args::SplitArgs;
 use super::Context;
 use crate::data::filter::declared_or_inferred_scale;
 use crate::data::side::{self, SideOf};
+use crate::data::split::{Input, Split};
+use crate::data::RatingScale;
 use crate::data::Ratings;
 use anyhow::Context as _;
 
@@ -44,6 +47,13 @@ pub struct Args {
     /// Whether `--side-info` describes users or items (default: from the file name).
     #[arg(long, value_enum, value_name = "OF", help_heading = "Data")]
     pub side_of: Option<SideOfArg>,
+    /// Under mpirun, each rank reads its own part of `--data` (a byte range
+    /// of a text file, row groups of a Parquet file) and the split is drawn
+    /// on the parts; the training and validation parts are then gathered on
+    /// every rank (the evaluation is split over the ranks), so the model is
+    /// the one a single process fits (docs/distributed.md).
+    #[arg(long, help_heading = "Data")]
+    pub distributed_read: bool,
     /// How to split.
     #[command(flatten)]
     pub split: SplitArgs,
@@ -173,7 +183,10 @@ pub fn evaluate_shown(
     ctx: &Context,
 ) -> anyhow::Result<EvalReport> {
     let mut progress = super::progress::Progress::new(ctx, "ranking", "users");
-    let report = eval::evaluate_with_progress(model, test, opts, &mut |done, total| {
+    // Under MPI every rank evaluates its share of the test users and every
+    // rank gets the whole report (docs/distributed.md).
+    let group = super::group();
+    let report = eval::evaluate_over(model, test, opts, &*group, &mut |done, total| {
         progress.update(done, total)
     })?;
     if let Some(line) = report.ranking.as_ref().and_then(sample_note) {
@@ -260,26 +273,34 @@ pub fn run(args: &Args, ctx: &Context) -> anyhow::Result<()> {
     if let Some(plot) = &args.plot {
         crate::report::PlotFormat::from_path(plot)?;
     }
-    let loaded = args.data.load()?;
-    ctx.note(&loaded.note());
-    let (input, filtered) = args.filter.apply(loaded.input);
-    if let Some(f) = &filtered {
-        ctx.note(&format!(
-            "filter: removed {} users, {} items, {} ratings in {} round(s)",
-            f.users_removed, f.items_removed, f.ratings_removed, f.rounds
-        ));
-    }
     let mut split_args = args.split.clone();
-    if auto && split_args.valid_fraction.is_none() {
+    let auto_valid = auto && split_args.valid_fraction.is_none();
+    if auto_valid {
         split_args.valid_fraction = Some(AUTO_VALID_FRACTION);
+    }
+    let (split, data_scale, titles, source) = if args.distributed_read {
+        read_split_in_parts(args, &split_args, ctx)?
+    } else {
+        let loaded = args.data.load()?;
+        ctx.note(&loaded.note());
+        let (input, filtered) = args.filter.apply(loaded.input);
+        if let Some(f) = &filtered {
+            ctx.note(&format!(
+                "filter: removed {} users, {} items, {} ratings in {} round(s)",
+                f.users_removed, f.items_removed, f.ratings_removed, f.rounds
+            ));
+        }
+        let split = split_args.split(&input, ctx)?;
+        (split, loaded.scale, loaded.titles, loaded.source)
+    };
+    if auto_valid {
         ctx.note(&format!(
             "auto: validation = {:.0} % of train, for early stopping and choosing the model \
              (set --valid-fraction to change)",
             100.0 * AUTO_VALID_FRACTION
         ));
     }
-    let split = split_args.split(&input, ctx)?;
-    let scale = declared_or_inferred_scale(loaded.scale, &split.train)?;
+    let scale = declared_or_inferred_scale(data_scale, &split.train)?;
     let side = match &args.side_info {
         Some(p) => Some(side::read_side_features(
             p,
@@ -306,7 +327,8 @@ pub fn run(args: &Args, ctx: &Context) -> anyhow::Result<()> {
     ));
     // Under MPI every rank reads, splits and fits alike; the fit is
     // data-parallel over the ranks (kinds without it fit the same model on
-    // each), and only rank 0 writes, after the fit's last collective.
+    // each), the evaluation is split over the ranks, and only rank 0
+    // writes, after the evaluation's last collective.
     let opts = FitOptions {
         seed: args.split.seed,
         progress: ctx.progress(),
@@ -344,13 +366,8 @@ pub fn run(args: &Args, ctx: &Context) -> anyhow::Result<()> {
             (model, Some(report))
         }
     };
-    // The fit was the last collective operation: the other ranks are done,
-    // rank 0 evaluates and writes alone.
-    if !ctx.primary {
-        return Ok(());
-    }
     let spec = model.spec.clone();
-    if let Some(t) = loaded.titles {
+    if let Some(t) = titles {
         model.titles = t;
     }
     for n in &model.report.notes {
@@ -381,22 +398,29 @@ pub fn run(args: &Args, ctx: &Context) -> anyhow::Result<()> {
     let refitted = auto_report.as_ref().is_some_and(|_| !args.no_refit);
     let valid: Option<EvalReport> = match &split.valid {
         Some(_) if refitted || ranks_only => None,
-        Some(v) => Some(eval::evaluate(
+        Some(v) => Some(eval::evaluate_over(
             &model,
             v,
             &EvalOptions {
                 ranking: None,
                 ..eval_opts
             },
+            &*super::group(),
+            &mut |_, _| {},
         )?),
         None => None,
     };
+    // The evaluation was the last collective operation: the other ranks
+    // are done, rank 0 writes alone.
+    if !ctx.primary {
+        return Ok(());
+    }
     if let Some(path) = &args.history {
         crate::report::history::write_history(path, &model.report)?;
         ctx.note(&format!("history: {}", path.display()));
     }
     if let Some(path) = &args.plot {
-        let title = format!("aerec {} — {}", spec.kind(), loaded.source);
+        let title = format!("aerec {} — {}", spec.kind(), source);
         crate::report::history::plot_history(path, &model.report, &title)?;
         ctx.note(&format!("plot: {}", path.display()));
     }
@@ -413,7 +437,7 @@ pub fn run(args: &Args, ctx: &Context) -> anyhow::Result<()> {
         "model": spec.kind(),
         "auto": auto_report,
         "config": spec.to_json(),
-        "data": loaded.source,
+        "data": source,
         "train_ratings": split.train.len(),
         "test_ratings": split.test.len(),
         "ranks_only": ranks_only,
@@ -495,6 +519,92 @@ pub fn run(args: &Args, ctx: &Context) -> anyhow::Result<()> {
     };
     ctx.emit(&human, &result)
 }
+
+/// `--distributed-read`: every rank reads its part of `--data` and draws
+/// its rows of the split; the training and validation parts are gathered
+/// on every rank (the fit still takes them whole), and so is the test part
+/// (every rank evaluates its share of the test users). What cannot be done on parts yet is refused
+/// with the reason, never done differently. Returns the split, the
+/// declared or inferred scale, the titles and the source's name.
+fn read_split_in_parts(
+    args: &Args,
+    split_args: &super::split_args::SplitArgs,
+    ctx: &Context,
+) -> anyhow::Result<(Split, Option<RatingScale>, Option<Titles>, String)> {
+    use crate::data::read::{read_distributed, RowsBy};
+    use crate::data::split::{gather_part, split_distributed};
+    let Some(path) = args.data.data.as_deref() else {
+        anyhow::bail!(
+            "--distributed-read reads one file, each rank its part: give --data FILE \
+             (not --train/--test, nor the embedded set)"
+        );
+    };
+    let refused = if args.filter.active() {
+        Some("the activity filters need every user's and item's count over the whole file")
+    } else if args.side_info.is_some() {
+        Some("--side-info rows follow the whole training set's ids")
+    } else if args.data.read.implicit_options().is_some() {
+        Some("implicit feedback is converted after a whole read")
+    } else {
+        None
+    };
+    if let Some(why) = refused {
+        anyhow::bail!(
+            "--distributed-read cannot be combined with this yet: {why}; \
+             drop --distributed-read (every rank then reads the whole file)"
+        );
+    }
+    let comm = super::group();
+    let read = read_distributed(path, &args.data.read.options()?, RowsBy::User, &*comm)?;
+    let out = read.outcome;
+    let loaded = Loaded {
+        input: Input::Whole(out.ratings.select(&[])),
+        titles: args.data.read.titles()?,
+        source: format!(
+            "{} ({}), read in {} part(s)",
+            path.display(),
+            out.format,
+            comm.size()
+        ),
+        format: out.format,
+        skipped: out.skipped,
+        skipped_examples: out.skipped_examples,
+        scale: out.scale,
+    };
+    ctx.note(&loaded.note());
+    let parts = split_distributed(
+        &out.ratings,
+        &read.rows,
+        read.total,
+        &split_args.config(),
+        &*comm,
+    )?;
+    drop(out.ratings);
+    let train = gather_part(&*comm, &parts.train, None)?
+        .context("the training part was gathered on every rank")?;
+    let valid = match &parts.valid {
+        Some(v) => Some(
+            gather_part(&*comm, v, None)?
+                .context("the validation part was gathered on every rank")?,
+        ),
+        None => None,
+    };
+    // Evaluation is split over the ranks (`eval::evaluate_over`), each
+    // scoring its share of the test users: every rank needs the test part.
+    let test = gather_part(&*comm, &parts.test, None)?
+        .context("the test part was gathered on every rank")?;
+    let split = Split {
+        train,
+        test,
+        valid,
+        cold: parts.cold,
+        valid_cold: parts.valid_cold,
+    };
+    Ok((split, loaded.scale, loaded.titles, loaded.source))
+}
+
+/// Item titles by original id.
+type Titles = std::collections::HashMap<String, String>;
 
 /// Share of train the automatic default carves out for validation when
 /// `--valid-fraction` is not given: 5 % (4,000 ratings of ML-100K u1) is

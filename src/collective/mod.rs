@@ -201,6 +201,17 @@ pub fn owns(row: usize, rank: usize, size: usize) -> bool {
     row % size == rank
 }
 
+/// Whether `flag` is set on any rank: one all-reduce of 8 bytes, a no-op
+/// alone. How a group agrees to stop when one rank was asked to.
+pub fn any_rank(comm: &dyn Collective, flag: bool) -> Result<bool> {
+    if comm.size() == 1 {
+        return Ok(flag);
+    }
+    let mut v = [f64::from(u8::from(flag))];
+    comm.all_reduce_sum_f64(&mut v)?;
+    Ok(v[0] > 0.0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -36,6 +36,10 @@ use serde::{Deserialize, Serialize};
 use super::{IdMap, Ratings};
 use crate::error::{Error, Result};
 
+mod distributed;
+
+pub use distributed::{gather_part, split_distributed, DistributedSplit, SplitPart};
+
 /// What the data flags loaded: one table to split, or a pre-split pair.
 #[derive(Debug, Clone)]
 pub enum Input {
@@ -392,11 +396,22 @@ fn parts(r: &Ratings, selected: &[bool]) -> (Ratings, Ratings) {
 /// `round(n · fraction)` positions out of `n`, uniformly.
 fn random_mask(n: usize, fraction: f64, rng: &mut SmallRng) -> Vec<bool> {
     let take = (n as f64 * fraction).round() as usize;
-    let mut order: Vec<usize> = (0..n).collect();
-    let (chosen, _) = order.partial_shuffle(rng, take);
     let mut mask = vec![false; n];
-    for &k in chosen.iter() {
-        mask[k] = true;
+    // The shuffle's draws do not depend on what it moves: `u32` positions
+    // (half the memory of `usize`) give the same choice.
+    match u32::try_from(n) {
+        Ok(n) => {
+            let mut order: Vec<u32> = (0..n).collect();
+            for &k in order.partial_shuffle(rng, take).0.iter() {
+                mask[k as usize] = true;
+            }
+        }
+        Err(_) => {
+            let mut order: Vec<usize> = (0..n).collect();
+            for &k in order.partial_shuffle(rng, take).0.iter() {
+                mask[k] = true;
+            }
+        }
     }
     mask
 }
@@ -478,11 +493,24 @@ pub fn pandas_quantile(values: &[i64], q: f64) -> Option<f64> {
 /// Fold (0-based) of each rating: a seeded permutation cut into `k`
 /// contiguous pieces whose sizes differ by at most one.
 fn kfold_assignment(n: usize, k: usize, seed: u64) -> Vec<u32> {
-    let mut order: Vec<usize> = (0..n).collect();
-    order.shuffle(&mut SmallRng::seed_from_u64(seed));
     let mut fold_of = vec![0u32; n];
-    for (rank, &k_pos) in order.iter().enumerate() {
-        fold_of[k_pos] = (rank * k / n.max(1)) as u32;
+    let fold = |rank: usize| (rank * k / n.max(1)) as u32;
+    // As in `random_mask`: `u32` positions, the same draws.
+    match u32::try_from(n) {
+        Ok(m) => {
+            let mut order: Vec<u32> = (0..m).collect();
+            order.shuffle(&mut SmallRng::seed_from_u64(seed));
+            for (rank, &k_pos) in order.iter().enumerate() {
+                fold_of[k_pos as usize] = fold(rank);
+            }
+        }
+        Err(_) => {
+            let mut order: Vec<usize> = (0..n).collect();
+            order.shuffle(&mut SmallRng::seed_from_u64(seed));
+            for (rank, &k_pos) in order.iter().enumerate() {
+                fold_of[k_pos] = fold(rank);
+            }
+        }
     }
     fold_of
 }

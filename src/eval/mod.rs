@@ -21,13 +21,15 @@ pub mod tune;
 pub use auto::{auto_fit, default_budget, AutoOptions, AutoReport, AutoTrial};
 pub use compare::{compare, compare_with_side, CompareReport, MeanStd, NamedSpec};
 pub use ranking::{
-    ranking_metrics, ranking_metrics_with_progress, RankUsers, RankingMetrics, RankingOptions,
+    ranking_metrics, ranking_metrics_over, ranking_metrics_with_progress, RankUsers,
+    RankingMetrics, RankingOptions,
 };
-pub use rating::{rating_metrics, ColdStart, Quantiles, RatingMetrics};
+pub use rating::{rating_metrics, rating_metrics_over, ColdStart, Quantiles, RatingMetrics};
 pub use tune::{tune, SearchMode, TuneReport};
 
 use serde::{Deserialize, Serialize};
 
+use crate::collective::Collective;
 use crate::data::Ratings;
 use crate::error::Result;
 use crate::model::TrainedModel;
@@ -75,11 +77,33 @@ pub fn evaluate_with_progress(
     opts: &EvalOptions,
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<EvalReport> {
-    let preds = model.predict_ratings(test)?;
-    let rating = rating_metrics(test, &preds, opts.clip.then_some(model.scale));
+    evaluate_over(
+        model,
+        test,
+        opts,
+        &crate::collective::Single::default(),
+        progress,
+    )
+}
+
+/// [`evaluate_with_progress`] over the ranks of a group (each rank calls
+/// it with the same model, test ratings and options): the test users are
+/// split across the ranks for the rating metrics
+/// ([`rating_metrics_over`]) and the ranking metrics
+/// ([`ranking_metrics_over`]), and every rank returns the single process's
+/// report, up to the order of the float sums. Alone it is
+/// [`evaluate_with_progress`].
+pub fn evaluate_over(
+    model: &TrainedModel,
+    test: &Ratings,
+    opts: &EvalOptions,
+    comm: &dyn Collective,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<EvalReport> {
+    let rating = rating_metrics_over(model, test, opts.clip.then_some(model.scale), comm)?;
     let ranking = opts
         .ranking
-        .map(|r| ranking_metrics_with_progress(model, test, &r, progress))
+        .map(|r| ranking_metrics_over(model, test, &r, comm, progress))
         .transpose()?;
     Ok(EvalReport { rating, ranking })
 }

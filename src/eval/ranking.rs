@@ -21,6 +21,7 @@ use rand::SeedableRng;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use crate::collective::{share, Collective};
 use crate::data::Ratings;
 use crate::error::Result;
 use crate::model::TrainedModel;
@@ -213,6 +214,29 @@ pub fn ranking_metrics_with_progress(
     opts: &RankingOptions,
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<RankingMetrics> {
+    ranking_metrics_over(
+        model,
+        test,
+        opts,
+        &crate::collective::Single::default(),
+        progress,
+    )
+}
+
+/// [`ranking_metrics_with_progress`] over a group: every rank picks the
+/// same users (the sample is seeded), ranks its contiguous share of them
+/// (`collective::share`), and the ranks sum the per-user metrics and their
+/// count (one all-reduce of 48 bytes) and gather the items shown (one
+/// all-gather of 4 bytes an item a rank showed) for the coverage. Every
+/// rank gets the single process's metrics up to the order of the `f64`
+/// sums; `progress` counts this rank's users.
+pub fn ranking_metrics_over(
+    model: &TrainedModel,
+    test: &Ratings,
+    opts: &RankingOptions,
+    comm: &dyn Collective,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<RankingMetrics> {
     let mut relevant: BTreeMap<u32, Vec<u32>> = BTreeMap::new();
     for ((&u, &i), &r) in test.users.iter().zip(&test.items).zip(&test.values) {
         let list = relevant.entry(u).or_default();
@@ -235,13 +259,14 @@ pub fn ranking_metrics_with_progress(
     }
     let n = opts.users.count(eligible.len(), model.n_items());
     let chosen = sample_users(&eligible, n, opts.seed);
-    let jobs: Vec<(u32, Vec<u32>)> = chosen
-        .into_iter()
+    let mine = share(chosen.len(), comm.rank(), comm.size());
+    let jobs: Vec<(u32, Vec<u32>)> = chosen[mine]
+        .iter()
         .map(|u| {
-            let mut items = relevant.remove(&u).unwrap_or_default();
+            let mut items = relevant.remove(u).unwrap_or_default();
             items.sort_unstable();
             items.dedup();
-            (u, items)
+            (*u, items)
         })
         .collect();
     let mut per_user: Vec<(UserRanking, Vec<u32>)> = Vec::with_capacity(jobs.len());
@@ -261,27 +286,44 @@ pub fn ranking_metrics_with_progress(
         per_user.extend(ranked);
         progress(per_user.len(), jobs.len());
     }
-    let n = per_user.len().max(1) as f64;
-    let mean = |f: fn(&UserRanking) -> f64| per_user.iter().map(|(m, _)| f(m)).sum::<f64>() / n;
+    let sum = |f: fn(&UserRanking) -> f64| per_user.iter().map(|(m, _)| f(m)).sum::<f64>();
+    let mut sums = [
+        per_user.len() as f64,
+        sum(|m| m.precision),
+        sum(|m| m.recall),
+        sum(|m| m.ndcg),
+        sum(|m| m.ap),
+        sum(|m| m.hit),
+    ];
     let mut shown = vec![false; model.n_items()];
     for (_, top) in &per_user {
         for &i in top {
             shown[i as usize] = true;
         }
     }
+    if comm.size() > 1 {
+        comm.all_reduce_sum_f64(&mut sums)?;
+        let mine: Vec<u32> = (0..shown.len() as u32)
+            .filter(|&i| shown[i as usize])
+            .collect();
+        for i in comm.all_gather_u32(&mine)?.into_iter().flatten() {
+            shown[i as usize] = true;
+        }
+    }
+    let n = sums[0].max(1.0);
     let covered = shown.iter().filter(|&&s| s).count();
     Ok(RankingMetrics {
         k: opts.k,
         threshold: opts.threshold,
-        users: per_user.len(),
+        users: sums[0] as usize,
         eligible_users: eligible.len(),
         skipped_no_relevant,
         skipped_unknown,
-        precision: mean(|m| m.precision),
-        recall: mean(|m| m.recall),
-        ndcg: mean(|m| m.ndcg),
-        map: mean(|m| m.ap),
-        hit_rate: mean(|m| m.hit),
+        precision: sums[1] / n,
+        recall: sums[2] / n,
+        ndcg: sums[3] / n,
+        map: sums[4] / n,
+        hit_rate: sums[5] / n,
         coverage: covered as f64 / model.n_items().max(1) as f64,
     })
 }

@@ -106,6 +106,25 @@ impl ValidationCells {
         (sq / self.len() as f64).sqrt()
     }
 
+    /// Sum of squared errors of `predict(user, item)` over the cells of the
+    /// users `take` accepts, and how many cells that is: one rank's part of
+    /// a validation RMSE computed over a group.
+    pub fn sse_of_rows(
+        &self,
+        take: impl Fn(usize) -> bool,
+        predict: impl Fn(usize, usize) -> f32,
+    ) -> (f64, usize) {
+        let (mut sq, mut n) = (0f64, 0usize);
+        for u in (0..self.by_user.n_rows).filter(|&u| take(u)) {
+            let (idx, val) = self.by_user.row(u);
+            for (&i, &y) in idx.iter().zip(val) {
+                sq += self.error(predict(u, i as usize), y).powi(2);
+            }
+            n += idx.len();
+        }
+        (sq, n)
+    }
+
     /// RMSE of predictions given in the order of `layout`'s stored values
     /// (`layout` is [`ValidationCells::by_user`] or
     /// [`ValidationCells::by_item`]).

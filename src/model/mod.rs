@@ -133,9 +133,9 @@ pub type EpochObserver = Arc<dyn Fn(&EpochStats, usize) + Send + Sync>;
 ///
 /// It also names the group of processes the fit runs in
 /// ([`FitControl::with_collective`]): kinds that train data-parallel
-/// (the autoencoder engine) split each batch's rows across its ranks and
-/// exchange gradients; the others fit the same model on every rank. One
-/// process when nothing is said.
+/// (the autoencoder engine, biases, MF) split their rows across its ranks
+/// and exchange gradients or touched rows; the others fit the same model
+/// on every rank. One process when nothing is said.
 #[derive(Clone, Default)]
 pub struct FitControl {
     stop: Arc<AtomicBool>,

@@ -363,7 +363,7 @@ fn scatter_and_check<K: Packed>(r: &Ratings, shift: u32, item_bits: u32) -> bool
 /// The proofs for grouped rows and then for rows in any order go first:
 /// repeats are rare, and the exact search below, which lists them with
 /// their rows, reads the items in random order.
-fn find_duplicates(r: &Ratings) -> Vec<(usize, usize)> {
+pub(super) fn find_duplicates(r: &Ratings) -> Vec<(usize, usize)> {
     if grouped_without_duplicates(r) || scattered_without_duplicates(r) {
         return Vec::new();
     }
@@ -407,6 +407,16 @@ fn search_duplicates(r: &Ratings) -> Vec<(usize, usize)> {
 /// Keeps one entry per repeated pair, at the position of its last occurrence:
 /// with its value (keep-last) or the mean of all its values (mean).
 fn collapse(r: Ratings, duplicates: &[(usize, usize)], policy: Duplicates) -> Ratings {
+    collapse_kept(r, duplicates, policy).0
+}
+
+/// [`collapse`], also giving the rows kept (ascending), so that a caller
+/// that numbers rows (a distributed read) can follow them.
+pub(super) fn collapse_kept(
+    r: Ratings,
+    duplicates: &[(usize, usize)],
+    policy: Duplicates,
+) -> (Ratings, Vec<usize>) {
     // first row of a pair → (sum, count, last row)
     let mut groups: HashMap<usize, (f64, u32, usize)> = HashMap::new();
     for &(later, first) in duplicates {
@@ -436,7 +446,7 @@ fn collapse(r: Ratings, duplicates: &[(usize, usize)], policy: Duplicates) -> Ra
             out.values[slot] = v;
         }
     }
-    out
+    (out, idx)
 }
 
 #[cfg(test)]

@@ -22,6 +22,7 @@
 //! 0 as a missing cell, because a scipy sparse matrix cannot say otherwise.
 
 mod detect;
+mod distributed;
 pub mod embedded;
 mod finish;
 #[cfg(target_os = "linux")]
@@ -38,6 +39,7 @@ use std::str::FromStr;
 use crate::data::{RatingScale, Ratings};
 use crate::error::{Error, Result};
 
+pub use distributed::{read_distributed, DistributedRead, RowsBy};
 pub use parquet::{parquet_row_groups, read_parquet_row_groups};
 pub use two_columns::{read_item_ratings, read_pairs};
 

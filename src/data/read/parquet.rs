@@ -153,7 +153,6 @@ pub(super) fn read<R: ChunkReader + 'static>(
     opts: &ReadOptions,
 ) -> Result<ReadOutcome> {
     let meta = open(&source)?;
-    let file_len = source.len();
     let n_groups = meta.metadata().num_row_groups();
     let groups = groups.unwrap_or(0..n_groups);
     if groups.start > groups.end || groups.end > n_groups {
@@ -168,6 +167,52 @@ pub(super) fn read<R: ChunkReader + 'static>(
     if declared == 0 {
         return Err(Error::format("the file has no rows: no ratings"));
     }
+    let build = decode(source, meta, &plan, opts, groups, &starts)?;
+    build.finish(opts, starts)
+}
+
+/// The rows of the row groups `groups` (possibly none) of a Parquet file,
+/// before the duplicate policy and the scale, named in errors by their
+/// place in the whole file: one rank's part of a distributed read. Every
+/// rank checks the footer and the columns alike, so a file that cannot be
+/// read fails on every rank with the same error.
+pub(super) fn read_part(
+    path: &Path,
+    groups: Range<usize>,
+    opts: &ReadOptions,
+) -> Result<super::text::Part> {
+    let source = std::fs::File::open(path)?;
+    let meta = open(&source)?;
+    let n_groups = meta.metadata().num_row_groups();
+    if groups.start > groups.end || groups.end > n_groups {
+        return Err(Error::config(format!(
+            "row groups {}..{} asked for; the file has {n_groups}",
+            groups.start, groups.end
+        )));
+    }
+    let starts = group_starts(meta.metadata());
+    let plan = Plan::resolve(meta.schema(), opts)?;
+    let declared: u64 = group_rows(meta.metadata())[groups.clone()].iter().sum();
+    let build = if declared == 0 {
+        Build::new(&plan, opts, 0)
+    } else {
+        decode(source, meta, &plan, opts, groups, &starts)?
+    };
+    build.into_part(starts)
+}
+
+/// Decodes the row groups `groups` (declaring at least one row) into a
+/// table.
+fn decode<'p, R: ChunkReader + 'static>(
+    source: R,
+    meta: ArrowReaderMetadata,
+    plan: &'p Plan,
+    opts: &ReadOptions,
+    groups: Range<usize>,
+    starts: &[u64],
+) -> Result<Build<'p>> {
+    let file_len = source.len();
+    let declared = starts[groups.end] - starts[groups.start];
     let mask = ProjectionMask::roots(meta.parquet_schema(), plan.roots.iter().copied());
     let builder = ParquetRecordBatchReaderBuilder::new_with_metadata(source, meta)
         .with_projection(mask)
@@ -178,14 +223,14 @@ pub(super) fn read<R: ChunkReader + 'static>(
     // declare any number: no more rows than the file has bytes are
     // reserved (untouched reserved memory costs nothing until written).
     let reserve = declared.min(file_len).min(u32::MAX as u64) as usize;
-    let mut build = Build::new(&plan, opts, reserve);
+    let mut build = Build::new(plan, opts, reserve);
     let mut file_row = starts[groups.start];
     loop {
         let batch = match guard(|| reader.next())? {
             None => break,
             Some(batch) => batch.map_err(decode_error)?,
         };
-        build.batch(&batch, file_row, &starts)?;
+        build.batch(&batch, file_row, starts)?;
         file_row += batch.num_rows() as u64;
     }
     // The decoder stops where the pages end: a footer that declares other
@@ -197,7 +242,7 @@ pub(super) fn read<R: ChunkReader + 'static>(
             groups.start, groups.end
         )));
     }
-    build.finish(opts, starts)
+    Ok(build)
 }
 
 /// Reads a Parquet file's footer and checks what the decoder will trust.
@@ -948,6 +993,25 @@ impl<'p> Build<'p> {
             ts.push(t);
         }
         Ok(())
+    }
+
+    /// The rows as decoded, for a reader of one part of the file.
+    fn into_part(self, starts: Vec<u64>) -> Result<super::text::Part> {
+        let (user_ids, item_ids) =
+            rayon::join(|| self.user_ids.into_map(), || self.item_ids.into_map());
+        Ok(super::text::Part {
+            ratings: Ratings {
+                users: self.users,
+                items: self.items,
+                values: self.values,
+                timestamps: self.times,
+                user_ids: std::sync::Arc::new(user_ids?),
+                item_ids: std::sync::Arc::new(item_ids?),
+            },
+            skipped: self.skipped,
+            examples: self.examples,
+            lines: self.lines.into_rows(starts),
+        })
     }
 
     fn finish(self, opts: &ReadOptions, starts: Vec<u64>) -> Result<ReadOutcome> {

@@ -17,7 +17,7 @@ use super::network::{mix, Network, Param, SharedStep, Workspace};
 use super::optim::{OptimSettings, Optimizer};
 use super::real::{sum_sq, Real};
 use super::sparse::Batch;
-use crate::collective::{owns, Collective};
+use crate::collective::{any_rank, owns, Collective};
 use crate::data::Csr;
 use crate::error::{Error, ErrorKind, Result};
 use crate::model::{EpochStats, FitControl, FitReport};
@@ -394,16 +394,6 @@ fn agreed_rows(comm: &dyn Collective, rows: &Csr) -> Result<Vec<usize>> {
         .collect();
     all.sort_unstable();
     Ok(all)
-}
-
-/// Whether `flag` is set on any rank (a no-op alone).
-fn any_rank(comm: &dyn Collective, flag: bool) -> Result<bool> {
-    if comm.size() == 1 {
-        return Ok(flag);
-    }
-    let mut v = [f64::from(u8::from(flag))];
-    comm.all_reduce_sum_f64(&mut v)?;
-    Ok(v[0] > 0.0)
 }
 
 /// Sums `buf` over the ranks, in its own float type.

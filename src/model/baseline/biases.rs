@@ -5,7 +5,9 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
+use super::parallel::{self, gather_user_rows, sgd_blocks, ItemSync};
 use super::{check_all, check_items, check_user, config_of, scalar, vector};
+use crate::collective::{owns, Collective};
 use crate::data::Csr;
 use crate::error::{Error, Result};
 use crate::model::registry::{no_presets, parse_serde, ModelConfig, ModelKind};
@@ -96,16 +98,35 @@ impl BiasesConfig {
         Ok(())
     }
 
-    /// Fits the biases.
-    pub fn fit(&self, data: &FitData<'_>, _opts: &FitOptions) -> Result<(BiasesModel, FitReport)> {
+    /// Fits the biases. Under a group of several ranks (`opts.control`'s
+    /// collective) each rank fits the users it owns and every rank returns
+    /// the same model: ALS sums the item step's residuals over the ranks
+    /// (the single process's biases up to the order of `f64` sums); SGD
+    /// merges the item biases every block of users as MF does (module
+    /// `parallel`).
+    pub fn fit(&self, data: &FitData<'_>, opts: &FitOptions) -> Result<(BiasesModel, FitReport)> {
         self.validate()?;
         let start = Instant::now();
+        let comm = opts.control.collective();
+        let comm = &*comm;
+        let sent_before = comm.bytes_sent();
+        let group = comm.size() > 1;
         let by_user = data.train_by_user;
         let mu = data.stats.mean;
+        let mut notes = Vec::new();
         // Fitted in f64 (as Surprise's numpy arrays), stored as f32.
         let mut user_bias = vec![0f64; by_user.n_rows];
         let mut item_bias = vec![0f64; by_user.n_cols];
         match self.method {
+            BiasesMethod::Als if group => {
+                (user_bias, item_bias) =
+                    als_over(by_user, mu, self.epochs, (self.reg_u, self.reg_i), comm)?;
+                notes.push(format!(
+                    "data-parallel over {} ranks: each rank sums its own users' residuals \
+                     for the item step and fits its own users' biases",
+                    comm.size()
+                ));
+            }
             BiasesMethod::Als => {
                 (user_bias, item_bias) = als(by_user, mu, self.epochs, self.reg_u, self.reg_i);
             }
@@ -113,12 +134,25 @@ impl BiasesConfig {
                 let lr = self.lr.unwrap_or(SGD_LR);
                 let l2 = self.l2.unwrap_or(SGD_L2);
                 let spread = data.stats.spread();
+                let mut sync = group.then(|| ItemSync::new(by_user.n_cols, 1));
                 for epoch in 1..=self.epochs {
-                    sgd_epoch(by_user, mu, lr, l2, &mut user_bias, &mut item_bias);
-                    let rmse = train_rmse(by_user, mu, &user_bias, &item_bias);
+                    let (bu, bi) = (&mut user_bias, &mut item_bias);
+                    match &mut sync {
+                        None => sgd_epoch(by_user, mu, lr, l2, bu, bi),
+                        Some(sync) => sgd_epoch_over(by_user, (mu, lr, l2), (bu, bi), comm, sync)?,
+                    }
+                    let rmse = train_rmse_over(by_user, mu, &user_bias, &item_bias, comm)?;
                     crate::model::diverge::check_epoch(epoch, rmse, spread, lr as f64)?;
                 }
+                if group {
+                    gather_user_rows(comm, by_user.n_rows, &mut [(&mut user_bias[..], 1)])?;
+                    notes.push(parallel::sgd_note(comm.size()));
+                }
             }
+        }
+        if group {
+            let sent = comm.bytes_sent() - sent_before;
+            notes.push(parallel::bytes_note(comm, sent, self.epochs));
         }
         let model = BiasesModel {
             config: self.clone(),
@@ -129,6 +163,7 @@ impl BiasesConfig {
         let report = FitReport {
             epochs: self.epochs,
             train_seconds: start.elapsed().as_secs_f64(),
+            notes,
             ..FitReport::default()
         };
         Ok((model, report))
@@ -152,6 +187,56 @@ pub fn als(by_user: &Csr, mu: f64, epochs: usize, reg_u: f32, reg_i: f32) -> (Ve
     (user_bias, item_bias)
 }
 
+/// [`als`] over a group: each rank holds the ratings of the users it owns.
+/// The item step's residual sums (and, once, the item counts) are summed
+/// over the ranks, `8 · n_items` bytes an epoch; the user step is the
+/// owner's alone; the user biases are gathered at the end. The result is
+/// [`als`]'s up to the order of the `f64` sums.
+fn als_over(
+    by_user: &Csr,
+    mu: f64,
+    epochs: usize,
+    (reg_u, reg_i): (f32, f32),
+    comm: &dyn Collective,
+) -> Result<(Vec<f64>, Vec<f64>)> {
+    let (rank, size) = (comm.rank(), comm.size());
+    let mine: Vec<usize> = (0..by_user.n_rows)
+        .filter(|&u| owns(u, rank, size))
+        .collect();
+    let mut user_bias = vec![0f64; by_user.n_rows];
+    let mut item_bias = vec![0f64; by_user.n_cols];
+    let mut n_item = vec![0f64; by_user.n_cols];
+    for &u in &mine {
+        for &i in by_user.row(u).0 {
+            n_item[i as usize] += 1.0;
+        }
+    }
+    comm.all_reduce_sum_f64(&mut n_item)?;
+    let mut dev = vec![0f64; by_user.n_cols];
+    for _ in 0..epochs {
+        dev.fill(0.0);
+        for &u in &mine {
+            let (idx, val) = by_user.row(u);
+            for (&i, &x) in idx.iter().zip(val) {
+                dev[i as usize] += x as f64 - mu - user_bias[u];
+            }
+        }
+        comm.all_reduce_sum_f64(&mut dev)?;
+        for ((b, &d), &n) in item_bias.iter_mut().zip(&dev).zip(&n_item) {
+            *b = d / (reg_i as f64 + n);
+        }
+        for &u in &mine {
+            let (idx, val) = by_user.row(u);
+            let d: f64 = (idx.iter().zip(val))
+                .map(|(&i, &x)| x as f64 - mu - item_bias[i as usize])
+                .sum();
+            user_bias[u] = d / (reg_u as f64 + idx.len() as f64);
+        }
+    }
+    gather_user_rows(comm, by_user.n_rows, &mut [(&mut user_bias[..], 1)])?;
+    Ok((user_bias, item_bias))
+}
+
 fn damped_means(m: &Csr, mu: f64, other: &[f64], reg: f32, out: &mut [f64]) {
     for (r, o) in out.iter_mut().enumerate() {
         let (idx, val) = m.row(r);
@@ -164,7 +249,6 @@ fn damped_means(m: &Csr, mu: f64, other: &[f64], reg: f32, out: &mut [f64]) {
     }
 }
 
-/// One SGD epoch with Surprise's update rule, ratings in user order.
 /// Training RMSE of `μ + b_u + b_i` (one pass over the ratings).
 fn train_rmse(m: &Csr, mu: f64, bu: &[f64], bi: &[f64]) -> f64 {
     let mut sq = 0.0;
@@ -178,16 +262,61 @@ fn train_rmse(m: &Csr, mu: f64, bu: &[f64], bi: &[f64]) -> f64 {
     (sq / m.nnz().max(1) as f64).sqrt()
 }
 
-fn sgd_epoch(m: &Csr, mu: f64, lr: f32, l2: f32, bu: &mut [f64], bi: &mut [f64]) {
-    let (lr, l2) = (lr as f64, l2 as f64);
-    for (u, b_u) in bu.iter_mut().enumerate() {
+/// [`train_rmse`] over a group: squared errors and counts of the users
+/// each rank owns, summed (16 bytes). Alone it is [`train_rmse`].
+fn train_rmse_over(m: &Csr, mu: f64, bu: &[f64], bi: &[f64], comm: &dyn Collective) -> Result<f64> {
+    let (rank, size) = (comm.rank(), comm.size());
+    if size == 1 {
+        return Ok(train_rmse(m, mu, bu, bi));
+    }
+    let mut sums = [0f64, 0.0];
+    for u in (0..m.n_rows).filter(|&u| owns(u, rank, size)) {
         let (idx, val) = m.row(u);
         for (&i, &r) in idx.iter().zip(val) {
-            let b_i = &mut bi[i as usize];
-            let err = r as f64 - (mu + *b_u + *b_i);
-            *b_u += lr * (err - l2 * *b_u);
-            *b_i += lr * (err - l2 * *b_i);
+            let e = r as f64 - mu - bu[u] - bi[i as usize];
+            sums[0] += e * e;
         }
+        sums[1] += idx.len() as f64;
+    }
+    comm.all_reduce_sum_f64(&mut sums)?;
+    Ok((sums[0] / sums[1].max(1.0)).sqrt())
+}
+
+/// [`sgd_epoch`] on the users this rank owns, the item biases merged over
+/// the ranks after each block of users ([`ItemSync`]).
+fn sgd_epoch_over(
+    m: &Csr,
+    (mu, lr, l2): (f64, f32, f32),
+    (bu, bi): (&mut [f64], &mut [f64]),
+    comm: &dyn Collective,
+    sync: &mut ItemSync<f64>,
+) -> Result<()> {
+    for block in sgd_blocks(m.n_rows, comm.rank(), comm.size()) {
+        for &u in &block {
+            sync.touch(m.row(u).0, &[(&*bi, 1)]);
+            sgd_user(m, u, (mu, lr, l2), &mut bu[u], bi);
+        }
+        sync.merge(comm, &mut [(&mut *bi, 1)])?;
+    }
+    Ok(())
+}
+
+/// One SGD epoch with Surprise's update rule, ratings in user order.
+fn sgd_epoch(m: &Csr, mu: f64, lr: f32, l2: f32, bu: &mut [f64], bi: &mut [f64]) {
+    for (u, b_u) in bu.iter_mut().enumerate() {
+        sgd_user(m, u, (mu, lr, l2), b_u, bi);
+    }
+}
+
+/// Surprise's SGD updates of user `u`'s ratings, in order.
+fn sgd_user(m: &Csr, u: usize, (mu, lr, l2): (f64, f32, f32), b_u: &mut f64, bi: &mut [f64]) {
+    let (lr, l2) = (lr as f64, l2 as f64);
+    let (idx, val) = m.row(u);
+    for (&i, &r) in idx.iter().zip(val) {
+        let b_i = &mut bi[i as usize];
+        let err = r as f64 - (mu + *b_u + *b_i);
+        *b_u += lr * (err - l2 * *b_u);
+        *b_i += lr * (err - l2 * *b_i);
     }
 }
 

@@ -7,10 +7,12 @@ use rand::rngs::SmallRng;
 use rand::SeedableRng;
 use serde::{Deserialize, Serialize};
 
+use super::parallel::{self, gather_user_rows, owned_nnz, sgd_blocks, sum_over, ItemSync};
 use super::{
     check_all, check_items, check_user, config_of, dot, matrix, normal_init, scalar, shape2,
     solve_spd, vector,
 };
+use crate::collective::{any_rank, Collective};
 use crate::data::Csr;
 use crate::error::{Error, Result};
 use crate::model::diverge;
@@ -128,34 +130,64 @@ impl MfConfig {
 
     /// Fits biased MF by SGD over the ratings in user order (as Surprise's
     /// `all_ratings()`), serially: one seed gives one result.
+    ///
+    /// Under a group of several ranks (`opts.control`'s collective) each
+    /// rank trains the users it owns and the item rows are merged every
+    /// block of users (module `parallel`); every rank returns the same
+    /// model, the single process's exactly when no two ranks' users share
+    /// an item within a block, and close to it otherwise.
     pub fn fit(&self, data: &FitData<'_>, opts: &FitOptions) -> Result<(MfModel, FitReport)> {
         self.validate()?;
         let start = Instant::now();
+        let comm = opts.control.collective();
+        let comm = &*comm;
+        let sent_before = comm.bytes_sent();
         let mut rng = SmallRng::seed_from_u64(opts.seed);
         let mut model = MfModel::init(self, Flavour::Mf, data, &mut rng)?;
         let r = self.resolve(Flavour::Mf);
         let spread = data.stats.spread();
         let mut history = Vec::with_capacity(self.epochs);
         let mut notes = Vec::new();
+        let train = data.train_by_user;
+        let mut sync = (comm.size() > 1).then(|| ItemSync::new(train.n_cols, 1 + model.k));
+        if sync.is_some() {
+            notes.push(parallel::sgd_note(comm.size()));
+        }
         for epoch in 1..=self.epochs {
             let t = Instant::now();
-            let sq = model.sgd_epoch(data.train_by_user, r.lr, r.l2);
+            let (sq, n) = match &mut sync {
+                None => (model.sgd_epoch(train, r.lr, r.l2), data.train.len()),
+                Some(sync) => model.sgd_epoch_over(train, r.lr, r.l2, comm, sync)?,
+            };
             history.push(epoch_stats(
                 epoch,
                 sq,
-                data.train.len(),
+                n,
                 (r.lr, spread),
                 t,
-                data.validation(),
+                (data.validation(), comm),
                 |u, i| model.predict_known(u, i),
             )?);
             if let Some(stats) = history.last() {
                 opts.control.epoch_done(stats, self.epochs);
             }
-            if opts.control.stop_requested() && epoch < self.epochs {
+            if epoch < self.epochs && any_rank(comm, opts.control.stop_requested())? {
                 notes.push(FitControl::stopped_note(epoch));
                 break;
             }
+        }
+        if sync.is_some() {
+            let k = model.k;
+            let tables = &mut [
+                (&mut model.user_bias[..], 1),
+                (&mut model.user_factors[..], k),
+            ];
+            gather_user_rows(comm, train.n_rows, tables)?;
+            notes.push(parallel::bytes_note(
+                comm,
+                comm.bytes_sent() - sent_before,
+                history.len(),
+            ));
         }
         let report = FitReport {
             epochs: history.len(),
@@ -171,19 +203,22 @@ impl MfConfig {
 /// The statistics of one epoch; `sq` is the sum of squared training errors
 /// seen during the epoch (before each update, as SGD sees them). `lr` comes
 /// with the spread of the training ratings: an epoch whose loss exploded
-/// is a [`diverge`] error.
+/// is a [`diverge`] error. The validation RMSE is computed over the ranks of
+/// `comm` (each scoring the users it owns).
 pub(super) fn epoch_stats(
     epoch: usize,
     sq: f64,
     n: usize,
     (lr, spread): (f32, f64),
     started: Instant,
-    valid: Option<&ValidationCells>,
+    (valid, comm): (Option<&ValidationCells>, &dyn Collective),
     predict: impl Fn(usize, usize) -> f32,
 ) -> Result<EpochStats> {
     let train_loss = sq / n.max(1) as f64;
     diverge::check_epoch(epoch, train_loss.sqrt(), spread, lr as f64)?;
-    let valid_rmse = valid.map(|cells| cells.rmse(predict));
+    let valid_rmse = valid
+        .map(|cells| parallel::validation_rmse_over(cells, comm, predict))
+        .transpose()?;
     Ok(EpochStats {
         epoch,
         train_loss,
@@ -264,31 +299,67 @@ impl MfModel {
     /// `b_u += lr (e − λ b_u)`, `b_i += lr (e − λ b_i)`,
     /// `p_u += lr (e q_i − λ p_u)`, `q_i += lr (e p_u − λ q_i)` (old `p_u`).
     fn sgd_epoch(&mut self, train: &Csr, lr: f32, l2: f32) -> f64 {
-        let k = self.k;
-        let biased = self.config.biased;
         let mut sq = 0f64;
         for u in 0..train.n_rows {
-            let (idx, val) = train.row(u);
-            let p = &mut self.user_factors[u * k..(u + 1) * k];
-            let bu = &mut self.user_bias[u];
-            for (&i, &r) in idx.iter().zip(val) {
-                let i = i as usize;
-                let q = &mut self.item_factors[i * k..(i + 1) * k];
-                let bi = &mut self.item_bias[i];
-                let err = r - (self.mu + *bu + *bi + dot(p, q));
-                sq += (err * err) as f64;
-                if biased {
-                    *bu += lr * (err - l2 * *bu);
-                    *bi += lr * (err - l2 * *bi);
-                }
-                for (pf, qf) in p.iter_mut().zip(q.iter_mut()) {
-                    let (puf, qif) = (*pf, *qf);
-                    *pf += lr * (err * qif - l2 * puf);
-                    *qf += lr * (err * puf - l2 * qif);
-                }
-            }
+            self.sgd_user(train, u, lr, l2, &mut sq);
         }
         sq
+    }
+
+    /// [`MfModel::sgd_epoch`] on this rank's users of a group, the item rows
+    /// merged after each block; returns the squared errors and the number
+    /// of ratings, summed over the ranks.
+    fn sgd_epoch_over(
+        &mut self,
+        train: &Csr,
+        lr: f32,
+        l2: f32,
+        comm: &dyn Collective,
+        sync: &mut ItemSync<f32>,
+    ) -> Result<(f64, usize)> {
+        let (rank, size, k) = (comm.rank(), comm.size(), self.k);
+        let mut sq = 0f64;
+        for block in sgd_blocks(train.n_rows, rank, size) {
+            for &u in &block {
+                let tables = [(&self.item_bias[..], 1), (&self.item_factors[..], k)];
+                sync.touch(train.row(u).0, &tables);
+                self.sgd_user(train, u, lr, l2, &mut sq);
+            }
+            let tables = &mut [
+                (&mut self.item_bias[..], 1),
+                (&mut self.item_factors[..], k),
+            ];
+            sync.merge(comm, tables)?;
+        }
+        let n = owned_nnz(train, rank, size) as f64;
+        let total = sum_over(comm, vec![sq, n])?;
+        Ok((total[0], total[1] as usize))
+    }
+
+    /// The SGD updates of user `u`'s ratings, in order, adding the squared
+    /// errors (before each update) to `sq`.
+    fn sgd_user(&mut self, train: &Csr, u: usize, lr: f32, l2: f32, sq: &mut f64) {
+        let k = self.k;
+        let biased = self.config.biased;
+        let (idx, val) = train.row(u);
+        let p = &mut self.user_factors[u * k..(u + 1) * k];
+        let bu = &mut self.user_bias[u];
+        for (&i, &r) in idx.iter().zip(val) {
+            let i = i as usize;
+            let q = &mut self.item_factors[i * k..(i + 1) * k];
+            let bi = &mut self.item_bias[i];
+            let err = r - (self.mu + *bu + *bi + dot(p, q));
+            *sq += (err * err) as f64;
+            if biased {
+                *bu += lr * (err - l2 * *bu);
+                *bi += lr * (err - l2 * *bi);
+            }
+            for (pf, qf) in p.iter_mut().zip(q.iter_mut()) {
+                let (puf, qif) = (*pf, *qf);
+                *pf += lr * (err * qif - l2 * puf);
+                *qf += lr * (err * puf - l2 * qif);
+            }
+        }
     }
 
     /// Prediction for a known user and item (indices in range).

@@ -15,12 +15,14 @@
 mod biases;
 mod mean;
 mod mf;
+mod parallel;
 mod svd;
 mod svdpp;
 
 pub use biases::{als, BiasesConfig, BiasesMethod, BiasesModel};
 pub use mean::{MeanConfig, MeanModel};
 pub use mf::{MfConfig, MfModel};
+pub use parallel::SYNC_USERS_PER_RANK;
 pub use svd::{SvdConfig, SvdFill, SvdMethod, SvdModel};
 pub use svdpp::{SvdppConfig, SvdppModel};
 

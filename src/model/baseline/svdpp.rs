@@ -78,7 +78,8 @@ impl MfConfig {
                 data.train.len(),
                 (r.lr, spread),
                 t,
-                data.validation(),
+                // Every rank fits the whole SVD++ model (no data-parallel form).
+                (data.validation(), &crate::collective::Single::default()),
                 |u, i| {
                     let mut z = vec![0f32; model.mf.k];
                     model.implicit_sum(by_user.row(u).0, &mut z);

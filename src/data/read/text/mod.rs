@@ -152,6 +152,19 @@ impl<'o> Reading<'o> {
         )
     }
 
+    /// The table as parsed, for a reader of one part of a file that
+    /// applies the duplicate policy and the scale itself (across ranks).
+    fn into_part(self) -> Result<Part> {
+        let skipped = self.table.skipped;
+        let (ratings, _, examples, lines) = self.table.finish()?;
+        Ok(Part {
+            ratings,
+            skipped,
+            examples,
+            lines,
+        })
+    }
+
     fn finish(self, format: Format) -> Result<ReadOutcome> {
         if self.table.len == 0 {
             return Err(Error::format(if self.table.skipped > 0 {
@@ -256,6 +269,69 @@ pub(super) fn read_bytes(
     }
     ahead(bytes.len()..bytes.len(), done);
     reading.finish(format)
+}
+
+/// The rows of one part of a file, before the duplicate policy and the
+/// scale: ids in first-seen order within the part, lines (or Parquet file
+/// rows) numbered as in the whole file.
+pub(in crate::data::read) struct Part {
+    /// The part's ratings, in its own id space.
+    pub(in crate::data::read) ratings: crate::data::Ratings,
+    /// Lines skipped under `skip_bad_lines`.
+    pub(in crate::data::read) skipped: usize,
+    /// The first few of them.
+    pub(in crate::data::read) examples: Vec<super::SkippedLine>,
+    /// Where each row was in the file.
+    pub(in crate::data::read) lines: super::finish::LineIndex,
+}
+
+/// The lines that start inside `range` of a whole file's `bytes`, parsed
+/// with the layout the file's first block gives (header, delimiter,
+/// columns), as a single read would parse them: a line belongs to the part
+/// its first byte lies in, and `lines_before` data lines precede the first
+/// of them (the header, when there is one, is counted apart). `range` must
+/// start at a line start. `ahead` is called as for [`read_bytes`].
+pub(in crate::data::read) fn read_range(
+    bytes: &[u8],
+    range: std::ops::Range<usize>,
+    lines_before: u64,
+    format: Format,
+    opts: &ReadOptions,
+    ahead: impl Fn(std::ops::Range<usize>, std::ops::Range<usize>) + Sync,
+) -> Result<Part> {
+    let head = &bytes[..bytes.len().min(BLOCK)];
+    let (mut reading, skip) = Reading::start(head, range.len() as u64, format, opts)?;
+    reading.line_base += lines_before;
+    let end = range.end.max(skip);
+    let within = &bytes[..end];
+    let mut start = range.start.max(skip);
+    let mut done = 0..0;
+    ahead(start..block_end(within, start), 0..0);
+    while start < end {
+        let stop = block_end(within, start);
+        let next = stop..block_end(within, stop);
+        let (merged, ()) = rayon::join(
+            || reading.block(&bytes[start..stop], start as u64),
+            || ahead(next, done.clone()),
+        );
+        merged?;
+        done = start..stop;
+        start = stop;
+    }
+    ahead(end..end, done);
+    reading.into_part()
+}
+
+/// Bytes of the header line and byte-order mark a whole file's `bytes`
+/// start with (none when the first line is data), as a single read skips
+/// them.
+pub(in crate::data::read) fn preamble(
+    bytes: &[u8],
+    format: Format,
+    opts: &ReadOptions,
+) -> Result<usize> {
+    let head = &bytes[..bytes.len().min(BLOCK)];
+    Reading::start(head, bytes.len() as u64, format, opts).map(|(_, skip)| skip)
 }
 
 /// The end of the block that starts at `start`: just after the last line
