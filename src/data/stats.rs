@@ -88,6 +88,55 @@ impl CountQuantiles {
     }
 }
 
+/// Counts of rating values (as bits): a small direct-mapped table in front
+/// of a hash map. Rating files use a handful of values (`1`…`5`, halves),
+/// so nearly every row is one multiply and one compare, where hashing each
+/// row through the map's `Hasher` cost most of the statistics pass.
+struct ValueCounts {
+    slots: [(u32, usize); VALUE_SLOTS],
+    rest: FxMap<u32, usize>,
+}
+
+/// Slots of [`ValueCounts`]' table (a power of two).
+const VALUE_SLOTS: usize = 64;
+
+impl Default for ValueCounts {
+    fn default() -> Self {
+        ValueCounts {
+            slots: [(0, 0); VALUE_SLOTS],
+            rest: FxMap::default(),
+        }
+    }
+}
+
+impl ValueCounts {
+    fn add(&mut self, bits: u32) {
+        // Fibonacci hashing: the top bits of the product, so that values
+        // differing in any bits (1.0 and 2.0 differ only in the exponent)
+        // spread over the slots.
+        let slot = (bits.wrapping_mul(0x9E37_79B9) >> (32 - VALUE_SLOTS.ilog2())) as usize;
+        let (key, count) = &mut self.slots[slot];
+        if *count == 0 {
+            *key = bits;
+        }
+        if *key == bits {
+            *count += 1;
+        } else {
+            *self.rest.entry(bits).or_default() += 1;
+        }
+    }
+
+    fn into_map(self) -> FxMap<u32, usize> {
+        let mut map = self.rest;
+        for (bits, count) in self.slots {
+            if count > 0 {
+                *map.entry(bits).or_default() += count;
+            }
+        }
+        map
+    }
+}
+
 impl Stats {
     /// Computes the statistics in one pass over the table (on the rayon
     /// threads, each over its own rows into its own counts, then summed)
@@ -110,12 +159,12 @@ impl Stats {
                     per_user[u as usize] += 1;
                     per_item[i as usize] += 1;
                 }
-                let mut by_value = FxMap::<u32, usize>::default();
+                let mut by_value = ValueCounts::default();
                 for &v in vs {
                     // +0.0 normalises -0.0 so that both count as one value.
-                    *by_value.entry((v + 0.0).to_bits()).or_default() += 1;
+                    by_value.add((v + 0.0).to_bits());
                 }
-                (per_user, per_item, by_value)
+                (per_user, per_item, by_value.into_map())
             })
             .reduce_with(|mut a, b| {
                 a.0.iter_mut().zip(&b.0).for_each(|(x, y)| *x += y);
@@ -162,6 +211,23 @@ impl Stats {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn value_counts_agree_with_a_plain_map_when_slots_collide() {
+        // Many distinct values: slots are shared and most go to the map.
+        let values: Vec<u32> = (0..5_000u32)
+            .map(|k| ((k * 7919) % 613) as f32 * 0.25)
+            .map(f32::to_bits)
+            .collect();
+        let mut counts = ValueCounts::default();
+        let mut want = std::collections::HashMap::new();
+        for &b in &values {
+            counts.add(b);
+            *want.entry(b).or_insert(0usize) += 1;
+        }
+        let got: std::collections::HashMap<u32, usize> = counts.into_map().into_iter().collect();
+        assert_eq!(got, want);
+    }
 
     #[test]
     fn nearest_rank_quantiles() {

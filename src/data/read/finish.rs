@@ -153,10 +153,17 @@ fn grouped_without_duplicates(r: &Ratings) -> bool {
         .par_windows(2)
         .map(|w| {
             let mut mark = vec![u32::MAX; r.n_items()];
+            // A user starting a second run within this part settles it
+            // at once: a shuffled file gives up after a few hundred rows
+            // instead of listing one run per row.
+            let mut started = vec![false; r.n_users()];
             let mut run_users = Vec::new();
             let mut current = u32::MAX;
             for (&u, &i) in users[w[0]..w[1]].iter().zip(&items[w[0]..w[1]]) {
                 if u != current {
+                    if std::mem::replace(&mut started[u as usize], true) {
+                        return None;
+                    }
                     run_users.push(u);
                     current = u;
                 }

@@ -191,9 +191,22 @@ fn field_id(b: &[u8], s: usize, e: usize) -> Option<u32> {
 /// [`parse_rating`](super::piece::parse_rating)'s exact fast path computes it.
 #[inline(always)]
 fn field_rating(b: &[u8], s: usize, e: usize) -> Option<f32> {
-    const POW10: [f32; 8] = [1.0, 10.0, 100.0, 1e3, 1e4, 1e5, 1e6, 1e7];
     let len = e - s;
     let (x, int_len) = digit_run(load8(b, s));
+    // The usual ratings, `4` and `3.5`, without the general digit
+    // combining below (two multiply chains where one digit each is known).
+    if int_len == 1 {
+        if len == 1 {
+            return Some((x & 0xFF) as f32);
+        }
+        let tenth = (x >> 16) & 0xFF;
+        if len == 3 && byte(b, s + 1) == b'.' && tenth <= 9 {
+            return Some(super::piece::decimal(
+                (x & 0xFF) as u32 * 10 + tenth as u32,
+                1,
+            ));
+        }
+    }
     if !(1..=8).contains(&len) || int_len == 0 {
         return None;
     }
@@ -207,7 +220,7 @@ fn field_rating(b: &[u8], s: usize, e: usize) -> Option<f32> {
     }
     let mantissa =
         swar_value(x, int_len) as u32 * POW10_U32[frac_len] + swar_value(y, frac_len) as u32;
-    Some(mantissa as f32 / POW10[frac_len])
+    Some(super::piece::decimal(mantissa, frac_len))
 }
 
 /// 1 to 15 digits in `b[s..e]` (a timestamp), as
@@ -365,6 +378,9 @@ mod tests {
             Some((1, 538, 1.0, 1_425_784_250, 21))
         );
         assert_eq!(line("7,2,3.5,1\r\n"), Some((7, 2, 3.5, 1, 11)));
+        assert_eq!(line("7,2,0.5,1\n"), Some((7, 2, 0.5, 1, 10)));
+        assert_eq!(line("7,2,9,1\n"), Some((7, 2, 9.0, 1, 8)));
+        assert_eq!(line("7,2,10.5,1\n"), Some((7, 2, 10.5, 1, 11)));
         assert_eq!(
             line("1234567,7654321,12.25,123456789012345\n"),
             Some((1_234_567, 7_654_321, 12.25, 123_456_789_012_345, 38))
@@ -378,6 +394,9 @@ mod tests {
             "1,2,3,4,5\n",
             "1,2,.5,4\n",
             "1,2,3.,4\n",
+            "1,2,3.a,4\n",
+            "1,2,3:5,4\n",
+            "1,2,3.5.,4\n",
             "1,2, 3,4\n",
             "1,2,3,-4\n",
             "1,2,3,1234567890123456\n",
