@@ -101,6 +101,24 @@ impl MpiCollective {
         f(&inner.world)
     }
 
+    /// The element-wise sum over ranks of `buf`, in place, for either float
+    /// width (the trait's two all-reduces).
+    fn all_reduce_sum<T>(&self, buf: &mut [T]) -> Result<()>
+    where
+        T: mpi::traits::Equivalence + Clone + Default,
+    {
+        mpi_count(buf.len(), "all-reduce")?;
+        self.count(std::mem::size_of_val(buf));
+        if buf.is_empty() {
+            return Ok(());
+        }
+        let send = copy(buf);
+        self.with(|w| {
+            w.all_reduce_into(&send[..], buf, mpi::collective::SystemOperation::sum());
+            Ok(())
+        })
+    }
+
     fn count(&self, bytes: usize) {
         self.sent.fetch_add(bytes as u64, Ordering::Relaxed);
     }
@@ -176,29 +194,11 @@ impl Collective for MpiCollective {
     }
 
     fn all_reduce_sum_f32(&self, buf: &mut [f32]) -> Result<()> {
-        mpi_count(buf.len(), "all-reduce")?;
-        self.count(4 * buf.len());
-        if buf.is_empty() {
-            return Ok(());
-        }
-        let send = copy(buf);
-        self.with(|w| {
-            w.all_reduce_into(&send[..], buf, mpi::collective::SystemOperation::sum());
-            Ok(())
-        })
+        self.all_reduce_sum(buf)
     }
 
     fn all_reduce_sum_f64(&self, buf: &mut [f64]) -> Result<()> {
-        mpi_count(buf.len(), "all-reduce")?;
-        self.count(8 * buf.len());
-        if buf.is_empty() {
-            return Ok(());
-        }
-        let send = copy(buf);
-        self.with(|w| {
-            w.all_reduce_into(&send[..], buf, mpi::collective::SystemOperation::sum());
-            Ok(())
-        })
+        self.all_reduce_sum(buf)
     }
 
     fn all_gather_bytes(&self, mine: &[u8]) -> Result<Vec<Vec<u8>>> {
